@@ -1,0 +1,451 @@
+"""The hypercall handlers and the call table.
+
+Layouts are little-endian; `u64` fields unless noted. Partition ids accept
+HV_PARTITION_ID_SELF where the docstring says so.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hvlab.model import canaries, memory, partitions, synic
+from hvlab.model.hv import (
+    HV_MESSAGE_PAYLOAD_SIZE,
+    HV_PARTITION_ID_SELF,
+    HV_SYNIC_SINT_COUNT,
+    PAGE_SIZE,
+    HvCallCode,
+    HvStatus,
+    InterceptType,
+    MapFlags,
+    Privilege,
+    rights_from_flags,
+)
+from hvlab.model.hypercalls import HOA, HypercallInput, Reject
+from hvlab.model.memory import HYPERVISOR, ROOT
+from hvlab.model.partitions import MAX_VPS, ROOT_PID, PartitionState, VpState
+from hvlab.model.protections import Protection
+
+if TYPE_CHECKING:
+    from hvlab.model.machine import Machine
+
+
+@dataclass
+class Call:
+    """What a handler sees: the machine, the caller, the decoded input value and input bytes."""
+
+    m: Machine
+    pid: int
+    actor: str
+    spec: CallSpec
+    ctl: HypercallInput
+    data: bytes
+    notes: dict = field(default_factory=dict)
+
+    def u64(self, offset: int) -> int:
+        return int.from_bytes(self.data[offset : offset + 8], "little")
+
+    def u32(self, offset: int) -> int:
+        return int.from_bytes(self.data[offset : offset + 4], "little")
+
+    def u16(self, offset: int) -> int:
+        return int.from_bytes(self.data[offset : offset + 2], "little")
+
+    def elem(self, i: int, offset: int = 0) -> int:
+        return self.u64(self.spec.in_size + i * self.spec.in_elem + offset)
+
+    @property
+    def store(self):
+        return self.m.store
+
+    def target(self, raw: int, *, allow_self: bool = False) -> int:
+        """Resolve a target partition id; the caller must be its parent (or it, if allowed)."""
+        pid = self.pid if raw == HV_PARTITION_ID_SELF else raw
+        if not partitions.exists(self.store, pid):
+            raise Reject(HvStatus.INVALID_PARTITION_ID, f"no partition {raw:#x}")
+        if allow_self and pid == self.pid:
+            return pid
+        if partitions.field(self.store, pid, "parent") != self.pid:
+            if self.m.on(HOA):
+                raise Reject(HvStatus.ACCESS_DENIED, "caller is not the target's parent", HOA)
+            self.notes["skipped"] = "parent check skipped (hypercall-only-access off)"
+        return pid
+
+    def require_state(self, pid: int, *states: PartitionState) -> None:
+        if partitions.state(self.store, pid) not in {s.value for s in states}:
+            raise Reject(
+                HvStatus.INVALID_PARTITION_STATE,
+                f"{self.m.name(pid)} is {partitions.state(self.store, pid)}",
+            )
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    code: HvCallCode
+    handler: Callable
+    rep: bool = False
+    in_size: int = 0
+    in_elem: int = 0
+    out_size: int = 0
+    out_elem: int = 0
+    privilege: Privilege | None = None
+    fast_ok: bool = False
+    prepare: Callable = lambda call: None
+    maintenance: bool = False
+    unchecked_output_without_sdl: bool = False
+
+
+CALLS: dict[int, CallSpec] = {}
+
+
+def hypercall_spec(code: HvCallCode, **kw):
+    def register(fn):
+        CALLS[int(code)] = CallSpec(code, fn, **kw)
+        return fn
+
+    return register
+
+
+CP = Privilege.CREATE_PARTITIONS
+
+
+# -- partition life cycle -------------------------------------------------------------------
+@hypercall_spec(HvCallCode.CREATE_PARTITION, in_size=16, out_size=8, privilege=CP)
+def create_partition(call: Call) -> bytes:
+    """In: flags (bits 15:0 = GPA space in pages, 0 = default), name tag (8 ASCII bytes).
+    Out: the new partition id."""
+    pages = call.u64(0) & 0xFFFF or partitions.DEFAULT_GPA_PAGES
+    name = call.data[8:16].rstrip(b"\0").decode("ascii", "replace") or "child"
+    if partitions.pid_of(call.store, name) is not None:
+        name = f"{name}-{call.store.get(('next_pid',))}"
+    pid = call.m.new_child(name, call.pid, pages)
+    call.notes.update(partition=name, partition_id=pid, gpa_pages=pages)
+    return pid.to_bytes(8, "little")
+
+
+@hypercall_spec(HvCallCode.INITIALIZE_PARTITION, in_size=8, privilege=CP)
+def initialize_partition(call: Call) -> None:
+    """In: partition id."""
+    pid = call.target(call.u64(0))
+    call.require_state(pid, PartitionState.CREATED)
+    partitions.set_field(call.store, pid, "state", PartitionState.INITIALIZED.value)
+    call.notes["partition"] = call.m.name(pid)
+
+
+@hypercall_spec(HvCallCode.FINALIZE_PARTITION, in_size=8, privilege=CP)
+def finalize_partition(call: Call) -> None:
+    """In: partition id. Stops its VPs."""
+    pid = call.target(call.u64(0))
+    call.require_state(pid, PartitionState.CREATED, PartitionState.INITIALIZED)
+    partitions.set_field(call.store, pid, "state", PartitionState.FINALIZED.value)
+    for vp in partitions.vps(call.store, pid):
+        call.store.set(("vp", pid, vp), VpState.SUSPENDED.value)
+    call.notes["partition"] = call.m.name(pid)
+
+
+@hypercall_spec(HvCallCode.DELETE_PARTITION, in_size=8, privilege=CP)
+def delete_partition(call: Call) -> None:
+    """In: partition id. The partition must be finalized and its pool withdrawn."""
+    st = call.store
+    pid = call.target(call.u64(0))
+    call.require_state(pid, PartitionState.FINALIZED)
+    if partitions.pool(st, pid):
+        raise Reject(HvStatus.INVALID_PARTITION_STATE, "memory pool not withdrawn")
+    name = call.m.name(pid)
+    for key in sorted((k for k in st.data if k[0] == "slat" and k[1] == pid), key=repr):
+        pfn = memory.unmap_page(st, pid, key[2])
+        _release_frame(st, pfn, name)
+    for key in sorted((k for k in st.data if k[0] in ("sim", "sief") and k[1] == pid), key=repr):
+        st.set(key, None)
+    partitions.remove(st, pid)
+    call.notes["partition"] = name
+
+
+def _release_frame(st, pfn: int, name: str) -> None:
+    """A frame no child maps any more goes back to the root that lent it."""
+    if memory.frame_owner(st, pfn) == name and not any(
+        p != ROOT_PID for p, _ in memory.mappers(st, pfn)
+    ):
+        memory.set_owner(st, pfn, ROOT)
+
+
+@hypercall_spec(HvCallCode.GET_PARTITION_ID, out_size=8, privilege=Privilege.ACCESS_PARTITION_ID)
+def get_partition_id(call: Call) -> bytes:
+    """Out: the caller's partition id."""
+    return call.pid.to_bytes(8, "little")
+
+
+# -- memory pools and second-level maps ------------------------------------------------------
+def _pool_target(call: Call) -> None:
+    pid = call.target(call.u64(0), allow_self=True)
+    call.require_state(pid, PartitionState.ACTIVE, PartitionState.CREATED, PartitionState.INITIALIZED)
+    call.notes["partition"] = call.m.name(pid)
+    call.notes["target"] = pid
+
+
+@hypercall_spec(HvCallCode.DEPOSIT_MEMORY, rep=True, in_size=8, in_elem=8,
+                privilege=Privilege.ACCESS_MEMORY_POOL, prepare=_pool_target)
+def deposit_memory(call: Call, i: int) -> None:
+    """In: partition id (or self); rep: a page number in the caller's GPA space."""
+    st = call.store
+    target = call.notes["target"]
+    gpn = call.elem(i)
+    entry = memory.translate(st, call.pid, gpn)
+    if entry is None or "w" not in entry[1]:
+        raise Reject(HvStatus.INVALID_PARAMETER, f"page {gpn:#x} not accessible to the caller")
+    pfn = entry[0]
+    if memory.frame_owner(st, pfn) != call.m.name(call.pid):
+        raise Reject(HvStatus.INVALID_PARAMETER, f"frame {pfn:#x} is not the caller's to give")
+    tname = call.m.name(target)
+    memory.set_owner(st, pfn, memory.pool_owner(tname), "pool")
+    st.set(("pool", target), (*partitions.pool(st, target), pfn))
+    if call.m.on(Protection.SEPARATE_ADDRESS_SPACES):
+        # Deposited frames stay mapped, with no access, in every partition's map.
+        for p, g in memory.mappers(st, pfn):
+            memory.set_rights(st, p, g, "---")
+    memory.write_phys(st, pfn * PAGE_SIZE, b"HVPOOL" + tname.encode()[:10])
+    canaries.plant_marker(st, pfn, memory.pool_owner(tname), (HYPERVISOR,))
+    call.notes.setdefault("frames", ())
+    call.notes["frames"] += (pfn,)
+
+
+@hypercall_spec(HvCallCode.WITHDRAW_MEMORY, rep=True, in_size=16, out_elem=8,
+                privilege=Privilege.ACCESS_MEMORY_POOL, prepare=_pool_target)
+def withdraw_memory(call: Call, i: int) -> bytes:
+    """In: partition id (or self), proximity domain; rep out: page numbers given back."""
+    st = call.store
+    target = call.notes["target"]
+    pool = partitions.pool(st, target)
+    if not pool:
+        raise Reject(HvStatus.INSUFFICIENT_MEMORY, "pool is empty")
+    pfn = pool[-1]
+    st.set(("pool", target), pool[:-1] or None)
+    for a in range(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE, 8):  # scrubbed before it leaves
+        st.set(("mem", a), None)
+    st.set(("marker", pfn), None)
+    memory.set_owner(st, pfn, call.m.name(call.pid), "ram")
+    for p, g in memory.mappers(st, pfn):
+        memory.set_rights(st, p, g, "rwx")
+    return pfn.to_bytes(8, "little")
+
+
+def _map_target(call: Call) -> None:
+    pid = call.target(call.u64(0))
+    call.require_state(pid, PartitionState.CREATED, PartitionState.INITIALIZED)
+    flags = call.u32(16)
+    if flags & ~0xF or not flags & MapFlags.READABLE:
+        raise Reject(HvStatus.INVALID_PARAMETER, f"map flags {flags:#x}")
+    call.notes.update(partition=call.m.name(pid), target=pid, rights=rights_from_flags(flags))
+
+
+@hypercall_spec(HvCallCode.MAP_GPA_PAGES, rep=True, in_size=24, in_elem=8, privilege=CP,
+                prepare=_map_target)
+def map_gpa_pages(call: Call, i: int) -> None:
+    """In: target partition id, target GPA page base, map flags (u32); rep: source page number.
+
+    Source pages are read in the target's parent's GPA space (the model's simplification: the
+    caller is always that parent unless hypercall-only-access is off). The hypervisor does not
+    stop a frame being mapped into two children; that is the root's policy (TLFS)."""
+    st = call.store
+    target = call.notes["target"]
+    gpn = call.u64(8) + i
+    if gpn >= partitions.field(st, target, "gpa_pages", 0):
+        raise Reject(HvStatus.INVALID_PARAMETER, f"GPA page {gpn:#x} outside the target")
+    parent = partitions.field(st, target, "parent")
+    src = memory.translate(st, parent, call.elem(i))
+    if src is None or src[1] == "---":
+        raise Reject(HvStatus.INVALID_PARAMETER, f"source page {call.elem(i):#x} not accessible")
+    pfn = src[0]
+    memory.map_page(st, target, gpn, pfn, call.notes["rights"])
+    if memory.frame_owner(st, pfn) == ROOT:
+        memory.set_owner(st, pfn, call.m.name(target), "ram")
+    call.notes.setdefault("frames", ())
+    call.notes["frames"] += (pfn,)
+
+
+def _unmap_target(call: Call) -> None:
+    pid = call.target(call.u64(0))
+    call.notes.update(partition=call.m.name(pid), target=pid)
+
+
+@hypercall_spec(HvCallCode.UNMAP_GPA_PAGES, rep=True, in_size=16, privilege=CP,
+                prepare=_unmap_target)
+def unmap_gpa_pages(call: Call, i: int) -> None:
+    """In: target partition id, target GPA page base; rep count = pages."""
+    st = call.store
+    target = call.notes["target"]
+    gpn = call.u64(8) + i
+    pfn = memory.unmap_page(st, target, gpn)
+    if pfn is None:
+        raise Reject(HvStatus.INVALID_PARAMETER, f"GPA page {gpn:#x} not mapped")
+    _release_frame(st, pfn, call.m.name(target))
+
+
+@hypercall_spec(HvCallCode.INSTALL_INTERCEPT, in_size=24, privilege=CP)
+def install_intercept(call: Call) -> None:
+    """In: partition id, access mask (u32), intercept type (u32), parameter (e.g. a port)."""
+    pid = call.target(call.u64(0))
+    kind = call.u32(12)
+    if kind not in set(InterceptType):
+        raise Reject(HvStatus.INVALID_PARAMETER, f"intercept type {kind:#x}")
+    call.store.set(("intercept", pid, kind, call.u64(16)), call.u32(8) or 1)
+    call.notes.update(partition=call.m.name(pid), type=InterceptType(kind).name, parameter=call.u64(16))
+
+
+# -- virtual processors ------------------------------------------------------------------------
+def _vp(call: Call, *, must_exist: bool) -> tuple[int, int]:
+    pid = call.target(call.u64(0))
+    vp = call.u32(8)
+    if vp >= MAX_VPS or (must_exist and partitions.vp_state(call.store, pid, vp) is None):
+        raise Reject(HvStatus.INVALID_VP_INDEX, f"vp {vp}")
+    call.notes.update(partition=call.m.name(pid), vp=vp)
+    return pid, vp
+
+
+@hypercall_spec(HvCallCode.CREATE_VP, in_size=16, privilege=CP)
+def create_vp(call: Call) -> None:
+    """In: partition id, vp index (u32), flags (u32)."""
+    pid, vp = _vp(call, must_exist=False)
+    call.require_state(pid, PartitionState.INITIALIZED)
+    if partitions.vp_state(call.store, pid, vp) is not None:
+        raise Reject(HvStatus.INVALID_VP_STATE, f"vp {vp} exists")
+    call.store.set(("vp", pid, vp), VpState.CREATED.value)
+
+
+@hypercall_spec(HvCallCode.DELETE_VP, in_size=16, privilege=CP)
+def delete_vp(call: Call) -> None:
+    """In: partition id, vp index (u32). The VP must not be running."""
+    pid, vp = _vp(call, must_exist=True)
+    if partitions.vp_state(call.store, pid, vp) == VpState.RUNNING:
+        raise Reject(HvStatus.INVALID_VP_STATE, f"vp {vp} is running")
+    call.store.set(("vp", pid, vp), None)
+
+
+@hypercall_spec(HvCallCode.START_VIRTUAL_PROCESSOR, in_size=16, privilege=CP)
+def start_virtual_processor(call: Call) -> None:
+    """In: partition id, vp index (u32)."""
+    pid, vp = _vp(call, must_exist=True)
+    call.require_state(pid, PartitionState.INITIALIZED)
+    if partitions.vp_state(call.store, pid, vp) != VpState.CREATED:
+        raise Reject(HvStatus.INVALID_VP_STATE, f"vp {vp} already started")
+    call.store.set(("vp", pid, vp), VpState.RUNNING.value)
+
+
+def _registers(call: Call) -> None:
+    pid = call.target(call.u64(0), allow_self=True)
+    vp = call.u32(8)
+    if partitions.vp_state(call.store, pid, vp) is None:
+        raise Reject(HvStatus.INVALID_VP_INDEX, f"vp {vp}")
+    call.notes.update(partition=call.m.name(pid), vp=vp, target=pid)
+
+
+@hypercall_spec(HvCallCode.GET_VP_REGISTERS, rep=True, in_size=16, in_elem=8, out_elem=16,
+                prepare=_registers, unchecked_output_without_sdl=True)
+def get_vp_registers(call: Call, i: int) -> bytes:
+    """In: partition id (or self), vp index (u32), input VTL (u8); rep in: register name (u32);
+    rep out: the 128-bit value. Its output-list bound check is the one sdl-input-validation
+    guards: without it a crafted rep start writes past the output page."""
+    name = call.elem(i) & 0xFFFFFFFF
+    value = call.store.get(("vpreg", call.notes["target"], call.notes["vp"], name), 0)
+    return value.to_bytes(16, "little")
+
+
+@hypercall_spec(HvCallCode.SET_VP_REGISTERS, rep=True, in_size=16, in_elem=24,
+                prepare=_registers)
+def set_vp_registers(call: Call, i: int) -> None:
+    """In: as GetVpRegisters; rep in: register name (u32, padded to 8), 128-bit value."""
+    name = call.elem(i) & 0xFFFFFFFF
+    value = call.elem(i, 8) | call.elem(i, 16) << 64
+    call.store.set(("vpreg", call.notes["target"], call.notes["vp"], name), value or None)
+
+
+# -- SynIC messages and events -----------------------------------------------------------------
+@hypercall_spec(HvCallCode.POST_MESSAGE, in_size=256, privilege=Privilege.POST_MESSAGES)
+def post_message(call: Call) -> None:
+    """In: connection id (u32), reserved (u32), message type (u32), payload size (u32),
+    240-byte payload."""
+    conn_id, msg_type, size = call.u32(0), call.u32(8), call.u32(12)
+    if size > HV_MESSAGE_PAYLOAD_SIZE:
+        raise Reject(HvStatus.INVALID_PARAMETER, f"payload of {size} bytes")
+    if msg_type & 0x8000_0000:
+        raise Reject(HvStatus.INVALID_PARAMETER, "message types with the top bit are the hypervisor's")
+    port_pid, port = _connection(call, conn_id, synic.PORT_TYPE_MESSAGE)
+    status = synic.post(call.m, port_pid, port[1], port[2], msg_type, call.data[16 : 16 + size],
+                        actor=HYPERVISOR)
+    if status is not HvStatus.SUCCESS:
+        raise Reject(status, "target message slot is busy")
+    call.notes.update(connection=conn_id, to=call.m.name(port_pid), type=msg_type)
+
+
+def _connection(call: Call, conn_id: int, port_type: int):
+    ref = call.store.get(("conn", call.pid, conn_id))
+    if ref is None:
+        raise Reject(HvStatus.INVALID_CONNECTION_ID, f"connection {conn_id}")
+    port = call.store.get(("port", ref[0], ref[1]))
+    if port is None or port[0] != port_type:
+        raise Reject(HvStatus.INVALID_CONNECTION_ID, f"connection {conn_id} has no such port")
+    return ref[0], port
+
+
+@hypercall_spec(HvCallCode.SIGNAL_EVENT, in_size=8, privilege=Privilege.SIGNAL_EVENTS, fast_ok=True)
+def signal_event(call: Call) -> None:
+    """In (or fast, in RDX): connection id (u32), flag number (u16), reserved (u16)."""
+    conn_id, flag = call.u32(0), call.u16(4)
+    port_pid, port = _connection(call, conn_id, synic.PORT_TYPE_EVENT)
+    if flag >= 64:
+        raise Reject(HvStatus.INVALID_PARAMETER, f"flag {flag}")
+    synic.set_flag(call.m, port_pid, port[1], port[2], port[3] + flag, actor=HYPERVISOR)
+    call.notes.update(connection=conn_id, to=call.m.name(port_pid), flag=flag)
+
+
+@hypercall_spec(HvCallCode.CREATE_PORT, in_size=40, privilege=Privilege.CREATE_PORT)
+def create_port(call: Call) -> None:
+    """In: port partition id, port id (u32), pad, connection partition id, port type (u32:
+    1 message, 2 event), target SINT (u32), target VP (u32), base flag (u32)."""
+    pid = call.target(call.u64(0), allow_self=True)
+    port_id, kind, sint, vp, base = call.u32(8), call.u32(24), call.u32(28), call.u32(32), call.u32(36)
+    if kind not in (synic.PORT_TYPE_MESSAGE, synic.PORT_TYPE_EVENT) or sint >= HV_SYNIC_SINT_COUNT:
+        raise Reject(HvStatus.INVALID_PARAMETER, f"port type {kind} / sint {sint}")
+    if call.store.get(("port", pid, port_id)) is not None:
+        raise Reject(HvStatus.INVALID_PORT_ID, f"port {port_id} exists")
+    call.store.set(("port", pid, port_id), (kind, vp, sint, base))
+    call.notes.update(partition=call.m.name(pid), port=port_id, sint=sint)
+
+
+@hypercall_spec(HvCallCode.CONNECT_PORT, in_size=32, privilege=Privilege.CONNECT_PORT)
+def connect_port(call: Call) -> None:
+    """In: connection partition id, connection id (u32), pad, port partition id, port id (u32)."""
+    pid = call.target(call.u64(0), allow_self=True)
+    conn_id, port_pid, port_id = call.u32(8), call.u64(16), call.u32(24)
+    if call.store.get(("port", port_pid, port_id)) is None:
+        raise Reject(HvStatus.INVALID_PORT_ID, f"port {port_id}")
+    if call.store.get(("conn", pid, conn_id)) is not None:
+        raise Reject(HvStatus.INVALID_CONNECTION_ID, f"connection {conn_id} exists")
+    call.store.set(("conn", pid, conn_id), (port_pid, port_id))
+    call.notes.update(partition=call.m.name(pid), connection=conn_id, port=port_id)
+
+
+# -- address-space flushes (no TLB in the model: accepted and checked only) -------------------
+@hypercall_spec(HvCallCode.FLUSH_VIRTUAL_ADDRESS_SPACE, in_size=24)
+def flush_virtual_address_space(call: Call) -> None:
+    """In: address space, flags, processor mask."""
+
+
+@hypercall_spec(HvCallCode.FLUSH_VIRTUAL_ADDRESS_LIST, rep=True, in_size=24, in_elem=8)
+def flush_virtual_address_list(call: Call, i: int) -> None:
+    """In: address space, flags, processor mask; rep: a GVA range."""
+
+
+# -- model-only: the maintenance interface of the counterfactual -----------------------------
+@hypercall_spec(HvCallCode.WRITE_HYPERVISOR_MEMORY, in_size=24, maintenance=True)
+def write_hypervisor_memory(call: Call) -> None:
+    """Exists only with hypercall-only-access off. In: system physical address, value (u64)."""
+    spa = call.u64(0) & ~7
+    if spa >= call.m.layout.frames * PAGE_SIZE:
+        raise Reject(HvStatus.INVALID_PARAMETER, f"no memory at {spa:#x}")
+    memory.write_phys(call.store, spa, struct.pack("<Q", call.u64(8)))
+    call.notes.update(spa=spa)
+    call.m.check_write(call.m.name(call.pid), (spa // PAGE_SIZE,), call.actor, {"spa": spa})

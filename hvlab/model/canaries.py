@@ -1,0 +1,156 @@
+"""Canaries and the outcome oracle.
+
+The lab plants secrets (tokens in memory that only some principals may read) and integrity
+markers (frames only some principals may write). An attack or probe has *breached* only when the
+model itself saw a secret reach a principal not entitled to it, or a marked frame written by one
+not entitled to write it. Nothing an attack says about itself counts.
+
+Store keys:
+  ("canaries",) -> (name, ...)
+  ("canary", name) -> (token, entitled principals, pfn)
+  ("marker", pfn) -> (name, principals entitled to write)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hvlab.model.events import Event, EventKind, status_json
+from hvlab.model.store import Store
+
+
+def plant_secret(store: Store, name: str, token: bytes, entitled: tuple[str, ...], pfn: int) -> None:
+    store.set(("canaries",), (*store.get(("canaries",), ()), name))
+    store.set(("canary", name), (token, tuple(sorted(entitled)), pfn))
+
+
+def plant_marker(store: Store, pfn: int, name: str, writers: tuple[str, ...]) -> None:
+    store.set(("marker", pfn), (name, tuple(sorted(writers))))
+
+
+def secrets_seen(store: Store, principal: str, data: bytes) -> list[str]:
+    """Names of the secrets in `data` that `principal` is not entitled to read."""
+    if not data or not any(data):
+        return []
+    seen = []
+    for name in store.get(("canaries",), ()):
+        token, entitled, _pfn = store.get(("canary", name))
+        if principal not in entitled and token in data:
+            seen.append(name)
+    return seen
+
+
+def markers_violated(store: Store, principal: str, pfns: tuple[int, ...]) -> list[tuple[str, int]]:
+    out = []
+    for pfn in pfns:
+        marker = store.get(("marker", pfn))
+        if marker is not None and principal not in marker[1]:
+            out.append((marker[0], pfn))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    """The oracle's verdict on one probe or attack: blocked, breached or error."""
+
+    name: str
+    result: str
+    step: int | None = None
+    protection: str | None = None
+    status: Any = None
+    canary: str | None = None
+    principal: str | None = None
+    blocked_by: tuple[str, ...] = ()
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "result": self.result,
+            "step": self.step,
+            "protection": self.protection,
+            "status": status_json(self.status),
+            "canary": self.canary,
+            "principal": self.principal,
+            "blocked_by": list(self.blocked_by),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    probes: tuple[ProbeOutcome, ...] = ()
+    breaches: tuple[int, ...] = ()  # steps of every breach event, in or out of a probe
+    completed: bool = True
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def result(self) -> str:
+        if self.errors or any(p.result == "error" for p in self.probes):
+            return "error"
+        if self.breaches:
+            return "breached"
+        if self.probes:
+            return "blocked"
+        return "ok"
+
+    def probe(self, name: str) -> ProbeOutcome:
+        for p in self.probes:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "completed": self.completed,
+            "probes": [p.to_json() for p in self.probes],
+            "breach_steps": list(self.breaches),
+            "errors": list(self.errors),
+        }
+
+
+def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()) -> Outcome:
+    """The oracle: read the verdicts off the trace the model produced."""
+    order: list[str] = []
+    scoped: dict[str, list[Event]] = {}
+    breaches = []
+    for ev in events:
+        if ev.kind is EventKind.BREACH:
+            breaches.append(ev.step)
+        if ev.scope is not None:
+            if ev.scope not in scoped:
+                scoped[ev.scope] = []
+                order.append(ev.scope)
+            scoped[ev.scope].append(ev)
+    probes = tuple(_verdict(name, scoped[name]) for name in order)
+    last = events[-1] if events else None
+    completed = (
+        last is not None
+        and last.kind is EventKind.SCHEDULE
+        and last.name == "halt"
+        and not last.detail_dict().get("unfinished")
+    )
+    return Outcome(probes, tuple(breaches), completed, errors)
+
+
+def _verdict(name: str, events: list[Event]) -> ProbeOutcome:
+    blocks = [e for e in events if e.blocked]
+    blocked_by = tuple(dict.fromkeys(e.protection for e in blocks if e.protection))
+    for ev in events:
+        if ev.kind is EventKind.BREACH:
+            d = ev.detail_dict()
+            return ProbeOutcome(
+                name, "breached", ev.step, canary=d.get("canary"), principal=ev.actor,
+                blocked_by=blocked_by, reason=str(d.get("how", "")),
+            )
+    if blocks:
+        first = blocks[0]
+        return ProbeOutcome(
+            name, "blocked", first.step, first.protection, first.status, blocked_by=blocked_by,
+            reason=first.name,
+        )
+    return ProbeOutcome(
+        name, "error", reason="ended with neither a breach nor a protection's decision"
+    )

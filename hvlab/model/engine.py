@@ -1,0 +1,216 @@
+"""The engine: actors run small programs of operations, interleaved deterministically.
+
+A program is a generator that yields operations (the dataclasses below) and receives each one's
+result. One operation is atomic and may produce several events (a hypercall's entry, validate,
+dispatch and complete; an intercept answered by the root). Between operations the scheduler
+picks the next runnable actor with a random generator seeded from the run's seed, so the same
+workload, design and seed always give the same trace.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hvlab.model import canaries, partitions
+from hvlab.model.events import EventKind
+from hvlab.model.hv import PAGE_SIZE, HvCallCode
+from hvlab.model.hypercalls import hypercall
+from hvlab.model.invoke import call
+from hvlab.model.machine import Machine
+from hvlab.model.memory import HYPERVISOR, ROOT
+from hvlab.model.partitions import VpState
+
+
+@dataclass(frozen=True)
+class Call:
+    """A well-formed hypercall by the actor's partition (see `invoke.call`)."""
+
+    code: HvCallCode
+    header: bytes = b""
+    elems: tuple[bytes, ...] = ()
+    rep_count: int | None = None
+
+
+@dataclass(frozen=True)
+class RawHypercall:
+    """Any 64-bit input value and GPAs; `data`, if given, is written at `in_gpa` first."""
+
+    value: int
+    in_gpa: int = 0
+    out_gpa: int = 0
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Read:
+    gpa: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Write:
+    gpa: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class WriteMsr:
+    msr: int
+    value: int
+
+
+@dataclass(frozen=True)
+class PlantSecret:
+    """The actor stores a secret in its own page; the lab registers it as a canary that only
+    the actor, the root and the hypervisor may read, and marks the frame as the actor's."""
+
+    name: str
+    gpa: int
+
+
+@dataclass(frozen=True)
+class Do:
+    """Run `fn(machine)` as one operation (the root's own stack uses this)."""
+
+    fn: Callable[[Machine], Any]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class WaitUntil:
+    """Park the actor until `cond(machine)` holds."""
+
+    cond: Callable[[Machine], bool]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class BeginProbe:
+    """Events until the matching EndProbe belong to this probe; the oracle judges each one."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EndProbe:
+    pass
+
+
+Program = Callable[["Actor"], Generator[Any, Any, None]]
+
+
+@dataclass
+class Actor:
+    """An actor: a principal (a partition's kernel, or a component of the root) and its program."""
+
+    name: str
+    partition: str
+    program: Program
+    machine: Machine
+    gen: Generator | None = None
+    pending: Any = None
+    waiting: WaitUntil | None = None
+    done: bool = False
+    scope: str | None = None
+    started: bool = False
+    vars: dict = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.machine.pid(self.partition)
+
+    def runnable(self) -> bool:
+        m = self.machine
+        if self.done:
+            return False
+        pid = partitions.pid_of(m.store, self.partition)
+        if pid is None or partitions.vp_state(m.store, pid, 0) != VpState.RUNNING:
+            return False
+        return self.waiting is None or bool(self.waiting.cond(m))
+
+
+def execute(m: Machine, actor: Actor, op: Any) -> Any:
+    pid = actor.pid
+    if isinstance(op, Call):
+        return call(m, pid, op.code, op.header, list(op.elems), rep_count=op.rep_count,
+                    actor=actor.name)
+    if isinstance(op, RawHypercall):
+        if op.data is not None:
+            m.write(pid, op.in_gpa, op.data, actor.name)
+        return hypercall(m, pid, op.value, op.in_gpa, op.out_gpa, actor.name)
+    if isinstance(op, Read):
+        return m.read(pid, op.gpa, op.size, actor.name)
+    if isinstance(op, Write):
+        return m.write(pid, op.gpa, op.data, actor.name)
+    if isinstance(op, WriteMsr):
+        return m.write_msr(pid, op.msr, op.value, actor.name)
+    if isinstance(op, PlantSecret):
+        return plant_secret(m, actor, op)
+    if isinstance(op, Do):
+        return op.fn(m)
+    if isinstance(op, BeginProbe):
+        m.scope = actor.scope = op.name
+        m.emit(EventKind.PROBE, actor.name, "begin", detail={"probe": op.name,
+                                                              "description": op.description})
+        return None
+    if isinstance(op, EndProbe):
+        m.emit(EventKind.PROBE, actor.name, "end", detail={"probe": actor.scope})
+        m.scope = actor.scope = None
+        return None
+    raise TypeError(f"actor {actor.name} yielded {op!r}, which is not an operation")
+
+
+def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
+    token = m.new_token()
+    pid = actor.pid
+    if not m.write(pid, op.gpa, token, actor.name):
+        return False
+    pfn = m.store.get(("slat", pid, op.gpa // PAGE_SIZE))[0]
+    owner = actor.partition
+    canaries.plant_secret(m.store, op.name, token, (owner, ROOT, HYPERVISOR), pfn)
+    canaries.plant_marker(m.store, pfn, op.name, (owner, ROOT))
+    m.emit(EventKind.CANARY, "lab", "secret", path=(f"{owner}.kernel",),
+           detail={"canary": op.name, "partition": owner, "gpa": op.gpa, "frame": pfn,
+                   "token": token.hex()})
+    return True
+
+
+def run(m: Machine, actors: list[Actor], seed: int, max_ops: int = 5_000_000) -> None:
+    """Run every actor's program to its end (or until none can run) under a seeded scheduler."""
+    sched = random.Random(f"hvlab-scheduler:{seed}")
+    m.plant_hypervisor_canaries()
+    ops = 0
+    while ops < max_ops:
+        ready = [a for a in actors if a.runnable()]
+        if not ready:
+            break
+        actor = ready[0] if len(ready) == 1 else sched.choice(ready)
+        if not actor.started:
+            actor.started = True
+            actor.gen = actor.program(actor)
+            m.emit(EventKind.SCHEDULE, actor.name, "start", path=(_node(actor),))
+        actor.waiting = None
+        m.scope = actor.scope
+        try:
+            op = actor.gen.send(actor.pending)
+        except StopIteration:
+            actor.done = True
+            m.emit(EventKind.SCHEDULE, actor.name, "end", path=(_node(actor),))
+            continue
+        ops += 1
+        if isinstance(op, WaitUntil):
+            actor.waiting, actor.pending = op, None
+            continue
+        m.op += 1
+        actor.pending = execute(m, actor, op)
+    m.scope = None
+    stuck = sorted(a.name for a in actors if not a.done)
+    m.emit(EventKind.SCHEDULE, HYPERVISOR, "halt", detail={"unfinished": tuple(stuck)} if stuck else None)
+
+
+def _node(actor: Actor) -> str:
+    return actor.name if "." in actor.name else f"{actor.name}.kernel"

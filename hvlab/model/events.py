@@ -1,0 +1,98 @@
+"""Events: one immutable record per micro-step of the machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from hvlab.model.store import Change
+
+
+class EventKind(StrEnum):
+    BOOT = "boot"  # the machine's own set-up: frames, hypervisor image
+    HYPERCALL = "hypercall"
+    MEMORY = "memory"
+    MSR = "msr"
+    INTERCEPT = "intercept"
+    MESSAGE = "message"  # SynIC message posted or consumed
+    SIGNAL = "signal"  # SynIC event flag set
+    POLICY = "policy"  # a decision of the root's virtualization stack
+    FAULT = "fault"  # an access or instruction that failed and was reflected to the actor
+    CANARY = "canary"  # the lab planted a secret or an integrity marker
+    BREACH = "breach"  # the oracle saw a canary reach someone not entitled to it
+    PROBE = "probe"  # an attack or probe began or ended
+    SCHEDULE = "schedule"  # an actor started or finished its program
+
+
+class Phase(StrEnum):
+    ENTRY = "entry"
+    VALIDATE = "validate"
+    DISPATCH = "dispatch"
+    COMPLETE = "complete"
+    NONE = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One micro-step. `changes` are the store changes it made: (key, old, new)."""
+
+    step: int
+    time: int
+    actor: str
+    kind: EventKind
+    name: str
+    phase: Phase = Phase.NONE
+    status: IntEnum | None = None
+    protection: str | None = None
+    path: tuple[str, ...] = ()
+    detail: tuple[tuple[str, Any], ...] = ()
+    scope: str | None = None
+    op: int = 0
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def blocked(self) -> bool:
+        """True when a protection decided against the actor at this step."""
+        return self.protection is not None and self.kind is not EventKind.BREACH
+
+    def detail_dict(self) -> dict[str, Any]:
+        return dict(self.detail)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "time": self.time,
+            "actor": self.actor,
+            "kind": self.kind.value,
+            "name": self.name,
+            "phase": self.phase.value,
+            "status": status_json(self.status),
+            "protection": self.protection,
+            "path": list(self.path),
+            "detail": {k: jsonable(v) for k, v in self.detail},
+            "scope": self.scope,
+            "op": self.op,
+            "changes": [[key_label(k), jsonable(o), jsonable(n)] for k, o, n in self.changes],
+        }
+
+
+def status_json(status: IntEnum | None) -> dict[str, Any] | None:
+    if status is None:
+        return None
+    label = getattr(status, "label", status.name)
+    return {"name": label, "value": int(status)}
+
+
+def key_label(key: tuple) -> str:
+    return ":".join(f"{p:#x}" if isinstance(p, int) else str(p) for p in key)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, IntEnum):
+        return status_json(value)
+    if isinstance(value, tuple | list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return value

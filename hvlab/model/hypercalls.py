@@ -1,0 +1,276 @@
+"""The hypercall interface: decoding the 64-bit input value, validation, dispatch.
+
+Validation runs in one fixed order, and the first failing rule decides the status:
+
+  1. call code         unknown code                            INVALID_HYPERCALL_CODE
+  2. reserved bits     bits 27-31, 44-47, 60-63 non-zero       INVALID_HYPERCALL_INPUT
+  3. rep rules         rep count 0 on a rep call, non-zero on
+                       a simple call, rep start >= rep count,
+                       fast on a call without a register form,
+                       a variable header                       INVALID_HYPERCALL_INPUT
+  4. alignment         input or output GPA not 8-byte aligned  INVALID_ALIGNMENT
+  5. page crossing     a parameter block spans pages           INVALID_ALIGNMENT
+  6. privilege         the caller's mask lacks the call's bit  ACCESS_DENIED
+  7. caller state      the calling partition is finalized      INVALID_PARTITION_STATE
+  8. GPA ranges        a block outside the caller's GPA space  INVALID_ALIGNMENT
+                       a block on a page the caller cannot
+                       read (input) or write (output)          INVALID_PARAMETER
+
+Rules 1-5 look only at what the caller itself supplied, so they reveal nothing about the rest of
+the machine; from rule 6 on the answer could depend on other partitions' state, so privilege is
+checked first there and ACCESS_DENIED is what an unprivileged caller learns. Handlers then check
+their target partition (INVALID_PARTITION_ID; not the parent: ACCESS_DENIED; wrong life-cycle
+state: INVALID_PARTITION_STATE) and their parameters.
+
+Parameter blocks use the model's own packing (little-endian, 8-byte fields), close to but simpler
+than the TLFS structures; each handler's docstring gives its layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hvlab.model.events import EventKind, Phase
+from hvlab.model.hv import PAGE_SIZE, HvCallCode, HvStatus
+from hvlab.model.memory import HYPERVISOR
+from hvlab.model.partitions import PartitionState
+from hvlab.model.protections import Protection
+
+if TYPE_CHECKING:
+    from hvlab.model.calls import CallSpec
+    from hvlab.model.machine import Machine
+
+FAST_BIT = 1 << 16
+RESERVED_MASK = (0x1F << 27) | (0xF << 44) | (0xF << 60)
+HOA = Protection.HYPERCALL_ONLY_ACCESS.value
+SDL = Protection.SDL_INPUT_VALIDATION.value
+
+
+@dataclass(frozen=True, slots=True)
+class HypercallInput:
+    """The decoded hypercall input value (RCX on x64)."""
+
+    raw: int
+    code: int
+    fast: bool
+    var_header: int
+    rep_count: int
+    rep_start: int
+    reserved: int
+
+    @classmethod
+    def decode(cls, value: int) -> HypercallInput:
+        value &= (1 << 64) - 1
+        return cls(
+            raw=value,
+            code=value & 0xFFFF,
+            fast=bool(value & FAST_BIT),
+            var_header=(value >> 17) & 0x3FF,
+            rep_count=(value >> 32) & 0xFFF,
+            rep_start=(value >> 48) & 0xFFF,
+            reserved=value & RESERVED_MASK,
+        )
+
+    @staticmethod
+    def encode(
+        code: int, *, fast: bool = False, rep_count: int = 0, rep_start: int = 0, var_header: int = 0
+    ) -> int:
+        return (
+            (code & 0xFFFF)
+            | (FAST_BIT if fast else 0)
+            | ((var_header & 0x3FF) << 17)
+            | ((rep_count & 0xFFF) << 32)
+            | ((rep_start & 0xFFF) << 48)
+        )
+
+    def fields(self) -> dict[str, int | bool]:
+        return {
+            "input_value": self.raw,
+            "code": self.code,
+            "fast": self.fast,
+            "var_header": self.var_header,
+            "rep_count": self.rep_count,
+            "rep_start": self.rep_start,
+            "reserved": self.reserved,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HypercallResult:
+    status: HvStatus
+    reps: int = 0
+    output: bytes = b""
+
+    @property
+    def value(self) -> int:
+        """The result value (RAX): status in bits 15:0, reps completed in 43:32."""
+        return int(self.status) | (self.reps << 32)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is HvStatus.SUCCESS
+
+
+class Reject(Exception):  # noqa: N818 - a control-flow signal inside the dispatcher
+    """A handler refuses: the status, and the protection that decided, if one did."""
+
+    def __init__(self, status: HvStatus, why: str, protection: str | None = None):
+        super().__init__(why)
+        self.status = status
+        self.why = why
+        self.protection = protection
+
+
+def block_sizes(spec: CallSpec, ctl: HypercallInput) -> tuple[int, int]:
+    reps = ctl.rep_count if spec.rep else 0
+    return spec.in_size + reps * spec.in_elem, spec.out_size + reps * spec.out_elem
+
+
+def validate(m: Machine, pid: int, ctl: HypercallInput, in_gpa: int, out_gpa: int):
+    """Rules 1-8 above. Returns (spec, None) or (spec-or-None, Reject)."""
+    from hvlab.model import partitions
+    from hvlab.model.calls import CALLS
+
+    spec = CALLS.get(ctl.code)
+    if spec is None or (spec.maintenance and m.on(HOA)):
+        decided = HOA if spec is not None else None
+        return None, Reject(HvStatus.INVALID_HYPERCALL_CODE, f"no call with code {ctl.code:#06x}", decided)
+    if ctl.reserved:
+        return spec, Reject(HvStatus.INVALID_HYPERCALL_INPUT, "reserved bits set")
+    if spec.rep and ctl.rep_count == 0:
+        return spec, Reject(HvStatus.INVALID_HYPERCALL_INPUT, "rep call with rep count 0")
+    if not spec.rep and (ctl.rep_count or ctl.rep_start):
+        return spec, Reject(HvStatus.INVALID_HYPERCALL_INPUT, "simple call with a rep count")
+    if spec.rep and ctl.rep_start >= ctl.rep_count:
+        return spec, Reject(HvStatus.INVALID_HYPERCALL_INPUT, "rep start not below rep count")
+    if ctl.fast and not spec.fast_ok:
+        return spec, Reject(HvStatus.INVALID_HYPERCALL_INPUT, "no register (fast) form")
+    if ctl.var_header:
+        return spec, Reject(HvStatus.INVALID_HYPERCALL_INPUT, "no variable header")
+    in_size, out_size = block_sizes(spec, ctl)
+    uses_in = in_size > 0 and not ctl.fast
+    uses_out = out_size > 0
+    if (uses_in and in_gpa % 8) or (uses_out and out_gpa % 8):
+        return spec, Reject(HvStatus.INVALID_ALIGNMENT, "parameter block not 8-byte aligned")
+    if uses_in and in_gpa % PAGE_SIZE + in_size > PAGE_SIZE:
+        return spec, Reject(HvStatus.INVALID_ALIGNMENT, "input block spans pages")
+    if uses_out and out_gpa % PAGE_SIZE + out_size > PAGE_SIZE:
+        if spec.unchecked_output_without_sdl:
+            if m.on(SDL):
+                return spec, Reject(HvStatus.INVALID_ALIGNMENT, "output list spans pages", SDL)
+            # sdl-input-validation off: this handler's bound check is missing (the planted gap).
+        else:
+            return spec, Reject(HvStatus.INVALID_ALIGNMENT, "output block spans pages")
+    if spec.privilege is not None and not partitions.has_privilege(m.store, pid, spec.privilege):
+        if m.on(HOA):
+            return spec, Reject(HvStatus.ACCESS_DENIED, f"caller lacks {spec.privilege.name}", HOA)
+    if partitions.state(m.store, pid) == PartitionState.FINALIZED:
+        return spec, Reject(HvStatus.INVALID_PARTITION_STATE, "caller is finalized")
+    limit = partitions.field(m.store, pid, "gpa_pages", 0) * PAGE_SIZE
+    for gpa, size, right, what in ((in_gpa, in_size, "r", "input"), (out_gpa, out_size, "w", "output")):
+        if size == 0 or (what == "input" and ctl.fast):
+            continue
+        if gpa + min(size, PAGE_SIZE - gpa % PAGE_SIZE) > limit:
+            return spec, Reject(HvStatus.INVALID_ALIGNMENT, f"{what} GPA outside the GPA space")
+        entry = m.store.get(("slat", pid, gpa // PAGE_SIZE))
+        if entry is None or right not in entry[1]:
+            return spec, Reject(HvStatus.INVALID_PARAMETER, f"{what} page not accessible")
+    return spec, None
+
+
+def hypercall(
+    m: Machine, pid: int, value: int, in_gpa: int = 0, out_gpa: int = 0, actor: str | None = None
+) -> HypercallResult:
+    """One hypercall by partition `pid`: entry → validate → dispatch → complete."""
+    from hvlab.model import memory
+    from hvlab.model.calls import Call
+
+    caller = m.name(pid)
+    actor = actor or caller
+    node = "root.kernel" if caller == "root" else f"{caller}.kernel"
+    path = (node, HYPERVISOR)
+    ctl = HypercallInput.decode(value)
+    in_gpa &= (1 << 64) - 1
+    out_gpa &= (1 << 64) - 1
+    m.op += 1
+    spec, reject = validate(m, pid, ctl, in_gpa, out_gpa)
+    name = spec.code.label if spec else f"HvCall#{ctl.code:04x}"
+    m.emit(EventKind.HYPERCALL, actor, name, phase=Phase.ENTRY, path=path,
+           detail={**ctl.fields(), "input_gpa": in_gpa, "output_gpa": out_gpa, "caller": caller})
+    if reject is not None:
+        return _finish(m, actor, name, path, reject.status, 0, reject, validating=True)
+    skipped = []
+    if spec.privilege is not None and not m.on(HOA):
+        skipped.append("privilege check skipped (hypercall-only-access off)")
+    if spec.unchecked_output_without_sdl and not m.on(SDL):
+        skipped.append("output bound check missing (sdl-input-validation off)")
+    m.emit(EventKind.HYPERCALL, HYPERVISOR, name, phase=Phase.VALIDATE, status=HvStatus.SUCCESS,
+           path=(HYPERVISOR,), detail={"skipped": tuple(skipped)} if skipped else None)
+
+    in_size, out_size = block_sizes(spec, ctl)
+    if ctl.fast:
+        data = in_gpa.to_bytes(8, "little") + out_gpa.to_bytes(8, "little")
+    else:
+        entry = m.store.get(("slat", pid, in_gpa // PAGE_SIZE)) if in_size else None
+        data = (
+            memory.read_phys(m.store, entry[0] * PAGE_SIZE + in_gpa % PAGE_SIZE, in_size)
+            if entry else b""
+        )
+    call = Call(m, pid, actor, spec, ctl, data)
+    mark = len(m.store.pending)
+    reject = None
+    reps = 0
+    outputs: list[bytes] = []
+    try:
+        if spec.rep:
+            spec.prepare(call)
+            for i in range(ctl.rep_start, ctl.rep_count):
+                outputs.append(spec.handler(call, i) or b"")
+                reps = i + 1
+        else:
+            outputs.append(spec.handler(call) or b"")
+    except Reject as r:
+        reject = r
+        if not spec.rep or reps == 0:
+            m.store.discard_to(mark)  # a failed call with nothing completed changes nothing
+            outputs = []
+    status = reject.status if reject else HvStatus.SUCCESS
+    m.emit(EventKind.HYPERCALL, HYPERVISOR, name, phase=Phase.DISPATCH, status=status,
+           protection=reject.protection if reject else None, path=(HYPERVISOR,),
+           detail={**call.notes, **({"why": reject.why} if reject else {})}, cost=1 + len(outputs))
+    output = b"".join(outputs)
+    if output and out_size:
+        first = spec.out_size + (ctl.rep_start * spec.out_elem if spec.rep else 0)
+        _write_output(m, pid, caller, actor, out_gpa, first, output)
+    return _finish(m, actor, name, path, status, reps, reject, output=output)
+
+
+def _write_output(m: Machine, pid: int, caller: str, actor: str, gpa: int, offset: int, output: bytes):
+    """The hypervisor translates the output GPA once and writes the block from there, as a
+    page-sized mapping does: that is only safe because rule 5 kept the block inside the page."""
+    from hvlab.model import memory
+
+    entry = m.store.get(("slat", pid, gpa // PAGE_SIZE))
+    if entry is None:
+        return
+    spa = entry[0] * PAGE_SIZE + gpa % PAGE_SIZE + offset
+    limit = m.layout.frames * PAGE_SIZE
+    output = output[: max(0, limit - spa)]  # no RAM past the last frame
+    memory.write_phys(m.store, spa, output)
+    frames = tuple(range(spa // PAGE_SIZE, (spa + max(len(output), 1) - 1) // PAGE_SIZE + 1))
+    m.check_write(caller, frames, actor, {"spa": spa, "via": "hypercall output"})
+
+
+def _finish(m, actor, name, path, status, reps, reject, *, validating=False, output=b""):
+    result = HypercallResult(status, reps, output)
+    detail = {"result_value": result.value, "reps_completed": reps}
+    if reject is not None and validating:
+        m.emit(EventKind.HYPERCALL, HYPERVISOR, name, phase=Phase.VALIDATE, status=status,
+               protection=reject.protection, path=(HYPERVISOR,), detail={"why": reject.why})
+    m.emit(EventKind.HYPERCALL, actor, name, phase=Phase.COMPLETE, status=status,
+           path=tuple(reversed(path)), detail=detail)
+    return result
+
+
+__all__ = ["HvCallCode", "HypercallInput", "HypercallResult", "Reject", "hypercall", "validate"]

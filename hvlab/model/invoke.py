@@ -1,0 +1,52 @@
+"""How a partition's kernel makes a hypercall: write the input page, call, read the output page."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hvlab.model.hv import PAGE_SIZE, HvCallCode, HvStatus
+from hvlab.model.hypercalls import HypercallInput, HypercallResult, hypercall
+from hvlab.model.layout import GUEST_INPUT_PAGE, GUEST_OUTPUT_PAGE
+from hvlab.model.partitions import ROOT_PID
+
+if TYPE_CHECKING:
+    from hvlab.model.machine import Machine
+
+
+def io_pages(m: Machine, pid: int) -> tuple[int, int]:
+    """The input and output GPAs a partition's kernel uses for hypercall parameters."""
+    if pid == ROOT_PID:
+        return m.layout.root_input_page * PAGE_SIZE, m.layout.root_output_page * PAGE_SIZE
+    return GUEST_INPUT_PAGE * PAGE_SIZE, GUEST_OUTPUT_PAGE * PAGE_SIZE
+
+
+def pack(*fields: int) -> bytes:
+    return b"".join((f & (1 << 64) - 1).to_bytes(8, "little") for f in fields)
+
+
+def call(
+    m: Machine,
+    pid: int,
+    code: HvCallCode,
+    header: bytes = b"",
+    elems: list[bytes] | tuple[bytes, ...] = (),
+    *,
+    rep_count: int | None = None,
+    actor: str | None = None,
+) -> HypercallResult:
+    """A well-formed call as a guest kernel makes it. Rep calls take their count from `elems`
+    unless `rep_count` is given (calls with no input elements, like UnmapGpaPages)."""
+    from hvlab.model.calls import CALLS
+
+    spec = CALLS[int(code)]
+    in_gpa, out_gpa = io_pages(m, pid)
+    payload = header + b"".join(elems)
+    if payload and not m.write(pid, in_gpa, payload, actor):
+        return HypercallResult(HvStatus.INVALID_PARAMETER)
+    reps = (rep_count if rep_count is not None else len(elems)) if spec.rep else 0
+    value = HypercallInput.encode(code, rep_count=reps)
+    result = hypercall(m, pid, value, in_gpa, out_gpa, actor)
+    out_size = spec.out_size + reps * spec.out_elem
+    if result.ok and out_size:
+        m.read(pid, out_gpa, out_size, actor)
+    return result

@@ -1,0 +1,50 @@
+"""Where things live in the model's system physical address space and in each guest's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hvlab.model.hv import PAGE_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Frame numbers (4 KiB pages) of the machine.
+
+    Frames `hv_code` and `hv_data` hold the hypervisor. The root owns the rest of RAM; of that,
+    `vm_frames` is the budget its memory manager may hand to children (deposits and guest RAM).
+    """
+
+    frames: int = 1024
+    hv_code: range = range(0x00, 0x10)
+    hv_data: range = range(0x10, 0x20)
+    vm_frames: range = range(0x80, 0xE0)
+    # The root's hypercall code, input and output pages (GPA == SPA in the root).
+    root_hypercall_page: int = 0x20
+    root_input_page: int = 0x21
+    root_output_page: int = 0x22
+
+    @property
+    def hypervisor_frames(self) -> range:
+        return range(self.hv_code.start, self.hv_data.stop)
+
+    @property
+    def ram_frames(self) -> range:
+        """Frames the root owns at power-on."""
+        return range(self.hv_data.stop, self.frames)
+
+
+# A child's guest-physical layout (page numbers), the same in every child.
+GUEST_HYPERCALL_PAGE = 1
+GUEST_INPUT_PAGE = 2
+GUEST_OUTPUT_PAGE = 3
+GUEST_SECRET_PAGE = 20
+DEFAULT_LAYOUT = Layout()
+
+
+def page_of(address: int) -> int:
+    return address // PAGE_SIZE
+
+
+def offset_in_page(address: int) -> int:
+    return address % PAGE_SIZE

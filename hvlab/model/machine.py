@@ -1,0 +1,275 @@
+"""The machine: one store of state, the event log, and the guest memory access path."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from hvlab.model import canaries, memory, partitions, synic
+from hvlab.model.events import Event, EventKind, Phase
+from hvlab.model.hv import (
+    CHILD_PRIVILEGES,
+    MSR_GUEST_OS_ID,
+    MSR_HYPERCALL,
+    PAGE_SIZE,
+    ROOT_PRIVILEGES,
+    HvMessageType,
+    Privilege,
+)
+from hvlab.model.layout import DEFAULT_LAYOUT, Layout
+from hvlab.model.memory import HYPERVISOR, ROOT
+from hvlab.model.partitions import ROOT_PID, PartitionState, VpState
+from hvlab.model.protections import Design, Protection
+from hvlab.model.store import Store
+
+TOKEN_SIZE = 16
+
+
+def node_of(principal: str) -> str:
+    """The topology node a principal's own code runs in."""
+    return HYPERVISOR if principal == HYPERVISOR else f"{principal}.kernel"
+
+
+class Machine:
+    """A Hyper-V style machine under one design. Deterministic for a given seed."""
+
+    def __init__(self, design: Design | None = None, seed: int = 0, layout: Layout = DEFAULT_LAYOUT):
+        self.design = design or Design()
+        self.seed = seed
+        self.layout = layout
+        self.rng = random.Random(seed)
+        self.store = Store()
+        self.events: list[Event] = []
+        self.time = 0
+        self.scope: str | None = None
+        self.op = 0
+        self.listeners: list[Callable[[Event], None]] = []
+        # Imported here: the root's virtualization stack issues hypercalls through this machine.
+        from hvlab.model.vid import RootVid
+
+        self.vid = RootVid(self)
+        self._power_on()
+        self.store.take()
+        self.initial = self.store.snapshot()
+
+    # -- set-up -----------------------------------------------------------------------------
+    def _power_on(self) -> None:
+        st, lay = self.store, self.layout
+        for pfn in lay.hv_code:
+            st.set(("frame", pfn), (HYPERVISOR, "hv-code"))
+        for pfn in lay.hv_data:
+            st.set(("frame", pfn), (HYPERVISOR, "hv-data"))
+        for pfn in lay.ram_frames:
+            st.set(("frame", pfn), (ROOT, "ram"))
+        pid = partitions.create(
+            st, ROOT, None, PartitionState.ACTIVE, ROOT_PRIVILEGES, lay.frames
+        )
+        partitions.set_field(st, pid, "guest_os_id", 1)
+        partitions.set_field(st, pid, "hypercall_page", lay.root_hypercall_page)
+        st.set(("vp", pid, 0), VpState.RUNNING.value)
+        for pfn in lay.ram_frames:
+            memory.map_page(st, pid, pfn, pfn, "rwx")
+        memory.write_phys(st, lay.root_hypercall_page * PAGE_SIZE, b"\x0f\x01\xc1\xc3")
+        memory.set_rights(st, pid, lay.root_hypercall_page, "r-x")
+        if not self.design.is_on(Protection.SEPARATE_ADDRESS_SPACES):
+            # The counterfactual: the root's identity map covers the hypervisor too.
+            for pfn in lay.hypervisor_frames:
+                memory.map_page(st, pid, pfn, pfn, "rw-")
+
+    def plant_hypervisor_canaries(self) -> None:
+        """The lab's first events: a hypervisor secret and the integrity of its code."""
+        lay = self.layout
+        token = self.new_token()
+        secret_spa = lay.hv_data.start * PAGE_SIZE + 0x100
+        memory.write_phys(self.store, secret_spa, token)
+        canaries.plant_secret(self.store, "hv-secret", token, (HYPERVISOR,), lay.hv_data.start)
+        self.emit(EventKind.CANARY, "lab", "secret", path=(HYPERVISOR,),
+                  detail={"canary": "hv-secret", "spa": secret_spa, "token": token.hex()})
+        for pfn in lay.hv_code:
+            canaries.plant_marker(self.store, pfn, "hv-code", ())
+            memory.write_phys(self.store, pfn * PAGE_SIZE, b"\x0f\x01\xc1HVCODE" + bytes([pfn]))
+        self.emit(EventKind.CANARY, "lab", "marker", path=(HYPERVISOR,),
+                  detail={"canary": "hv-code", "frames": (lay.hv_code.start, lay.hv_code.stop - 1)})
+
+    def new_token(self) -> bytes:
+        return self.rng.getrandbits(TOKEN_SIZE * 8).to_bytes(TOKEN_SIZE, "little") or b"\x01"
+
+    # -- events -----------------------------------------------------------------------------
+    def emit(
+        self,
+        kind: EventKind,
+        actor: str,
+        name: str,
+        *,
+        phase: Phase = Phase.NONE,
+        status=None,
+        protection: str | None = None,
+        path: tuple[str, ...] = (),
+        detail: dict[str, Any] | None = None,
+        cost: int = 1,
+    ) -> Event:
+        self.time += cost
+        ev = Event(
+            len(self.events), self.time, actor, kind, name, phase, status, protection, path,
+            tuple(detail.items()) if detail else (), self.scope, self.op, self.store.take(),
+        )
+        self.events.append(ev)
+        for listener in self.listeners:
+            listener(ev)
+        return ev
+
+    # -- lookups ----------------------------------------------------------------------------
+    def name(self, pid: int) -> str:
+        return partitions.name_of(self.store, pid)
+
+    def pid(self, name: str) -> int:
+        pid = partitions.pid_of(self.store, name)
+        if pid is None:
+            raise KeyError(f"no partition named {name!r}")
+        return pid
+
+    def on(self, protection: str) -> bool:
+        return self.design.is_on(protection)
+
+    # -- guest memory access ----------------------------------------------------------------
+    def read(self, pid: int, gpa: int, size: int, actor: str | None = None) -> bytes | None:
+        """A partition reads its own guest-physical memory through its second-level map."""
+        return self._access(pid, gpa, size, None, actor)
+
+    def write(self, pid: int, gpa: int, data: bytes, actor: str | None = None) -> bool:
+        return self._access(pid, gpa, len(data), data, actor) is not None
+
+    def _access(self, pid, gpa, size, data, actor):
+        principal = self.name(pid)
+        actor = actor or principal
+        write = data is not None
+        if size <= 0 or gpa < 0 or gpa + size > partitions.field(self.store, pid, "gpa_pages", 0) * PAGE_SIZE:
+            self.emit(EventKind.FAULT, actor, "gpa-out-of-range", path=(node_of(principal),),
+                      detail={"gpa": gpa, "size": size})
+            return None
+        first, last = gpa // PAGE_SIZE, (gpa + size - 1) // PAGE_SIZE
+        for _attempt in range(2):
+            for gpn in range(first, last + 1):
+                entry = memory.translate(self.store, pid, gpn)
+                if entry is None or ("w" if write else "r") not in entry[1]:
+                    break
+            else:
+                return self._perform(pid, principal, actor, gpa, size, data)
+            if not self._gpa_fault(pid, gpn, entry, write, actor):
+                return None
+        return None  # pragma: no cover - the VID resolves at most once per access
+
+    def _perform(self, pid, principal, actor, gpa, size, data):
+        st = self.store
+        pfns, out = [], []
+        pos = gpa
+        end = gpa + size
+        while pos < end:
+            gpn, off = divmod(pos, PAGE_SIZE)
+            chunk = min(PAGE_SIZE - off, end - pos)
+            pfn = memory.translate(st, pid, gpn)[0]
+            pfns.append(pfn)
+            spa = pfn * PAGE_SIZE + off
+            if data is None:
+                out.append(memory.read_phys(st, spa, chunk))
+            else:
+                memory.write_phys(st, spa, data[pos - gpa : pos - gpa + chunk])
+            pos += chunk
+        value = b"".join(out) if data is None else data
+        self.emit(
+            EventKind.MEMORY, actor, "read" if data is None else "write",
+            path=(node_of(principal), "hw.ram"),
+            detail={"partition": principal, "gpa": gpa, "size": size, "frames": tuple(pfns),
+                    "bytes": value[:16].hex()},
+        )
+        if data is None:
+            self.check_read(principal, value, actor, {"gpa": gpa, "frames": tuple(pfns)})
+            return value
+        self.check_write(principal, tuple(pfns), actor, {"gpa": gpa})
+        return b""
+
+    def check_read(self, principal: str, value: bytes, actor: str, where: dict) -> None:
+        for name in canaries.secrets_seen(self.store, principal, value):
+            self.emit(EventKind.BREACH, actor, "secret-read", path=(node_of(principal),),
+                      detail={"canary": name, "principal": principal, "how": "read", **where})
+
+    def check_write(self, principal: str, pfns: tuple[int, ...], actor: str, where: dict) -> None:
+        for name, pfn in canaries.markers_violated(self.store, principal, pfns):
+            self.emit(EventKind.BREACH, actor, "marker-written", path=(node_of(principal),),
+                      detail={"canary": name, "principal": principal, "how": "write",
+                              "frame": pfn, **where})
+
+    def _gpa_fault(self, pid, gpn, entry, write, actor) -> bool:
+        """An access missed the second-level map or lacked the right. True if it was resolved."""
+        st = self.store
+        principal = self.name(pid)
+        msg = HvMessageType.UNMAPPED_GPA if entry is None else HvMessageType.GPA_INTERCEPT
+        detail = {"gpa": gpn * PAGE_SIZE, "access": "write" if write else "read"}
+        if pid == ROOT_PID:
+            # The root has no parent: the access simply faults. With separate address spaces
+            # on, hypervisor and pool frames are absent from its identity map by design.
+            owner = memory.frame_owner(st, gpn) or ""
+            decided = (
+                Protection.SEPARATE_ADDRESS_SPACES.value
+                if owner == HYPERVISOR or owner.startswith("pool:")
+                else None
+            )
+            self.emit(EventKind.FAULT, actor, "access-violation", status=msg, protection=decided,
+                      path=(node_of(principal), HYPERVISOR),
+                      detail={**detail, "frame_owner": owner})
+            return False
+        parent = partitions.field(st, pid, "parent")
+        st.set(("vp", pid, 0), VpState.SUSPENDED.value)
+        self.emit(EventKind.INTERCEPT, HYPERVISOR, msg.label, status=msg,
+                  path=(node_of(principal), HYPERVISOR, "root.vid"), detail=detail)
+        synic.post(self, parent, 0, 0, msg, detail, actor=HYPERVISOR)
+        resolved, protection = self.vid.handle_gpa_intercept(pid, gpn, entry, write)
+        st.set(("vp", pid, 0), VpState.RUNNING.value)
+        if resolved:
+            self.emit(EventKind.INTERCEPT, "root.vid", "resume", path=("root.vid", HYPERVISOR,
+                      node_of(principal)), detail={"gpa": gpn * PAGE_SIZE, "retry": True})
+            return True
+        self.emit(EventKind.FAULT, actor, "access-failed", status=msg, protection=protection,
+                  path=("root.vid", HYPERVISOR, node_of(principal)), detail=detail)
+        return False
+
+    # -- synthetic MSRs ---------------------------------------------------------------------
+    def write_msr(self, pid: int, msr: int, value: int, actor: str | None = None) -> bool:
+        st = self.store
+        principal = self.name(pid)
+        actor = actor or principal
+        detail = {"msr": msr, "value": value}
+        if not partitions.has_privilege(st, pid, Privilege.ACCESS_HYPERCALL_MSRS):
+            self.emit(EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR),
+                      detail=detail)
+            return False
+        if msr == MSR_GUEST_OS_ID:
+            partitions.set_field(st, pid, "guest_os_id", value)
+        elif msr == MSR_HYPERCALL:
+            gpn = value >> 12
+            entry = memory.translate(st, pid, gpn)
+            if not partitions.field(st, pid, "guest_os_id") or (value & 1 and entry is None):
+                self.emit(EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR),
+                          detail={**detail, "why": "guest OS id unset or page unmapped"})
+                return False
+            if value & 1:
+                # The hypervisor overlays the page with vmcall; ret. It is read/execute only.
+                memory.write_phys(st, entry[0] * PAGE_SIZE, b"\x0f\x01\xc1\xc3")
+                memory.set_rights(st, pid, gpn, "r-x")
+                partitions.set_field(st, pid, "hypercall_page", gpn)
+            else:
+                partitions.set_field(st, pid, "hypercall_page", None)
+        else:
+            self.emit(EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR),
+                      detail={**detail, "why": "unknown synthetic MSR"})
+            return False
+        self.emit(EventKind.MSR, actor, "wrmsr", path=(node_of(principal), HYPERVISOR),
+                  detail=detail)
+        return True
+
+    # -- partitions created by the root ------------------------------------------------------
+    def new_child(self, name: str, parent: int, gpa_pages: int) -> int:
+        return partitions.create(
+            self.store, name, parent, PartitionState.CREATED, CHILD_PRIVILEGES, gpa_pages
+        )

@@ -1,0 +1,105 @@
+"""Partitions: identity, parent, life-cycle state, privileges, memory pools and virtual processors.
+
+Store keys:
+  ("parts",) -> (pid, ...)                 partition ids in creation order
+  ("next_pid",) -> int
+  ("part", pid, field) -> value            fields: name, parent, state, privileges, gpa_pages,
+                                           guest_os_id, hypercall_page
+  ("pool", pid) -> (pfn, ...)              frames deposited for the partition, in deposit order
+  ("vp", pid, index) -> state              "created", "running", "suspended"
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from hvlab.model.store import Store
+
+ROOT_PID = 1
+MAX_VPS = 64
+DEFAULT_GPA_PAGES = 64  # size of a child's guest-physical address space, in pages
+
+
+class PartitionState(StrEnum):
+    ACTIVE = "active"  # the root, from power-on
+    CREATED = "created"
+    INITIALIZED = "initialized"
+    FINALIZED = "finalized"
+
+
+class VpState(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    SUSPENDED = "suspended"
+
+
+def partition_ids(store: Store) -> tuple[int, ...]:
+    return store.get(("parts",), ())
+
+
+def exists(store: Store, pid: int) -> bool:
+    return pid in partition_ids(store)
+
+
+def field(store: Store, pid: int, name: str, default=None):
+    return store.get(("part", pid, name), default)
+
+
+def set_field(store: Store, pid: int, name: str, value) -> None:
+    store.set(("part", pid, name), value)
+
+
+def name_of(store: Store, pid: int) -> str:
+    return field(store, pid, "name", f"partition-{pid}")
+
+
+def pid_of(store: Store, name: str) -> int | None:
+    for pid in partition_ids(store):
+        if name_of(store, pid) == name:
+            return pid
+    return None
+
+
+def children(store: Store) -> tuple[int, ...]:
+    return tuple(p for p in partition_ids(store) if p != ROOT_PID)
+
+
+def create(
+    store: Store, name: str, parent: int | None, state: PartitionState, privileges: int, gpa_pages: int
+) -> int:
+    pid = store.get(("next_pid",), ROOT_PID)
+    store.set(("next_pid",), pid + 1)
+    store.set(("parts",), (*partition_ids(store), pid))
+    set_field(store, pid, "name", name)
+    set_field(store, pid, "parent", parent)
+    set_field(store, pid, "state", state.value)
+    set_field(store, pid, "privileges", privileges)
+    set_field(store, pid, "gpa_pages", gpa_pages)
+    return pid
+
+
+def remove(store: Store, pid: int) -> None:
+    store.set(("parts",), tuple(p for p in partition_ids(store) if p != pid))
+    for key in sorted((k for k in store.data if k[0] in ("part", "vp") and k[1] == pid), key=repr):
+        store.set(key, None)
+    store.set(("pool", pid), None)
+
+
+def state(store: Store, pid: int) -> str:
+    return field(store, pid, "state")
+
+
+def has_privilege(store: Store, pid: int, bit: int) -> bool:
+    return bool(field(store, pid, "privileges", 0) >> bit & 1)
+
+
+def pool(store: Store, pid: int) -> tuple[int, ...]:
+    return store.get(("pool", pid), ())
+
+
+def vp_state(store: Store, pid: int, index: int) -> str | None:
+    return store.get(("vp", pid, index))
+
+
+def vps(store: Store, pid: int) -> tuple[int, ...]:
+    return tuple(i for i in range(MAX_VPS) if ("vp", pid, i) in store.data)

@@ -1,0 +1,104 @@
+"""The root's virtualization stack (VID and memory manager): it lends frames to children and
+answers their memory intercepts. It runs in the root and acts only through hypercalls.
+
+`exclusive-guest-memory` is a policy here, not in the hypervisor: the TLFS lets a parent map one
+frame into several children; the root's memory manager chooses never to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hvlab.model import memory, partitions, synic
+from hvlab.model.events import EventKind
+from hvlab.model.hv import PAGE_SIZE, HvCallCode, MapFlags
+from hvlab.model.invoke import call, pack
+from hvlab.model.memory import ROOT
+from hvlab.model.partitions import ROOT_PID
+from hvlab.model.protections import Protection
+
+if TYPE_CHECKING:
+    from hvlab.model.machine import Machine
+
+ACTOR = "root.vid"
+EXCLUSIVE = Protection.EXCLUSIVE_GUEST_MEMORY.value
+RWX = MapFlags.READABLE | MapFlags.WRITABLE | MapFlags.KERNEL_EXECUTABLE
+
+
+class RootVid:
+    def __init__(self, machine: Machine) -> None:
+        self.m = machine
+
+    def free_frames(self, count: int) -> list[int]:
+        """The lowest `count` frames of the VM budget that nobody but the root uses."""
+        st = self.m.store
+        out = []
+        for pfn in self.m.layout.vm_frames:
+            if memory.frame_owner(st, pfn) == ROOT and all(
+                p == ROOT_PID for p, _ in memory.mappers(st, pfn)
+            ):
+                out.append(pfn)
+                if len(out) == count:
+                    break
+        return out
+
+    def policy(self, name: str, protection: str | None = None, **detail) -> None:
+        self.m.emit(EventKind.POLICY, ACTOR, name, protection=protection, path=(ACTOR,),
+                    detail=detail)
+
+    def map_frames(self, child: int, gpn: int, frames: list[int], flags: int = RWX):
+        """MapGpaPages of root frames (GPA == SPA in the root) into a child."""
+        for pfn in frames:
+            if self.m.on(EXCLUSIVE) and any(p not in (ROOT_PID, child)
+                                            for p, _ in memory.mappers(self.m.store, pfn)):
+                self.policy("refuse-shared-frame", EXCLUSIVE, frame=pfn,
+                            why="the frame already backs another guest")
+                return None
+        return call(self.m, ROOT_PID, HvCallCode.MAP_GPA_PAGES, pack(child, gpn, flags),
+                    [pack(f) for f in frames], actor=ACTOR)
+
+    def handle_gpa_intercept(self, pid: int, gpn: int, entry, write: bool) -> tuple[bool, str | None]:
+        """Answer a child's UnmappedGpa or GpaIntercept message. (resolved, deciding protection)."""
+        m, st = self.m, self.m.store
+        synic.consume(m, ROOT_PID, 0, 0, ACTOR)
+        child = m.name(pid)
+        if entry is not None:
+            self.policy("refuse-access", gpa=gpn * PAGE_SIZE, partition=child,
+                        why=f"{'write' if write else 'read'} not allowed by rights {entry[1]}")
+            return False, None
+        free = self.free_frames(1)
+        if free:
+            self.policy("hot-add", gpa=gpn * PAGE_SIZE, partition=child, frame=free[0])
+            result = self.map_frames(pid, gpn, free)
+            return bool(result and result.ok), None
+        # The VM budget is spent. Overcommit would back the page with another guest's frame.
+        shared = self._sharing_candidate(pid, gpn)
+        if shared is None:
+            self.policy("out-of-memory", gpa=gpn * PAGE_SIZE, partition=child)
+            return False, None
+        if m.on(EXCLUSIVE):
+            self.policy("refuse-overcommit", EXCLUSIVE, gpa=gpn * PAGE_SIZE, partition=child,
+                        frame=shared, owner=memory.frame_owner(st, shared),
+                        why="no free frame, and frames are never shared between guests")
+            return False, None
+        self.policy("overcommit-share", gpa=gpn * PAGE_SIZE, partition=child, frame=shared,
+                    owner=memory.frame_owner(st, shared),
+                    why="no free frame: back the page with a frame another guest uses")
+        result = self.map_frames(pid, gpn, [shared])
+        return bool(result and result.ok), None
+
+    def _sharing_candidate(self, pid: int, gpn: int) -> int | None:
+        """Page sharing's choice: the frame behind the same GPA in another guest (same guest
+        image, same layout), else that guest's lowest frame."""
+        st = self.m.store
+        for other in partitions.children(st):
+            if other != pid:
+                entry = memory.translate(st, other, gpn)
+                if entry is not None:
+                    return entry[0]
+        me = self.m.name(pid)
+        for pfn in self.m.layout.vm_frames:
+            owner = memory.frame_owner(st, pfn)
+            if owner not in (ROOT, None, me) and not owner.startswith("pool:"):
+                return pfn
+        return None

@@ -1,0 +1,221 @@
+"""Workloads: the programs each actor runs. `boot` builds the machine; the others start from it.
+
+A workload is a function from run parameters to a list of actors. Register new ones in
+`WORKLOADS` (plugins will, later, through a hook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hvlab.model import partitions
+from hvlab.model.engine import (
+    Actor,
+    BeginProbe,
+    Call,
+    Do,
+    EndProbe,
+    Read,
+    RawHypercall,
+    WaitUntil,
+    Write,
+    WriteMsr,
+)
+from hvlab.model.engine import PlantSecret as Plant
+from hvlab.model.hv import (
+    MSR_GUEST_OS_ID,
+    MSR_HYPERCALL,
+    PAGE_SIZE,
+    HV_PARTITION_ID_SELF,
+    HvCallCode,
+    InterceptType,
+    MapFlags,
+)
+from hvlab.model.hypercalls import HypercallInput
+from hvlab.model.invoke import pack
+from hvlab.model.layout import GUEST_HYPERCALL_PAGE, GUEST_INPUT_PAGE, GUEST_SECRET_PAGE
+from hvlab.model.machine import Machine
+from hvlab.model.memory import ROOT
+from hvlab.model.synic import PORT_TYPE_EVENT, PORT_TYPE_MESSAGE
+
+VMBUS_CONNECTION = 1  # children post VMBus control messages here (HYPERV_NOTES)
+EVENT_CONNECTION = 2
+IDE_PORTS = (0x1F0, 0x1F7)
+LINUX_GUEST_OS_ID = 0x8100_0000_0000_0000  # bit 63 set: open-source OS; vendor/version bits 0
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    name: str
+    ram_pages: int
+    pool_pages: int
+    secret_gpa: int
+
+
+CHILDREN = (
+    ChildSpec("A", 32, 8, GUEST_SECRET_PAGE * PAGE_SIZE),
+    # B's secret sits above A's RAM, where a hot-added page of A could land on it.
+    ChildSpec("B", 48, 8, 40 * PAGE_SIZE),
+)
+
+
+def secret_name(child: str) -> str:
+    return f"{child}-secret"
+
+
+def planted(*names: str) -> Callable[[Machine], bool]:
+    def cond(m: Machine) -> bool:
+        have = m.store.get(("canaries",), ())
+        return all(n in have for n in names)
+
+    return cond
+
+
+# -- boot -----------------------------------------------------------------------------------
+def root_boot(actor: Actor):
+    """The root builds each child with the real hypercall sequence."""
+    m = actor.machine
+    for spec in CHILDREN:
+        result = yield Call(HvCallCode.CREATE_PARTITION, pack(0) + spec.name.encode().ljust(8, b"\0"))
+        if not result.ok:
+            return
+        pid = int.from_bytes(result.output, "little")
+        yield Call(HvCallCode.INITIALIZE_PARTITION, pack(pid))
+        pool = m.vid.free_frames(spec.pool_pages)
+        yield Call(HvCallCode.DEPOSIT_MEMORY, pack(pid), tuple(pack(f) for f in pool))
+        yield Call(HvCallCode.CREATE_VP, pack(pid, 0))
+        ram = m.vid.free_frames(spec.ram_pages)
+        yield Do(lambda mm, pid=pid, ram=ram: mm.vid.map_frames(pid, 0, ram), "map guest RAM")
+        yield Call(HvCallCode.INSTALL_INTERCEPT,
+                   pack(pid, 3 << 0 | InterceptType.X64_IO_PORT << 32, IDE_PORTS[0]))
+        root = partitions.ROOT_PID
+        for conn, kind in ((VMBUS_CONNECTION, PORT_TYPE_MESSAGE), (EVENT_CONNECTION, PORT_TYPE_EVENT)):
+            port = pid * 16 + conn
+            yield Call(HvCallCode.CREATE_PORT,
+                       pack(root, port, pid, kind | 2 << 32, 0))
+            yield Call(HvCallCode.CONNECT_PORT, pack(pid, conn, root, port))
+        yield Call(HvCallCode.START_VIRTUAL_PROCESSOR, pack(pid, 0))
+
+
+def child_boot(spec: ChildSpec):
+    """A guest kernel's first steps: enable the hypercall page, store its secret, say hello."""
+
+    def program(actor: Actor):
+        yield WriteMsr(MSR_GUEST_OS_ID, LINUX_GUEST_OS_ID)
+        yield WriteMsr(MSR_HYPERCALL, GUEST_HYPERCALL_PAGE << 12 | 1)
+        yield Plant(secret_name(spec.name), spec.secret_gpa)
+        yield Call(HvCallCode.GET_PARTITION_ID)
+        yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION))
+
+    return program
+
+
+def boot(machine: Machine, **_params) -> list[Actor]:
+    actors = [Actor(ROOT, ROOT, root_boot, machine)]
+    actors += [Actor(c.name, c.name, child_boot(c), machine) for c in CHILDREN]
+    return actors
+
+
+# -- memory-probe -----------------------------------------------------------------------------
+def root_probes(actor: Actor):
+    yield from root_boot(actor)
+    yield WaitUntil(planted(*(secret_name(c.name) for c in CHILDREN)), "children booted")
+    hv = actor.machine.layout
+    yield BeginProbe("hv-read", "the root reads the hypervisor's secret through its identity map")
+    yield Read(hv.hv_data.start * PAGE_SIZE + 0x100, 16)
+    yield EndProbe()
+    yield BeginProbe("hv-patch", "the root patches hypervisor code: directly, then through a "
+                                 "maintenance interface")
+    yield Write(hv.hv_code.start * PAGE_SIZE + 0x40, b"\xcc" * 8)
+    yield Call(HvCallCode.WRITE_HYPERVISOR_MEMORY, pack(hv.hv_code.start * PAGE_SIZE + 0x40,
+                                                        0xCCCC_CCCC_CCCC_CCCC))
+    yield EndProbe()
+
+
+def child_a_probes(spec: ChildSpec):
+    boot_program = child_boot(spec)
+
+    def program(actor: Actor):
+        m = actor.machine
+        yield from boot_program(actor)
+        victim = CHILDREN[1]
+        yield WaitUntil(planted(secret_name(victim.name)), "B's secret stored")
+
+        yield BeginProbe("guest-snoop", "A touches a GPA above its RAM where B keeps its secret")
+        yield Read(victim.secret_gpa, 16)
+        yield EndProbe()
+
+        yield BeginProbe("privileged-hypercall",
+                         "A maps B's secret frame into itself with HvCallMapGpaPages")
+        # The probe is granted the frame number (an information leak, to keep it short).
+        frame = m.store.get(("canary", secret_name(victim.name)))[2]
+        target_gpn = 50
+        result = yield Call(HvCallCode.MAP_GPA_PAGES,
+                            pack(HV_PARTITION_ID_SELF, target_gpn,
+                                 MapFlags.READABLE | MapFlags.WRITABLE),
+                            (pack(frame),))
+        if result.ok:
+            yield Read(target_gpn * PAGE_SIZE, 16)
+        yield EndProbe()
+
+        yield BeginProbe("malformed-rep",
+                         "A asks GetVpRegisters for one register with rep start 256, output "
+                         "on its last page")
+        reps = 257
+        out_gpa = (spec.ram_pages - 1) * PAGE_SIZE
+        header = pack(HV_PARTITION_ID_SELF, 0)
+        names = b"".join(pack(0x0002_0010) for _ in range(reps))  # HvX64RegisterRip
+        value = HypercallInput.encode(HvCallCode.GET_VP_REGISTERS, rep_count=reps, rep_start=reps - 1)
+        yield RawHypercall(value, GUEST_INPUT_PAGE * PAGE_SIZE, out_gpa, header + names)
+        yield EndProbe()
+
+    return program
+
+
+def memory_probe(machine: Machine, **_params) -> list[Actor]:
+    return [
+        Actor(ROOT, ROOT, root_probes, machine),
+        Actor("A", "A", child_a_probes(CHILDREN[0]), machine),
+        Actor("B", "B", child_boot(CHILDREN[1]), machine),
+    ]
+
+
+# -- busy: a long, steady trace for time-travel benchmarks --------------------------------------
+def busy(machine: Machine, iterations: int = 1000, **_params) -> list[Actor]:
+    """Boot, then each child loops: write a page, read it back, signal the root."""
+
+    def loop(spec: ChildSpec):
+        def program(actor: Actor):
+            yield from child_boot(spec)(actor)
+            for i in range(iterations):
+                gpa = (8 + i % 8) * PAGE_SIZE
+                yield Write(gpa, i.to_bytes(8, "little"))
+                yield Read(gpa, 8)
+                yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION))
+
+        return program
+
+    return [Actor(ROOT, ROOT, root_boot, machine)] + [
+        Actor(c.name, c.name, loop(c), machine) for c in CHILDREN
+    ]
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    build: Callable[..., list[Actor]]
+    summary: str
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload("boot", boot, "the root creates children A and B; they enable hypercalls and "
+                               "store their secrets"),
+        Workload("memory-probe", memory_probe, "boot, then five probes of memory isolation and "
+                                               "the hypercall API"),
+        Workload("busy", busy, "boot, then a long loop of memory traffic and signals "
+                               "(for time-travel benchmarks)"),
+    )
+}
