@@ -181,13 +181,21 @@ def get_partition_id(call: Call) -> bytes:
 # -- memory pools and second-level maps ------------------------------------------------------
 def _pool_target(call: Call) -> None:
     pid = call.target(call.u64(0), allow_self=True)
-    call.require_state(pid, PartitionState.ACTIVE, PartitionState.CREATED, PartitionState.INITIALIZED)
+    call.require_state(
+        pid, PartitionState.ACTIVE, PartitionState.CREATED, PartitionState.INITIALIZED
+    )
     call.notes["partition"] = call.m.name(pid)
     call.notes["target"] = pid
 
 
-@hypercall_spec(HvCallCode.DEPOSIT_MEMORY, rep=True, in_size=8, in_elem=8,
-                privilege=Privilege.ACCESS_MEMORY_POOL, prepare=_pool_target)
+@hypercall_spec(
+    HvCallCode.DEPOSIT_MEMORY,
+    rep=True,
+    in_size=8,
+    in_elem=8,
+    privilege=Privilege.ACCESS_MEMORY_POOL,
+    prepare=_pool_target,
+)
 def deposit_memory(call: Call, i: int) -> None:
     """In: partition id (or self); rep: a page number in the caller's GPA space."""
     st = call.store
@@ -212,8 +220,14 @@ def deposit_memory(call: Call, i: int) -> None:
     call.notes["frames"] += (pfn,)
 
 
-@hypercall_spec(HvCallCode.WITHDRAW_MEMORY, rep=True, in_size=16, out_elem=8,
-                privilege=Privilege.ACCESS_MEMORY_POOL, prepare=_pool_target)
+@hypercall_spec(
+    HvCallCode.WITHDRAW_MEMORY,
+    rep=True,
+    in_size=16,
+    out_elem=8,
+    privilege=Privilege.ACCESS_MEMORY_POOL,
+    prepare=_pool_target,
+)
 def withdraw_memory(call: Call, i: int) -> bytes:
     """In: partition id (or self), proximity domain; rep out: page numbers given back."""
     st = call.store
@@ -241,8 +255,9 @@ def _map_target(call: Call) -> None:
     call.notes.update(partition=call.m.name(pid), target=pid, rights=rights_from_flags(flags))
 
 
-@hypercall_spec(HvCallCode.MAP_GPA_PAGES, rep=True, in_size=24, in_elem=8, privilege=CP,
-                prepare=_map_target)
+@hypercall_spec(
+    HvCallCode.MAP_GPA_PAGES, rep=True, in_size=24, in_elem=8, privilege=CP, prepare=_map_target
+)
 def map_gpa_pages(call: Call, i: int) -> None:
     """In: target partition id, target GPA page base, map flags (u32); rep: source page number.
 
@@ -271,8 +286,9 @@ def _unmap_target(call: Call) -> None:
     call.notes.update(partition=call.m.name(pid), target=pid)
 
 
-@hypercall_spec(HvCallCode.UNMAP_GPA_PAGES, rep=True, in_size=16, privilege=CP,
-                prepare=_unmap_target)
+@hypercall_spec(
+    HvCallCode.UNMAP_GPA_PAGES, rep=True, in_size=16, privilege=CP, prepare=_unmap_target
+)
 def unmap_gpa_pages(call: Call, i: int) -> None:
     """In: target partition id, target GPA page base; rep count = pages."""
     st = call.store
@@ -292,7 +308,9 @@ def install_intercept(call: Call) -> None:
     if kind not in set(InterceptType):
         raise Reject(HvStatus.INVALID_PARAMETER, f"intercept type {kind:#x}")
     call.store.set(("intercept", pid, kind, call.u64(16)), call.u32(8) or 1)
-    call.notes.update(partition=call.m.name(pid), type=InterceptType(kind).name, parameter=call.u64(16))
+    call.notes.update(
+        partition=call.m.name(pid), type=InterceptType(kind).name, parameter=call.u64(16)
+    )
 
 
 # -- virtual processors ------------------------------------------------------------------------
@@ -342,8 +360,15 @@ def _registers(call: Call) -> None:
     call.notes.update(partition=call.m.name(pid), vp=vp, target=pid)
 
 
-@hypercall_spec(HvCallCode.GET_VP_REGISTERS, rep=True, in_size=16, in_elem=8, out_elem=16,
-                prepare=_registers, unchecked_output_without_sdl=True)
+@hypercall_spec(
+    HvCallCode.GET_VP_REGISTERS,
+    rep=True,
+    in_size=16,
+    in_elem=8,
+    out_elem=16,
+    prepare=_registers,
+    unchecked_output_without_sdl=True,
+)
 def get_vp_registers(call: Call, i: int) -> bytes:
     """In: partition id (or self), vp index (u32), input VTL (u8); rep in: register name (u32);
     rep out: the 128-bit value. Its output-list bound check is the one sdl-input-validation
@@ -353,8 +378,7 @@ def get_vp_registers(call: Call, i: int) -> bytes:
     return value.to_bytes(16, "little")
 
 
-@hypercall_spec(HvCallCode.SET_VP_REGISTERS, rep=True, in_size=16, in_elem=24,
-                prepare=_registers)
+@hypercall_spec(HvCallCode.SET_VP_REGISTERS, rep=True, in_size=16, in_elem=24, prepare=_registers)
 def set_vp_registers(call: Call, i: int) -> None:
     """In: as GetVpRegisters; rep in: register name (u32, padded to 8), 128-bit value."""
     name = call.elem(i) & 0xFFFFFFFF
@@ -371,10 +395,13 @@ def post_message(call: Call) -> None:
     if size > HV_MESSAGE_PAYLOAD_SIZE:
         raise Reject(HvStatus.INVALID_PARAMETER, f"payload of {size} bytes")
     if msg_type & 0x8000_0000:
-        raise Reject(HvStatus.INVALID_PARAMETER, "message types with the top bit are the hypervisor's")
+        raise Reject(
+            HvStatus.INVALID_PARAMETER, "message types with the top bit are the hypervisor's"
+        )
     port_pid, port = _connection(call, conn_id, synic.PORT_TYPE_MESSAGE)
-    status = synic.post(call.m, port_pid, port[1], port[2], msg_type, call.data[16 : 16 + size],
-                        actor=HYPERVISOR)
+    status = synic.post(
+        call.m, port_pid, port[1], port[2], msg_type, call.data[16 : 16 + size], actor=HYPERVISOR
+    )
     if status is not HvStatus.SUCCESS:
         raise Reject(status, "target message slot is busy")
     call.notes.update(connection=conn_id, to=call.m.name(port_pid), type=msg_type)
@@ -406,7 +433,13 @@ def create_port(call: Call) -> None:
     """In: port partition id, port id (u32), pad, connection partition id, port type (u32:
     1 message, 2 event), target SINT (u32), target VP (u32), base flag (u32)."""
     pid = call.target(call.u64(0), allow_self=True)
-    port_id, kind, sint, vp, base = call.u32(8), call.u32(24), call.u32(28), call.u32(32), call.u32(36)
+    port_id, kind, sint, vp, base = (
+        call.u32(8),
+        call.u32(24),
+        call.u32(28),
+        call.u32(32),
+        call.u32(36),
+    )
     if kind not in (synic.PORT_TYPE_MESSAGE, synic.PORT_TYPE_EVENT) or sint >= HV_SYNIC_SINT_COUNT:
         raise Reject(HvStatus.INVALID_PARAMETER, f"port type {kind} / sint {sint}")
     if call.store.get(("port", pid, port_id)) is not None:

@@ -20,7 +20,9 @@ from hvlab.model.events import Event, EventKind, status_json
 from hvlab.model.store import Store
 
 
-def plant_secret(store: Store, name: str, token: bytes, entitled: tuple[str, ...], pfn: int) -> None:
+def plant_secret(
+    store: Store, name: str, token: bytes, entitled: tuple[str, ...], pfn: int
+) -> None:
     store.set(("canaries",), (*store.get(("canaries",), ()), name))
     store.set(("canary", name), (token, tuple(sorted(entitled)), pfn))
 
@@ -142,13 +144,23 @@ def _verdict(name: str, events: list[Event]) -> ProbeOutcome:
         if ev.kind is EventKind.BREACH:
             d = ev.detail_dict()
             return ProbeOutcome(
-                name, "breached", ev.step, canary=d.get("canary"), principal=ev.actor,
-                blocked_by=blocked_by, reason=str(d.get("how", "")),
+                name,
+                "breached",
+                ev.step,
+                canary=d.get("canary"),
+                principal=ev.actor,
+                blocked_by=blocked_by,
+                reason=str(d.get("how", "")),
             )
     if blocks:
         first = blocks[0]
         return ProbeOutcome(
-            name, "blocked", first.step, first.protection, first.status, blocked_by=blocked_by,
+            name,
+            "blocked",
+            first.step,
+            first.protection,
+            first.status,
+            blocked_by=blocked_by,
             reason=first.name,
         )
     return ProbeOutcome(

@@ -136,8 +136,9 @@ class Actor:
 def execute(m: Machine, actor: Actor, op: Any) -> Any:
     pid = actor.pid
     if isinstance(op, Call):
-        return call(m, pid, op.code, op.header, list(op.elems), rep_count=op.rep_count,
-                    actor=actor.name)
+        return call(
+            m, pid, op.code, op.header, list(op.elems), rep_count=op.rep_count, actor=actor.name
+        )
     if isinstance(op, RawHypercall):
         if op.data is not None:
             m.write(pid, op.in_gpa, op.data, actor.name)
@@ -154,8 +155,12 @@ def execute(m: Machine, actor: Actor, op: Any) -> Any:
         return op.fn(m)
     if isinstance(op, BeginProbe):
         m.scope = actor.scope = op.name
-        m.emit(EventKind.PROBE, actor.name, "begin", detail={"probe": op.name,
-                                                              "description": op.description})
+        m.emit(
+            EventKind.PROBE,
+            actor.name,
+            "begin",
+            detail={"probe": op.name, "description": op.description},
+        )
         return None
     if isinstance(op, EndProbe):
         m.emit(EventKind.PROBE, actor.name, "end", detail={"probe": actor.scope})
@@ -173,9 +178,19 @@ def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
     owner = actor.partition
     canaries.plant_secret(m.store, op.name, token, (owner, ROOT, HYPERVISOR), pfn)
     canaries.plant_marker(m.store, pfn, op.name, (owner, ROOT))
-    m.emit(EventKind.CANARY, "lab", "secret", path=(f"{owner}.kernel",),
-           detail={"canary": op.name, "partition": owner, "gpa": op.gpa, "frame": pfn,
-                   "token": token.hex()})
+    m.emit(
+        EventKind.CANARY,
+        "lab",
+        "secret",
+        path=(f"{owner}.kernel",),
+        detail={
+            "canary": op.name,
+            "partition": owner,
+            "gpa": op.gpa,
+            "frame": pfn,
+            "token": token.hex(),
+        },
+    )
     return True
 
 
@@ -209,7 +224,12 @@ def run(m: Machine, actors: list[Actor], seed: int, max_ops: int = 5_000_000) ->
         actor.pending = execute(m, actor, op)
     m.scope = None
     stuck = sorted(a.name for a in actors if not a.done)
-    m.emit(EventKind.SCHEDULE, HYPERVISOR, "halt", detail={"unfinished": tuple(stuck)} if stuck else None)
+    m.emit(
+        EventKind.SCHEDULE,
+        HYPERVISOR,
+        "halt",
+        detail={"unfinished": tuple(stuck)} if stuck else None,
+    )
 
 
 def _node(actor: Actor) -> str:

@@ -74,7 +74,12 @@ class HypercallInput:
 
     @staticmethod
     def encode(
-        code: int, *, fast: bool = False, rep_count: int = 0, rep_start: int = 0, var_header: int = 0
+        code: int,
+        *,
+        fast: bool = False,
+        rep_count: int = 0,
+        rep_start: int = 0,
+        var_header: int = 0,
     ) -> int:
         return (
             (code & 0xFFFF)
@@ -112,7 +117,7 @@ class HypercallResult:
         return self.status is HvStatus.SUCCESS
 
 
-class Reject(Exception):  # noqa: N818 - a control-flow signal inside the dispatcher
+class Reject(Exception):
     """A handler refuses: the status, and the protection that decided, if one did."""
 
     def __init__(self, status: HvStatus, why: str, protection: str | None = None):
@@ -135,7 +140,9 @@ def validate(m: Machine, pid: int, ctl: HypercallInput, in_gpa: int, out_gpa: in
     spec = CALLS.get(ctl.code)
     if spec is None or (spec.maintenance and m.on(HOA)):
         decided = HOA if spec is not None else None
-        return None, Reject(HvStatus.INVALID_HYPERCALL_CODE, f"no call with code {ctl.code:#06x}", decided)
+        return None, Reject(
+            HvStatus.INVALID_HYPERCALL_CODE, f"no call with code {ctl.code:#06x}", decided
+        )
     if ctl.reserved:
         return spec, Reject(HvStatus.INVALID_HYPERCALL_INPUT, "reserved bits set")
     if spec.rep and ctl.rep_count == 0:
@@ -162,13 +169,17 @@ def validate(m: Machine, pid: int, ctl: HypercallInput, in_gpa: int, out_gpa: in
             # sdl-input-validation off: this handler's bound check is missing (the planted gap).
         else:
             return spec, Reject(HvStatus.INVALID_ALIGNMENT, "output block spans pages")
-    if spec.privilege is not None and not partitions.has_privilege(m.store, pid, spec.privilege):
-        if m.on(HOA):
-            return spec, Reject(HvStatus.ACCESS_DENIED, f"caller lacks {spec.privilege.name}", HOA)
+    priv = spec.privilege
+    lacks = priv is not None and not partitions.has_privilege(m.store, pid, priv)
+    if lacks and m.on(HOA):  # with hypercall-only-access off, privilege checks are skipped
+        return spec, Reject(HvStatus.ACCESS_DENIED, f"caller lacks {priv.name}", HOA)
     if partitions.state(m.store, pid) == PartitionState.FINALIZED:
         return spec, Reject(HvStatus.INVALID_PARTITION_STATE, "caller is finalized")
     limit = partitions.field(m.store, pid, "gpa_pages", 0) * PAGE_SIZE
-    for gpa, size, right, what in ((in_gpa, in_size, "r", "input"), (out_gpa, out_size, "w", "output")):
+    for gpa, size, right, what in (
+        (in_gpa, in_size, "r", "input"),
+        (out_gpa, out_size, "w", "output"),
+    ):
         if size == 0 or (what == "input" and ctl.fast):
             continue
         if gpa + min(size, PAGE_SIZE - gpa % PAGE_SIZE) > limit:
@@ -196,8 +207,14 @@ def hypercall(
     m.op += 1
     spec, reject = validate(m, pid, ctl, in_gpa, out_gpa)
     name = spec.code.label if spec else f"HvCall#{ctl.code:04x}"
-    m.emit(EventKind.HYPERCALL, actor, name, phase=Phase.ENTRY, path=path,
-           detail={**ctl.fields(), "input_gpa": in_gpa, "output_gpa": out_gpa, "caller": caller})
+    m.emit(
+        EventKind.HYPERCALL,
+        actor,
+        name,
+        phase=Phase.ENTRY,
+        path=path,
+        detail={**ctl.fields(), "input_gpa": in_gpa, "output_gpa": out_gpa, "caller": caller},
+    )
     if reject is not None:
         return _finish(m, actor, name, path, reject.status, 0, reject, validating=True)
     skipped = []
@@ -205,8 +222,15 @@ def hypercall(
         skipped.append("privilege check skipped (hypercall-only-access off)")
     if spec.unchecked_output_without_sdl and not m.on(SDL):
         skipped.append("output bound check missing (sdl-input-validation off)")
-    m.emit(EventKind.HYPERCALL, HYPERVISOR, name, phase=Phase.VALIDATE, status=HvStatus.SUCCESS,
-           path=(HYPERVISOR,), detail={"skipped": tuple(skipped)} if skipped else None)
+    m.emit(
+        EventKind.HYPERCALL,
+        HYPERVISOR,
+        name,
+        phase=Phase.VALIDATE,
+        status=HvStatus.SUCCESS,
+        path=(HYPERVISOR,),
+        detail={"skipped": tuple(skipped)} if skipped else None,
+    )
 
     in_size, out_size = block_sizes(spec, ctl)
     if ctl.fast:
@@ -215,7 +239,8 @@ def hypercall(
         entry = m.store.get(("slat", pid, in_gpa // PAGE_SIZE)) if in_size else None
         data = (
             memory.read_phys(m.store, entry[0] * PAGE_SIZE + in_gpa % PAGE_SIZE, in_size)
-            if entry else b""
+            if entry
+            else b""
         )
     call = Call(m, pid, actor, spec, ctl, data)
     mark = len(m.store.pending)
@@ -236,9 +261,17 @@ def hypercall(
             m.store.discard_to(mark)  # a failed call with nothing completed changes nothing
             outputs = []
     status = reject.status if reject else HvStatus.SUCCESS
-    m.emit(EventKind.HYPERCALL, HYPERVISOR, name, phase=Phase.DISPATCH, status=status,
-           protection=reject.protection if reject else None, path=(HYPERVISOR,),
-           detail={**call.notes, **({"why": reject.why} if reject else {})}, cost=1 + len(outputs))
+    m.emit(
+        EventKind.HYPERCALL,
+        HYPERVISOR,
+        name,
+        phase=Phase.DISPATCH,
+        status=status,
+        protection=reject.protection if reject else None,
+        path=(HYPERVISOR,),
+        detail={**call.notes, **({"why": reject.why} if reject else {})},
+        cost=1 + len(outputs),
+    )
     output = b"".join(outputs)
     if output and out_size:
         first = spec.out_size + (ctl.rep_start * spec.out_elem if spec.rep else 0)
@@ -246,7 +279,9 @@ def hypercall(
     return _finish(m, actor, name, path, status, reps, reject, output=output)
 
 
-def _write_output(m: Machine, pid: int, caller: str, actor: str, gpa: int, offset: int, output: bytes):
+def _write_output(
+    m: Machine, pid: int, caller: str, actor: str, gpa: int, offset: int, output: bytes
+):
     """The hypervisor translates the output GPA once and writes the block from there, as a
     page-sized mapping does: that is only safe because rule 5 kept the block inside the page."""
     from hvlab.model import memory
@@ -266,10 +301,25 @@ def _finish(m, actor, name, path, status, reps, reject, *, validating=False, out
     result = HypercallResult(status, reps, output)
     detail = {"result_value": result.value, "reps_completed": reps}
     if reject is not None and validating:
-        m.emit(EventKind.HYPERCALL, HYPERVISOR, name, phase=Phase.VALIDATE, status=status,
-               protection=reject.protection, path=(HYPERVISOR,), detail={"why": reject.why})
-    m.emit(EventKind.HYPERCALL, actor, name, phase=Phase.COMPLETE, status=status,
-           path=tuple(reversed(path)), detail=detail)
+        m.emit(
+            EventKind.HYPERCALL,
+            HYPERVISOR,
+            name,
+            phase=Phase.VALIDATE,
+            status=status,
+            protection=reject.protection,
+            path=(HYPERVISOR,),
+            detail={"why": reject.why},
+        )
+    m.emit(
+        EventKind.HYPERCALL,
+        actor,
+        name,
+        phase=Phase.COMPLETE,
+        status=status,
+        path=tuple(reversed(path)),
+        detail=detail,
+    )
     return result
 
 

@@ -34,7 +34,9 @@ def node_of(principal: str) -> str:
 class Machine:
     """A Hyper-V style machine under one design. Deterministic for a given seed."""
 
-    def __init__(self, design: Design | None = None, seed: int = 0, layout: Layout = DEFAULT_LAYOUT):
+    def __init__(
+        self, design: Design | None = None, seed: int = 0, layout: Layout = DEFAULT_LAYOUT
+    ):
         self.design = design or Design()
         self.seed = seed
         self.layout = layout
@@ -62,9 +64,7 @@ class Machine:
             st.set(("frame", pfn), (HYPERVISOR, "hv-data"))
         for pfn in lay.ram_frames:
             st.set(("frame", pfn), (ROOT, "ram"))
-        pid = partitions.create(
-            st, ROOT, None, PartitionState.ACTIVE, ROOT_PRIVILEGES, lay.frames
-        )
+        pid = partitions.create(st, ROOT, None, PartitionState.ACTIVE, ROOT_PRIVILEGES, lay.frames)
         partitions.set_field(st, pid, "guest_os_id", 1)
         partitions.set_field(st, pid, "hypercall_page", lay.root_hypercall_page)
         st.set(("vp", pid, 0), VpState.RUNNING.value)
@@ -84,13 +84,23 @@ class Machine:
         secret_spa = lay.hv_data.start * PAGE_SIZE + 0x100
         memory.write_phys(self.store, secret_spa, token)
         canaries.plant_secret(self.store, "hv-secret", token, (HYPERVISOR,), lay.hv_data.start)
-        self.emit(EventKind.CANARY, "lab", "secret", path=(HYPERVISOR,),
-                  detail={"canary": "hv-secret", "spa": secret_spa, "token": token.hex()})
+        self.emit(
+            EventKind.CANARY,
+            "lab",
+            "secret",
+            path=(HYPERVISOR,),
+            detail={"canary": "hv-secret", "spa": secret_spa, "token": token.hex()},
+        )
         for pfn in lay.hv_code:
             canaries.plant_marker(self.store, pfn, "hv-code", ())
             memory.write_phys(self.store, pfn * PAGE_SIZE, b"\x0f\x01\xc1HVCODE" + bytes([pfn]))
-        self.emit(EventKind.CANARY, "lab", "marker", path=(HYPERVISOR,),
-                  detail={"canary": "hv-code", "frames": (lay.hv_code.start, lay.hv_code.stop - 1)})
+        self.emit(
+            EventKind.CANARY,
+            "lab",
+            "marker",
+            path=(HYPERVISOR,),
+            detail={"canary": "hv-code", "frames": (lay.hv_code.start, lay.hv_code.stop - 1)},
+        )
 
     def new_token(self) -> bytes:
         return self.rng.getrandbits(TOKEN_SIZE * 8).to_bytes(TOKEN_SIZE, "little") or b"\x01"
@@ -111,8 +121,19 @@ class Machine:
     ) -> Event:
         self.time += cost
         ev = Event(
-            len(self.events), self.time, actor, kind, name, phase, status, protection, path,
-            tuple(detail.items()) if detail else (), self.scope, self.op, self.store.take(),
+            len(self.events),
+            self.time,
+            actor,
+            kind,
+            name,
+            phase,
+            status,
+            protection,
+            path,
+            tuple(detail.items()) if detail else (),
+            self.scope,
+            self.op,
+            self.store.take(),
         )
         self.events.append(ev)
         for listener in self.listeners:
@@ -144,9 +165,18 @@ class Machine:
         principal = self.name(pid)
         actor = actor or principal
         write = data is not None
-        if size <= 0 or gpa < 0 or gpa + size > partitions.field(self.store, pid, "gpa_pages", 0) * PAGE_SIZE:
-            self.emit(EventKind.FAULT, actor, "gpa-out-of-range", path=(node_of(principal),),
-                      detail={"gpa": gpa, "size": size})
+        if (
+            size <= 0
+            or gpa < 0
+            or gpa + size > partitions.field(self.store, pid, "gpa_pages", 0) * PAGE_SIZE
+        ):
+            self.emit(
+                EventKind.FAULT,
+                actor,
+                "gpa-out-of-range",
+                path=(node_of(principal),),
+                detail={"gpa": gpa, "size": size},
+            )
             return None
         first, last = gpa // PAGE_SIZE, (gpa + size - 1) // PAGE_SIZE
         for _attempt in range(2):
@@ -178,10 +208,17 @@ class Machine:
             pos += chunk
         value = b"".join(out) if data is None else data
         self.emit(
-            EventKind.MEMORY, actor, "read" if data is None else "write",
+            EventKind.MEMORY,
+            actor,
+            "read" if data is None else "write",
             path=(node_of(principal), "hw.ram"),
-            detail={"partition": principal, "gpa": gpa, "size": size, "frames": tuple(pfns),
-                    "bytes": value[:16].hex()},
+            detail={
+                "partition": principal,
+                "gpa": gpa,
+                "size": size,
+                "frames": tuple(pfns),
+                "bytes": value[:16].hex(),
+            },
         )
         if data is None:
             self.check_read(principal, value, actor, {"gpa": gpa, "frames": tuple(pfns)})
@@ -191,14 +228,29 @@ class Machine:
 
     def check_read(self, principal: str, value: bytes, actor: str, where: dict) -> None:
         for name in canaries.secrets_seen(self.store, principal, value):
-            self.emit(EventKind.BREACH, actor, "secret-read", path=(node_of(principal),),
-                      detail={"canary": name, "principal": principal, "how": "read", **where})
+            self.emit(
+                EventKind.BREACH,
+                actor,
+                "secret-read",
+                path=(node_of(principal),),
+                detail={"canary": name, "principal": principal, "how": "read", **where},
+            )
 
     def check_write(self, principal: str, pfns: tuple[int, ...], actor: str, where: dict) -> None:
         for name, pfn in canaries.markers_violated(self.store, principal, pfns):
-            self.emit(EventKind.BREACH, actor, "marker-written", path=(node_of(principal),),
-                      detail={"canary": name, "principal": principal, "how": "write",
-                              "frame": pfn, **where})
+            self.emit(
+                EventKind.BREACH,
+                actor,
+                "marker-written",
+                path=(node_of(principal),),
+                detail={
+                    "canary": name,
+                    "principal": principal,
+                    "how": "write",
+                    "frame": pfn,
+                    **where,
+                },
+            )
 
     def _gpa_fault(self, pid, gpn, entry, write, actor) -> bool:
         """An access missed the second-level map or lacked the right. True if it was resolved."""
@@ -215,23 +267,47 @@ class Machine:
                 if owner == HYPERVISOR or owner.startswith("pool:")
                 else None
             )
-            self.emit(EventKind.FAULT, actor, "access-violation", status=msg, protection=decided,
-                      path=(node_of(principal), HYPERVISOR),
-                      detail={**detail, "frame_owner": owner})
+            self.emit(
+                EventKind.FAULT,
+                actor,
+                "access-violation",
+                status=msg,
+                protection=decided,
+                path=(node_of(principal), HYPERVISOR),
+                detail={**detail, "frame_owner": owner},
+            )
             return False
         parent = partitions.field(st, pid, "parent")
         st.set(("vp", pid, 0), VpState.SUSPENDED.value)
-        self.emit(EventKind.INTERCEPT, HYPERVISOR, msg.label, status=msg,
-                  path=(node_of(principal), HYPERVISOR, "root.vid"), detail=detail)
+        self.emit(
+            EventKind.INTERCEPT,
+            HYPERVISOR,
+            msg.label,
+            status=msg,
+            path=(node_of(principal), HYPERVISOR, "root.vid"),
+            detail=detail,
+        )
         synic.post(self, parent, 0, 0, msg, detail, actor=HYPERVISOR)
         resolved, protection = self.vid.handle_gpa_intercept(pid, gpn, entry, write)
         st.set(("vp", pid, 0), VpState.RUNNING.value)
         if resolved:
-            self.emit(EventKind.INTERCEPT, "root.vid", "resume", path=("root.vid", HYPERVISOR,
-                      node_of(principal)), detail={"gpa": gpn * PAGE_SIZE, "retry": True})
+            self.emit(
+                EventKind.INTERCEPT,
+                "root.vid",
+                "resume",
+                path=("root.vid", HYPERVISOR, node_of(principal)),
+                detail={"gpa": gpn * PAGE_SIZE, "retry": True},
+            )
             return True
-        self.emit(EventKind.FAULT, actor, "access-failed", status=msg, protection=protection,
-                  path=("root.vid", HYPERVISOR, node_of(principal)), detail=detail)
+        self.emit(
+            EventKind.FAULT,
+            actor,
+            "access-failed",
+            status=msg,
+            protection=protection,
+            path=("root.vid", HYPERVISOR, node_of(principal)),
+            detail=detail,
+        )
         return False
 
     # -- synthetic MSRs ---------------------------------------------------------------------
@@ -241,8 +317,9 @@ class Machine:
         actor = actor or principal
         detail = {"msr": msr, "value": value}
         if not partitions.has_privilege(st, pid, Privilege.ACCESS_HYPERCALL_MSRS):
-            self.emit(EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR),
-                      detail=detail)
+            self.emit(
+                EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR), detail=detail
+            )
             return False
         if msr == MSR_GUEST_OS_ID:
             partitions.set_field(st, pid, "guest_os_id", value)
@@ -250,8 +327,13 @@ class Machine:
             gpn = value >> 12
             entry = memory.translate(st, pid, gpn)
             if not partitions.field(st, pid, "guest_os_id") or (value & 1 and entry is None):
-                self.emit(EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR),
-                          detail={**detail, "why": "guest OS id unset or page unmapped"})
+                self.emit(
+                    EventKind.FAULT,
+                    actor,
+                    "#GP",
+                    path=(node_of(principal), HYPERVISOR),
+                    detail={**detail, "why": "guest OS id unset or page unmapped"},
+                )
                 return False
             if value & 1:
                 # The hypervisor overlays the page with vmcall; ret. It is read/execute only.
@@ -261,11 +343,17 @@ class Machine:
             else:
                 partitions.set_field(st, pid, "hypercall_page", None)
         else:
-            self.emit(EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR),
-                      detail={**detail, "why": "unknown synthetic MSR"})
+            self.emit(
+                EventKind.FAULT,
+                actor,
+                "#GP",
+                path=(node_of(principal), HYPERVISOR),
+                detail={**detail, "why": "unknown synthetic MSR"},
+            )
             return False
-        self.emit(EventKind.MSR, actor, "wrmsr", path=(node_of(principal), HYPERVISOR),
-                  detail=detail)
+        self.emit(
+            EventKind.MSR, actor, "wrmsr", path=(node_of(principal), HYPERVISOR), detail=detail
+        )
         return True
 
     # -- partitions created by the root ------------------------------------------------------

@@ -78,9 +78,7 @@ def read_phys(store: Store, spa: int, size: int) -> bytes:
     start = spa & ~7
     end = (spa + size + 7) & ~7
     data = store.data
-    raw = b"".join(
-        data.get(("mem", a), 0).to_bytes(8, "little") for a in range(start, end, 8)
-    )
+    raw = b"".join(data.get(("mem", a), 0).to_bytes(8, "little") for a in range(start, end, 8))
     skip = spa - start
     return raw[skip : skip + size]
 

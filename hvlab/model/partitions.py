@@ -65,7 +65,12 @@ def children(store: Store) -> tuple[int, ...]:
 
 
 def create(
-    store: Store, name: str, parent: int | None, state: PartitionState, privileges: int, gpa_pages: int
+    store: Store,
+    name: str,
+    parent: int | None,
+    state: PartitionState,
+    privileges: int,
+    gpa_pages: int,
 ) -> int:
     pid = store.get(("next_pid",), ROOT_PID)
     store.set(("next_pid",), pid + 1)

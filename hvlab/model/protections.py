@@ -18,7 +18,9 @@ class Protection(StrEnum):
 
 
 PRINCIPLES: dict[str, str] = {
-    Protection.SEPARATE_ADDRESS_SPACES: "The hypervisor and the host OS have separate address spaces.",
+    Protection.SEPARATE_ADDRESS_SPACES: (
+        "The hypervisor and the host OS have separate address spaces."
+    ),
     Protection.NO_THIRD_PARTY_CODE: "The hypervisor contains no third-party code.",
     Protection.GUEST_TRAFFIC_VIA_ROOT: (
         "Guest-to-guest traffic over synthetic devices does not pass through the hypervisor."
@@ -74,7 +76,10 @@ class Design:
 
     @classmethod
     def build(
-        cls, preset: str = "hyperv", off: tuple[str, ...] | list[str] = (), extra: tuple[str, ...] = ()
+        cls,
+        preset: str = "hyperv",
+        off: tuple[str, ...] | list[str] = (),
+        extra: tuple[str, ...] = (),
     ) -> Design:
         """The preset with `off` switched off as well; unknown ids raise with the valid list."""
         valid = known_protections(extra)

@@ -31,15 +31,24 @@ def post(
     """Deliver a message into a SINT slot; a busy slot means no free buffer."""
     target = machine.name(pid)
     if slot(machine, pid, vp, sint) is not None:
-        machine.emit(EventKind.MESSAGE, actor, "slot-busy", status=HvStatus.INSUFFICIENT_BUFFERS,
-                     path=("hypervisor", f"{target}.kernel"),
-                     detail={"to": target, "vp": vp, "sint": sint})
+        machine.emit(
+            EventKind.MESSAGE,
+            actor,
+            "slot-busy",
+            status=HvStatus.INSUFFICIENT_BUFFERS,
+            path=("hypervisor", f"{target}.kernel"),
+            detail={"to": target, "vp": vp, "sint": sint},
+        )
         return HvStatus.INSUFFICIENT_BUFFERS
     body = payload if isinstance(payload, bytes) else repr(sorted(payload.items())).encode()
     machine.store.set(("sim", pid, vp, sint), (int(msg_type), body))
-    machine.emit(EventKind.MESSAGE, actor, "post", path=("hypervisor", f"{target}.kernel"),
-                 detail={"to": target, "vp": vp, "sint": sint, "type": int(msg_type),
-                         "size": len(body)})
+    machine.emit(
+        EventKind.MESSAGE,
+        actor,
+        "post",
+        path=("hypervisor", f"{target}.kernel"),
+        detail={"to": target, "vp": vp, "sint": sint, "type": int(msg_type), "size": len(body)},
+    )
     return HvStatus.SUCCESS
 
 
@@ -49,14 +58,23 @@ def consume(machine: Machine, pid: int, vp: int, sint: int, actor: str):
     if message is None:
         return None
     machine.store.set(("sim", pid, vp, sint), None)
-    machine.emit(EventKind.MESSAGE, actor, "consume",
-                 path=(f"{machine.name(pid)}.kernel",),
-                 detail={"vp": vp, "sint": sint, "type": message[0]})
+    machine.emit(
+        EventKind.MESSAGE,
+        actor,
+        "consume",
+        path=(f"{machine.name(pid)}.kernel",),
+        detail={"vp": vp, "sint": sint, "type": message[0]},
+    )
     return message
 
 
 def set_flag(machine: Machine, pid: int, vp: int, sint: int, flag: int, actor: str) -> None:
     key = ("sief", pid, vp, sint)
     machine.store.set(key, machine.store.get(key, 0) | (1 << flag))
-    machine.emit(EventKind.SIGNAL, actor, "event-flag", path=("hypervisor", f"{machine.name(pid)}.kernel"),
-                 detail={"to": machine.name(pid), "vp": vp, "sint": sint, "flag": flag})
+    machine.emit(
+        EventKind.SIGNAL,
+        actor,
+        "event-flag",
+        path=("hypervisor", f"{machine.name(pid)}.kernel"),
+        detail={"to": machine.name(pid), "vp": vp, "sint": sint, "flag": flag},
+    )

@@ -43,28 +43,46 @@ class RootVid:
         return out
 
     def policy(self, name: str, protection: str | None = None, **detail) -> None:
-        self.m.emit(EventKind.POLICY, ACTOR, name, protection=protection, path=(ACTOR,),
-                    detail=detail)
+        self.m.emit(
+            EventKind.POLICY, ACTOR, name, protection=protection, path=(ACTOR,), detail=detail
+        )
 
     def map_frames(self, child: int, gpn: int, frames: list[int], flags: int = RWX):
         """MapGpaPages of root frames (GPA == SPA in the root) into a child."""
         for pfn in frames:
-            if self.m.on(EXCLUSIVE) and any(p not in (ROOT_PID, child)
-                                            for p, _ in memory.mappers(self.m.store, pfn)):
-                self.policy("refuse-shared-frame", EXCLUSIVE, frame=pfn,
-                            why="the frame already backs another guest")
+            if self.m.on(EXCLUSIVE) and any(
+                p not in (ROOT_PID, child) for p, _ in memory.mappers(self.m.store, pfn)
+            ):
+                self.policy(
+                    "refuse-shared-frame",
+                    EXCLUSIVE,
+                    frame=pfn,
+                    why="the frame already backs another guest",
+                )
                 return None
-        return call(self.m, ROOT_PID, HvCallCode.MAP_GPA_PAGES, pack(child, gpn, flags),
-                    [pack(f) for f in frames], actor=ACTOR)
+        return call(
+            self.m,
+            ROOT_PID,
+            HvCallCode.MAP_GPA_PAGES,
+            pack(child, gpn, flags),
+            [pack(f) for f in frames],
+            actor=ACTOR,
+        )
 
-    def handle_gpa_intercept(self, pid: int, gpn: int, entry, write: bool) -> tuple[bool, str | None]:
+    def handle_gpa_intercept(
+        self, pid: int, gpn: int, entry, write: bool
+    ) -> tuple[bool, str | None]:
         """Answer a child's UnmappedGpa or GpaIntercept message. (resolved, deciding protection)."""
         m, st = self.m, self.m.store
         synic.consume(m, ROOT_PID, 0, 0, ACTOR)
         child = m.name(pid)
         if entry is not None:
-            self.policy("refuse-access", gpa=gpn * PAGE_SIZE, partition=child,
-                        why=f"{'write' if write else 'read'} not allowed by rights {entry[1]}")
+            self.policy(
+                "refuse-access",
+                gpa=gpn * PAGE_SIZE,
+                partition=child,
+                why=f"{'write' if write else 'read'} not allowed by rights {entry[1]}",
+            )
             return False, None
         free = self.free_frames(1)
         if free:
@@ -77,13 +95,24 @@ class RootVid:
             self.policy("out-of-memory", gpa=gpn * PAGE_SIZE, partition=child)
             return False, None
         if m.on(EXCLUSIVE):
-            self.policy("refuse-overcommit", EXCLUSIVE, gpa=gpn * PAGE_SIZE, partition=child,
-                        frame=shared, owner=memory.frame_owner(st, shared),
-                        why="no free frame, and frames are never shared between guests")
+            self.policy(
+                "refuse-overcommit",
+                EXCLUSIVE,
+                gpa=gpn * PAGE_SIZE,
+                partition=child,
+                frame=shared,
+                owner=memory.frame_owner(st, shared),
+                why="no free frame, and frames are never shared between guests",
+            )
             return False, None
-        self.policy("overcommit-share", gpa=gpn * PAGE_SIZE, partition=child, frame=shared,
-                    owner=memory.frame_owner(st, shared),
-                    why="no free frame: back the page with a frame another guest uses")
+        self.policy(
+            "overcommit-share",
+            gpa=gpn * PAGE_SIZE,
+            partition=child,
+            frame=shared,
+            owner=memory.frame_owner(st, shared),
+            why="no free frame: back the page with a frame another guest uses",
+        )
         result = self.map_frames(pid, gpn, [shared])
         return bool(result and result.ok), None
 

@@ -16,18 +16,18 @@ from hvlab.model.engine import (
     Call,
     Do,
     EndProbe,
-    Read,
     RawHypercall,
+    Read,
     WaitUntil,
     Write,
     WriteMsr,
 )
 from hvlab.model.engine import PlantSecret as Plant
 from hvlab.model.hv import (
+    HV_PARTITION_ID_SELF,
     MSR_GUEST_OS_ID,
     MSR_HYPERCALL,
     PAGE_SIZE,
-    HV_PARTITION_ID_SELF,
     HvCallCode,
     InterceptType,
     MapFlags,
@@ -77,7 +77,9 @@ def root_boot(actor: Actor):
     """The root builds each child with the real hypercall sequence."""
     m = actor.machine
     for spec in CHILDREN:
-        result = yield Call(HvCallCode.CREATE_PARTITION, pack(0) + spec.name.encode().ljust(8, b"\0"))
+        result = yield Call(
+            HvCallCode.CREATE_PARTITION, pack(0) + spec.name.encode().ljust(8, b"\0")
+        )
         if not result.ok:
             return
         pid = int.from_bytes(result.output, "little")
@@ -87,13 +89,17 @@ def root_boot(actor: Actor):
         yield Call(HvCallCode.CREATE_VP, pack(pid, 0))
         ram = m.vid.free_frames(spec.ram_pages)
         yield Do(lambda mm, pid=pid, ram=ram: mm.vid.map_frames(pid, 0, ram), "map guest RAM")
-        yield Call(HvCallCode.INSTALL_INTERCEPT,
-                   pack(pid, 3 << 0 | InterceptType.X64_IO_PORT << 32, IDE_PORTS[0]))
+        yield Call(
+            HvCallCode.INSTALL_INTERCEPT,
+            pack(pid, 3 << 0 | InterceptType.X64_IO_PORT << 32, IDE_PORTS[0]),
+        )
         root = partitions.ROOT_PID
-        for conn, kind in ((VMBUS_CONNECTION, PORT_TYPE_MESSAGE), (EVENT_CONNECTION, PORT_TYPE_EVENT)):
+        for conn, kind in (
+            (VMBUS_CONNECTION, PORT_TYPE_MESSAGE),
+            (EVENT_CONNECTION, PORT_TYPE_EVENT),
+        ):
             port = pid * 16 + conn
-            yield Call(HvCallCode.CREATE_PORT,
-                       pack(root, port, pid, kind | 2 << 32, 0))
+            yield Call(HvCallCode.CREATE_PORT, pack(root, port, pid, kind | 2 << 32, 0))
             yield Call(HvCallCode.CONNECT_PORT, pack(pid, conn, root, port))
         yield Call(HvCallCode.START_VIRTUAL_PROCESSOR, pack(pid, 0))
 
@@ -125,11 +131,15 @@ def root_probes(actor: Actor):
     yield BeginProbe("hv-read", "the root reads the hypervisor's secret through its identity map")
     yield Read(hv.hv_data.start * PAGE_SIZE + 0x100, 16)
     yield EndProbe()
-    yield BeginProbe("hv-patch", "the root patches hypervisor code: directly, then through a "
-                                 "maintenance interface")
+    yield BeginProbe(
+        "hv-patch",
+        "the root patches hypervisor code: directly, then through a maintenance interface",
+    )
     yield Write(hv.hv_code.start * PAGE_SIZE + 0x40, b"\xcc" * 8)
-    yield Call(HvCallCode.WRITE_HYPERVISOR_MEMORY, pack(hv.hv_code.start * PAGE_SIZE + 0x40,
-                                                        0xCCCC_CCCC_CCCC_CCCC))
+    yield Call(
+        HvCallCode.WRITE_HYPERVISOR_MEMORY,
+        pack(hv.hv_code.start * PAGE_SIZE + 0x40, 0xCCCC_CCCC_CCCC_CCCC),
+    )
     yield EndProbe()
 
 
@@ -146,27 +156,32 @@ def child_a_probes(spec: ChildSpec):
         yield Read(victim.secret_gpa, 16)
         yield EndProbe()
 
-        yield BeginProbe("privileged-hypercall",
-                         "A maps B's secret frame into itself with HvCallMapGpaPages")
+        yield BeginProbe(
+            "privileged-hypercall", "A maps B's secret frame into itself with HvCallMapGpaPages"
+        )
         # The probe is granted the frame number (an information leak, to keep it short).
         frame = m.store.get(("canary", secret_name(victim.name)))[2]
         target_gpn = 50
-        result = yield Call(HvCallCode.MAP_GPA_PAGES,
-                            pack(HV_PARTITION_ID_SELF, target_gpn,
-                                 MapFlags.READABLE | MapFlags.WRITABLE),
-                            (pack(frame),))
+        result = yield Call(
+            HvCallCode.MAP_GPA_PAGES,
+            pack(HV_PARTITION_ID_SELF, target_gpn, MapFlags.READABLE | MapFlags.WRITABLE),
+            (pack(frame),),
+        )
         if result.ok:
             yield Read(target_gpn * PAGE_SIZE, 16)
         yield EndProbe()
 
-        yield BeginProbe("malformed-rep",
-                         "A asks GetVpRegisters for one register with rep start 256, output "
-                         "on its last page")
+        yield BeginProbe(
+            "malformed-rep",
+            "A asks GetVpRegisters for one register with rep start 256, output on its last page",
+        )
         reps = 257
         out_gpa = (spec.ram_pages - 1) * PAGE_SIZE
         header = pack(HV_PARTITION_ID_SELF, 0)
         names = b"".join(pack(0x0002_0010) for _ in range(reps))  # HvX64RegisterRip
-        value = HypercallInput.encode(HvCallCode.GET_VP_REGISTERS, rep_count=reps, rep_start=reps - 1)
+        value = HypercallInput.encode(
+            HvCallCode.GET_VP_REGISTERS, rep_count=reps, rep_start=reps - 1
+        )
         yield RawHypercall(value, GUEST_INPUT_PAGE * PAGE_SIZE, out_gpa, header + names)
         yield EndProbe()
 
@@ -211,11 +226,20 @@ class Workload:
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
-        Workload("boot", boot, "the root creates children A and B; they enable hypercalls and "
-                               "store their secrets"),
-        Workload("memory-probe", memory_probe, "boot, then five probes of memory isolation and "
-                                               "the hypercall API"),
-        Workload("busy", busy, "boot, then a long loop of memory traffic and signals "
-                               "(for time-travel benchmarks)"),
+        Workload(
+            "boot",
+            boot,
+            "the root creates children A and B; they enable hypercalls and store their secrets",
+        ),
+        Workload(
+            "memory-probe",
+            memory_probe,
+            "boot, then five probes of memory isolation and the hypercall API",
+        ),
+        Workload(
+            "busy",
+            busy,
+            "boot, then a long loop of memory traffic and signals (for time-travel benchmarks)",
+        ),
     )
 }

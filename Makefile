@@ -1,0 +1,41 @@
+# Every target creates or reuses .venv and installs what it needs, so each works on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	$(BIN)/hvlab
+
+test: $(STAMP_TEST)
+	$(BIN)/ruff check hvlab tests bench
+	$(BIN)/python -m pytest
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check hvlab tests bench
+	$(BIN)/ruff format --check hvlab tests bench
+
+format: $(STAMP_TEST)
+	$(BIN)/ruff format hvlab tests bench
+	$(BIN)/ruff check --fix hvlab tests bench
+
+bench: $(STAMP_TEST)
+	$(BIN)/python bench/run.py --write-readme README.md
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .ruff_cache

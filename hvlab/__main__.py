@@ -1,0 +1,5 @@
+import sys
+
+from hvlab.cli import main
+
+sys.exit(main())

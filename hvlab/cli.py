@@ -1,0 +1,116 @@
+"""The `hvlab` command line. Start-up stays light: no Textual, no networkx here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from hvlab import __version__
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> Parser:
+    from hvlab.model.protections import PRESETS
+
+    parser = Parser(
+        prog="hvlab",
+        description="A terminal lab that steps through a Hyper-V style hypervisor, event by event.",
+    )
+    parser.add_argument("--version", action="version", version=f"hvlab {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    run = sub.add_parser("run", help="run a workload headless and print its trace and outcome")
+    run.add_argument("workload", help="workload id (see 'hvlab workloads')")
+    run.add_argument("--design", default="hyperv", help=f"preset: {', '.join(PRESETS)}")
+    run.add_argument(
+        "--off",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="switch protections off (see 'hvlab protections')",
+    )
+    run.add_argument("--seed", type=int, default=0, help="scheduler and secret seed (default 0)")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub.add_parser("workloads", help="list workloads")
+    sub.add_parser("protections", help="list the protections and the principle each teaches")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            # Until the TUI exists, plain `hvlab` shows the default workload's trace.
+            args = parser.parse_args(["run", "boot"])
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"hvlab: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hvlab.lab import Lab, UnknownWorkloadError
+    from hvlab.model.protections import Design, UnknownDesignError, UnknownProtectionError
+
+    try:
+        design = Design.build(args.design, args.off)
+        lab = Lab(args.workload, design, args.seed)
+    except (UnknownWorkloadError, UnknownProtectionError, UnknownDesignError) as exc:
+        raise UsageError(str(exc)) from None
+    outcome = lab.run()
+    if args.json:
+        json.dump(lab.to_json(), sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        from hvlab.render import outcome_lines, trace_lines
+
+        out = sys.stdout
+        out.write(f"hvlab run {lab.workload}  design={design.label}  seed={lab.seed}\n")
+        for line in trace_lines(lab.events):
+            out.write(line + "\n")
+        for line in outcome_lines(outcome):
+            out.write(line + "\n")
+        out.write(f"digest {lab.digest}\n")
+    return 1 if outcome.result == "error" else 0
+
+
+def cmd_workloads(_args: argparse.Namespace) -> int:
+    from hvlab.model.workloads import WORKLOADS
+
+    for w in WORKLOADS.values():
+        print(f"{w.name:<14} {w.summary}")
+    return 0
+
+
+def cmd_protections(_args: argparse.Namespace) -> int:
+    from hvlab.model.protections import PRINCIPLES
+
+    for pid, text in PRINCIPLES.items():
+        print(f"{pid:<26} {text}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "workloads": cmd_workloads, "protections": cmd_protections}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

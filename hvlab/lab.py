@@ -1,0 +1,233 @@
+"""The lab session: build a run from (workload, design, seed), then move through it in time.
+
+A run is computed once, start to end. Every event carries the store changes it made, so moving
+the cursor applies or reverts them; full snapshots every `checkpoint_every` events bound the
+work of a far jump. Nothing is re-executed to travel in time, and stepping back restores all
+state, plugin state included once plugins keep theirs in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from hvlab.model import engine
+from hvlab.model.canaries import Outcome, assess
+from hvlab.model.events import Event, key_label
+from hvlab.model.machine import Machine
+from hvlab.model.protections import Design
+from hvlab.model.store import Change, Store, state_digest
+from hvlab.model.workloads import WORKLOADS
+
+
+class UnknownWorkloadError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """Where two runs first differ, and the protection that made the difference."""
+
+    step: int
+    protection: str | None
+    a: Event | None
+    b: Event | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "protection": self.protection,
+            "a": self.a.to_json() if self.a else None,
+            "b": self.b.to_json() if self.b else None,
+        }
+
+
+class StateView:
+    """Read-only queries over the machine state at one step."""
+
+    def __init__(self, data: Mapping) -> None:
+        self.data = data
+
+    def get(self, key: tuple, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def partitions(self) -> dict[int, str]:
+        return {pid: self.data[("part", pid, "name")] for pid in self.data.get(("parts",), ())}
+
+    def second_level_map(self, pid: int) -> dict[int, tuple[int, str]]:
+        return dict(
+            sorted((k[2], v) for k, v in self.data.items() if k[0] == "slat" and k[1] == pid)
+        )
+
+    def frame_owner(self, pfn: int) -> str | None:
+        entry = self.data.get(("frame", pfn))
+        return entry[0] if entry else None
+
+    def digest(self) -> str:
+        return state_digest(dict(self.data))
+
+
+def workload_names() -> list[str]:
+    return list(WORKLOADS)
+
+
+class Lab:
+    """One run of a workload under a design, with a cursor that moves through its events."""
+
+    def __init__(
+        self,
+        workload: str = "boot",
+        design: Design | None = None,
+        seed: int = 0,
+        *,
+        params: dict[str, Any] | None = None,
+        checkpoint_every: int | None = None,
+    ) -> None:
+        if workload not in WORKLOADS:
+            raise UnknownWorkloadError(
+                f"unknown workload '{workload}' (valid: {', '.join(WORKLOADS)})"
+            )
+        self.workload = workload
+        self.design = design or Design.preset("hyperv")
+        self.seed = seed
+        self.params = dict(params or {})
+        self._every = checkpoint_every
+        machine = Machine(self.design, seed)
+        self._checkpoints: dict[int, dict] = {-1: machine.initial}
+        self._checkpoint_steps = [-1]
+        machine.listeners.append(self._maybe_checkpoint)
+        self._machine = machine
+        engine.run(machine, WORKLOADS[workload].build(machine, **self.params), seed)
+        machine.listeners.clear()
+        self.events: list[Event] = machine.events
+        self._store = Store(machine.store.data)  # the live store sits at the last event
+        self.cursor = len(self.events) - 1
+        self._outcome: Outcome | None = None
+        self._digest: str | None = None
+
+    def _maybe_checkpoint(self, ev: Event) -> None:
+        every = self._every or 1024
+        if (ev.step + 1) % every == 0:
+            self._checkpoints[ev.step] = self._machine.store.snapshot()
+            self._checkpoint_steps.append(ev.step)
+
+    # -- time travel ------------------------------------------------------------------------
+    @property
+    def last(self) -> int:
+        return len(self.events) - 1
+
+    def goto(self, n: int) -> int:
+        """Move the cursor so that events 0..n have happened (-1: none). Returns the cursor."""
+        n = max(-1, min(n, self.last))
+        if n == self.cursor:
+            return n
+        base = self._checkpoint_steps[bisect_right(self._checkpoint_steps, n) - 1]
+        if abs(n - self.cursor) > n - base:
+            self._store = Store(self._checkpoints[base])
+            self.cursor = base
+        if n > self.cursor:
+            for ev in self.events[self.cursor + 1 : n + 1]:
+                self._store.apply(ev.changes)
+        else:
+            for ev in reversed(self.events[n + 1 : self.cursor + 1]):
+                self._store.revert(ev.changes)
+        self.cursor = n
+        return n
+
+    def step(self, count: int = 1) -> int:
+        return self.goto(self.cursor + count)
+
+    def back(self, count: int = 1) -> int:
+        return self.goto(self.cursor - count)
+
+    def rewind(self) -> int:
+        return self.goto(-1)
+
+    def run(self) -> Outcome:
+        """Go to the end of the run and return the oracle's outcome."""
+        self.goto(self.last)
+        return self.outcome
+
+    @property
+    def state(self) -> StateView:
+        """The state at the cursor (a live, read-only view)."""
+        return StateView(MappingProxyType(self._store.data))
+
+    @property
+    def event(self) -> Event | None:
+        return self.events[self.cursor] if self.cursor >= 0 else None
+
+    def state_at(self, n: int) -> StateView:
+        """A copy of the state after event n, without moving the cursor."""
+        here = self.cursor
+        self.goto(n)
+        view = StateView(dict(self._store.data))
+        self.goto(here)
+        return view
+
+    def diff(self, n: int) -> list[tuple[str, Any, Any]]:
+        """What event n changed: (key, old, new), with None for absent."""
+        changes: tuple[Change, ...] = self.events[n].changes
+        return [(key_label(k), old, new) for k, old, new in changes]
+
+    # -- results ----------------------------------------------------------------------------
+    @property
+    def outcome(self) -> Outcome:
+        if self._outcome is None:
+            self._outcome = assess(self.events)
+        return self._outcome
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of the whole trace."""
+        if self._digest is None:
+            h = hashlib.sha256()
+            for ev in self.events:
+                h.update(canonical(ev.to_json()).encode())
+                h.update(b"\n")
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def compare(self, other: Lab) -> Divergence | None:
+        """The first step where the two runs differ, or None if they are the same."""
+        differing = self.design.off ^ other.design.off
+        for i in range(max(len(self.events), len(other.events))):
+            a = self.events[i] if i < len(self.events) else None
+            b = other.events[i] if i < len(other.events) else None
+            if a != b:
+                return Divergence(i, _decider(a, b, differing), a, b)
+        return None
+
+    def to_json(self, *, events: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "workload": self.workload,
+            "design": self.design.to_json(),
+            "seed": self.seed,
+            "event_count": len(self.events),
+        }
+        if events:
+            out["events"] = [ev.to_json() for ev in self.events]
+        out["outcome"] = self.outcome.to_json()
+        out["digest"] = self.digest
+        return out
+
+
+def _decider(a: Event | None, b: Event | None, differing: frozenset[str]) -> str | None:
+    for ev in (a, b):
+        if ev is not None and ev.protection in differing:
+            return ev.protection
+    for ev in (a, b):
+        if ev is not None and ev.protection is not None:
+            return ev.protection
+    if len(differing) == 1:
+        return next(iter(differing))
+    return None
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,70 @@
+"""Plain-text rendering of traces and outcomes (the CLI's table; later the narration mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from hvlab.model.canaries import Outcome
+from hvlab.model.events import Event, EventKind
+
+HEADER = f"{'step':>5} {'time':>5}  {'actor':<10} {'kind':<9} {'what':<36} {'status':<27} note"
+SHOWN_DETAIL = ("why", "canary", "partition", "gpa", "frame", "to", "probe", "skipped", "token")
+
+
+def status_text(ev: Event) -> str:
+    if ev.status is None:
+        return ""
+    label = getattr(ev.status, "label", ev.status.name)
+    return f"{label}" if int(ev.status) else label
+
+
+def note_text(ev: Event) -> str:
+    d = ev.detail_dict()
+    parts = []
+    if ev.protection:
+        parts.append(f"[{ev.protection}]")
+    if ev.kind is EventKind.HYPERCALL and ev.phase.value == "entry":
+        parts.append(f"input={d['input_value']:#018x}")
+        if d.get("rep_count"):
+            parts.append(f"reps={d['rep_count']} start={d['rep_start']}")
+    for key in SHOWN_DETAIL:
+        if key in d and d[key] not in ((), None, ""):
+            value = d[key]
+            if isinstance(value, tuple):
+                value = "; ".join(map(str, value))
+            parts.append(f"{key}={value:#x}" if isinstance(value, int) else f"{key}={value}")
+    if ev.scope:
+        parts.append(f"({ev.scope})")
+    return " ".join(parts)
+
+
+def trace_lines(events: Iterable[Event]) -> Iterator[str]:
+    yield HEADER
+    for ev in events:
+        what = ev.name + (f" {ev.phase.value}" if ev.phase.value else "")
+        yield (
+            f"{ev.step:>5} {ev.time:>5}  {ev.actor:<10} {ev.kind.value:<9} {what:<36} "
+            f"{status_text(ev):<27} {note_text(ev)}"
+        ).rstrip()
+
+
+def outcome_lines(outcome: Outcome) -> Iterator[str]:
+    yield f"outcome: {outcome.result}" + ("" if outcome.completed else " (run did not finish)")
+    for p in outcome.probes:
+        if p.result == "blocked":
+            status = getattr(p.status, "label", "") if p.status is not None else ""
+            yield f"  {p.name:<22} blocked by {p.protection} at step {p.step}" + (
+                f" ({status})" if status else ""
+            )
+        elif p.result == "breached":
+            verb = (
+                f"{p.principal} wrote {p.canary}"
+                if p.reason == "write"
+                else (f"{p.canary} reached {p.principal}")
+            )
+            yield f"  {p.name:<22} BREACHED: {verb} at step {p.step}"
+        else:
+            yield f"  {p.name:<22} error: {p.reason}"
+    stray = [s for s in outcome.breaches if not any(p.step == s for p in outcome.probes)]
+    if stray:
+        yield f"  breaches outside any probe at steps {', '.join(map(str, stray))}"

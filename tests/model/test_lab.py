@@ -1,0 +1,95 @@
+"""Time travel: every way of reaching step n gives the same state; compare finds the decider."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hvlab.lab import Lab
+from hvlab.model.protections import Design
+from hvlab.model.store import state_digest
+
+
+def forward_digests(lab: Lab) -> list[str]:
+    """State digest after each event, reached by stepping one at a time from the start."""
+    lab.rewind()
+    out = []
+    for _ in range(len(lab.events)):
+        lab.step()
+        out.append(lab.state.digest())
+    return out
+
+
+LAB = Lab("memory-probe", checkpoint_every=16)
+DIGESTS = forward_digests(LAB)
+
+
+def test_rewind_gives_the_initial_state_and_run_the_final_one():
+    lab = Lab("boot", checkpoint_every=10)
+    end = lab.state.digest()
+    lab.rewind()
+    assert lab.cursor == -1 and lab.event is None
+    assert lab.state.digest() == state_digest(lab._checkpoints[-1])
+    lab.run()
+    assert lab.state.digest() == end and lab.cursor == lab.last
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(min_value=-1, max_value=len(LAB.events) - 1), min_size=1, max_size=8))
+def test_any_sequence_of_jumps_lands_on_the_stepped_state(targets):
+    for n in targets:
+        LAB.goto(n)
+        expected = DIGESTS[n] if n >= 0 else state_digest(LAB._checkpoints[-1])
+        assert LAB.state.digest() == expected
+
+
+def test_back_undoes_step_and_clamps_at_the_ends():
+    lab = Lab("boot")
+    lab.goto(40)
+    before = lab.state.digest()
+    lab.step(3)
+    lab.back(3)
+    assert lab.cursor == 40 and lab.state.digest() == before
+    assert lab.goto(10**9) == lab.last
+    assert lab.goto(-50) == -1
+
+
+def test_state_at_does_not_move_the_cursor():
+    LAB.goto(5)
+    view = LAB.state_at(100)
+    assert LAB.cursor == 5
+    assert view.digest() == DIGESTS[100]
+
+
+def test_diff_is_what_the_event_changed():
+    lab = Lab("boot")
+    created = next(
+        e for e in lab.events if e.name == "HvCallCreatePartition" and e.phase == "dispatch"
+    )
+    keys = [k for k, _old, _new in lab.diff(created.step)]
+    assert "part:0x2:name" in keys and "parts" in keys
+    lab.goto(created.step - 1)
+    assert lab.state.get(("part", 2, "name")) is None
+    lab.step()
+    assert lab.state.get(("part", 2, "name")) == "A"
+
+
+def test_compare_same_design_has_no_divergence():
+    assert Lab("memory-probe", seed=3).compare(Lab("memory-probe", seed=3)) is None
+
+
+def test_compare_names_the_protection_that_decided():
+    on = Lab("memory-probe")
+    for off in (
+        "separate-address-spaces",
+        "hypercall-only-access",
+        "sdl-input-validation",
+        "exclusive-guest-memory",
+    ):
+        other = Lab("memory-probe", Design.build("hyperv", [off]))
+        div = on.compare(other)
+        assert div is not None and div.protection == off, (off, div)
+        assert on.events[: div.step] == other.events[: div.step]
+
+
+def test_checkpoints_are_bounded_by_the_interval():
+    lab = Lab("memory-probe", checkpoint_every=50)
+    assert len(lab._checkpoints) == 1 + len(lab.events) // 50
