@@ -27,15 +27,19 @@ def booted(*off: str) -> Machine:
     return m
 
 
+def place(m: Machine, pid: int, gpa: int, data: bytes) -> None:
+    """Put `data` in a partition's memory as its kernel would, without events or checks."""
+    from hvlab.model import memory
+
+    entry = m.store.get(("slat", pid, gpa // PAGE_SIZE))
+    if data and entry is not None:
+        memory.write_phys(m.store, entry[0] * PAGE_SIZE + gpa % PAGE_SIZE, data)
+    m.store.take()
+
+
 def issue(
     m: Machine, pid: int, value: int, in_gpa: int, out_gpa: int, data: bytes = b""
 ) -> HypercallResult:
-    """Place `data` at `in_gpa` the way the hardware would (no events), then call."""
-    from hvlab.model import memory
-
-    if data:
-        entry = m.store.get(("slat", pid, in_gpa // PAGE_SIZE))
-        if entry is not None:
-            memory.write_phys(m.store, entry[0] * PAGE_SIZE + in_gpa % PAGE_SIZE, data)
-        m.store.take()
+    """Place `data` at `in_gpa`, then call."""
+    place(m, pid, in_gpa, data)
     return hypercall(m, pid, value, in_gpa, out_gpa)

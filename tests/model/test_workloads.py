@@ -114,4 +114,4 @@ def test_separate_address_spaces_off_maps_hypervisor_into_root():
     pool = on.get(("pool", 2))[0]
     assert on.second_level_map(1)[pool][1] == "---"
     assert off.second_level_map(1)[pool][1] == "rwx"
-    assert memory.HYPERVISOR == on.frame_owner(0x10)
+    assert on.frame_owner(0x10) == memory.HYPERVISOR
