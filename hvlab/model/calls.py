@@ -165,11 +165,13 @@ def delete_partition(call: Call) -> None:
 
 
 def _release_frame(st, pfn: int, name: str) -> None:
-    """A frame no child maps any more goes back to the root that lent it."""
+    """A frame no child maps any more goes back to the root that lent it, and stops being that
+    child's marked page. (Its contents stay until the root's memory manager reuses it.)"""
     if memory.frame_owner(st, pfn) == name and not any(
         p != ROOT_PID for p, _ in memory.mappers(st, pfn)
     ):
         memory.set_owner(st, pfn, ROOT)
+        st.set(("marker", pfn), None)
 
 
 @hypercall_spec(HvCallCode.GET_PARTITION_ID, out_size=8, privilege=Privilege.ACCESS_PARTITION_ID)
@@ -237,8 +239,7 @@ def withdraw_memory(call: Call, i: int) -> bytes:
         raise Reject(HvStatus.INSUFFICIENT_MEMORY, "pool is empty")
     pfn = pool[-1]
     st.set(("pool", target), pool[:-1] or None)
-    for a in range(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE, 8):  # scrubbed before it leaves
-        st.set(("mem", a), None)
+    memory.zero_frame(st, pfn)  # scrubbed before it leaves the hypervisor
     st.set(("marker", pfn), None)
     memory.set_owner(st, pfn, call.m.name(call.pid), "ram")
     for p, g in memory.mappers(st, pfn):

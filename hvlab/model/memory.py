@@ -97,6 +97,13 @@ def write_phys(store: Store, spa: int, payload: bytes) -> None:
         store.set(("mem", a), value or None)
 
 
+def zero_frame(store: Store, pfn: int) -> None:
+    data = store.data
+    for a in range(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE, 8):
+        if ("mem", a) in data:
+            store.set(("mem", a), None)
+
+
 def frame_is_zero(store: Store, pfn: int) -> bool:
     base = pfn * PAGE_SIZE
     data = store.data

@@ -48,11 +48,12 @@ class RootVid:
         )
 
     def map_frames(self, child: int, gpn: int, frames: list[int], flags: int = RWX):
-        """MapGpaPages of root frames (GPA == SPA in the root) into a child."""
+        """MapGpaPages of root frames (GPA == SPA in the root) into a child. A frame that backs
+        no guest yet is zeroed first: it may hold what an earlier guest left in it."""
+        st = self.m.store
         for pfn in frames:
-            if self.m.on(EXCLUSIVE) and any(
-                p not in (ROOT_PID, child) for p, _ in memory.mappers(self.m.store, pfn)
-            ):
+            users = [p for p, _ in memory.mappers(st, pfn) if p != ROOT_PID]
+            if self.m.on(EXCLUSIVE) and any(p != child for p in users):
                 self.policy(
                     "refuse-shared-frame",
                     EXCLUSIVE,
@@ -60,6 +61,23 @@ class RootVid:
                     why="the frame already backs another guest",
                 )
                 return None
+        fresh = [
+            pfn
+            for pfn in frames
+            if memory.frame_owner(st, pfn) == ROOT
+            and not any(p != ROOT_PID for p, _ in memory.mappers(st, pfn))
+            and not memory.frame_is_zero(st, pfn)
+        ]
+        if fresh:
+            for pfn in fresh:
+                memory.zero_frame(st, pfn)
+            self.m.emit(
+                EventKind.MEMORY,
+                ACTOR,
+                "scrub",
+                path=(ACTOR, "hw.ram"),
+                detail={"frames": tuple(fresh)},
+            )
         return call(
             self.m,
             ROOT_PID,

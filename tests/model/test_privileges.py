@@ -1,4 +1,4 @@
-"""Privilege pairs: each privileged call is refused without its bit and passes that check with it."""
+"""Privilege pairs: each privileged call is refused without its bit, and passes with it."""
 
 import pytest
 
