@@ -5,6 +5,7 @@ Store keys:
   ("slat", pid, gpn) -> (pfn, rights)     a partition's second-level map entry, rights like "rw-"
   ("rmap", pfn) -> ((pid, gpn), ...)      every map entry that points at the frame, sorted
   ("mem", address) -> int                 one little-endian qword; absent means zero
+  ("dirty", pfn) -> True                  the frame may hold non-zero bytes
 """
 
 from __future__ import annotations
@@ -95,16 +96,20 @@ def write_phys(store: Store, spa: int, payload: bytes) -> None:
     for i, a in enumerate(range(start, end, 8)):
         value = int.from_bytes(current[i * 8 : i * 8 + 8], "little")
         store.set(("mem", a), value or None)
+    if any(payload):
+        for pfn in range(start // PAGE_SIZE, (end - 1) // PAGE_SIZE + 1):
+            store.set(("dirty", pfn), True)
 
 
 def zero_frame(store: Store, pfn: int) -> None:
+    if not store.get(("dirty", pfn)):
+        return
     data = store.data
     for a in range(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE, 8):
         if ("mem", a) in data:
             store.set(("mem", a), None)
+    store.set(("dirty", pfn), None)
 
 
 def frame_is_zero(store: Store, pfn: int) -> bool:
-    base = pfn * PAGE_SIZE
-    data = store.data
-    return all(("mem", a) not in data for a in range(base, base + PAGE_SIZE, 8))
+    return not store.get(("dirty", pfn))

@@ -2,6 +2,7 @@
 
 Store keys:
   ("parts",) -> (pid, ...)                 partition ids in creation order
+  ("pid", name) -> pid                     the index from names to ids
   ("next_pid",) -> int
   ("part", pid, field) -> value            fields: name, parent, state, privileges, gpa_pages,
                                            guest_os_id, hypercall_page
@@ -54,10 +55,7 @@ def name_of(store: Store, pid: int) -> str:
 
 
 def pid_of(store: Store, name: str) -> int | None:
-    for pid in partition_ids(store):
-        if name_of(store, pid) == name:
-            return pid
-    return None
+    return store.get(("pid", name))
 
 
 def children(store: Store) -> tuple[int, ...]:
@@ -76,6 +74,7 @@ def create(
     store.set(("next_pid",), pid + 1)
     store.set(("parts",), (*partition_ids(store), pid))
     set_field(store, pid, "name", name)
+    store.set(("pid", name), pid)
     set_field(store, pid, "parent", parent)
     set_field(store, pid, "state", state.value)
     set_field(store, pid, "privileges", privileges)
@@ -84,6 +83,7 @@ def create(
 
 
 def remove(store: Store, pid: int) -> None:
+    store.set(("pid", name_of(store, pid)), None)
     store.set(("parts",), tuple(p for p in partition_ids(store) if p != pid))
     for key in sorted((k for k in store.data if k[0] in ("part", "vp") and k[1] == pid), key=repr):
         store.set(key, None)

@@ -9,7 +9,7 @@ from hvlab.model.protections import Design, Protection
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.
-BOOT_SEED0_DIGEST = "36966b531423dd077d8e151c45f9dbac08c9c609bec10b5ff208a2b49bf6f08f"
+BOOT_SEED0_DIGEST = "c1f5ed99e7d276c9e6899800516c160abe0610bd641c6fb695337a63bd99a931"
 
 PROBES = ("guest-snoop", "hv-read", "privileged-hypercall", "hv-patch", "malformed-rep")
 # Which single protection, switched off, lets each probe through.

@@ -1,0 +1,241 @@
+"""hvlab benchmarks: every figure is a ratio against a baseline measured in the same run.
+
+    python bench/run.py                 full sizes, prints the table
+    python bench/run.py --write-readme README.md   and puts it between the README's markers
+    python bench/run.py --smoke         tiny sizes, so the scripts cannot rot (used by the tests)
+
+Timings are medians of several runs; nothing here is asserted by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass
+class Row:
+    budget: str
+    measured: str
+    baseline: str
+    ratio: float | None
+    limit: float | None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.ratio is None or self.limit is None:
+            return "-"
+        return "within" if self.ratio <= self.limit else "OVER"
+
+
+def median_time(fn, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def bare_pluggy_call_seconds(calls: int, repeat: int) -> float:
+    """One hook call with one implementation: the engine budget's unit."""
+    import pluggy
+
+    spec, impl = pluggy.HookspecMarker("bench"), pluggy.HookimplMarker("bench")
+
+    class Spec:
+        @spec
+        def bench_event(self, event): ...
+
+    class Impl:
+        @impl
+        def bench_event(self, event):
+            return event
+
+    pm = pluggy.PluginManager("bench")
+    pm.add_hookspecs(Spec)
+    pm.register(Impl())
+    hook = pm.hook.bench_event
+
+    def loop():
+        for i in range(calls):
+            hook(event=i)
+
+    return median_time(loop, repeat) / calls
+
+
+def engine_per_event(repeat: int, iterations: int) -> list[Row]:
+    from hvlab.lab import Lab
+
+    hook = bare_pluggy_call_seconds(20_000, repeat)
+    boot_events = len(Lab("boot").events)
+    boot = median_time(lambda: Lab("boot"), repeat) / boot_events
+    params = {"iterations": iterations}
+    busy_events = len(Lab("busy", params=params).events)
+    busy = median_time(lambda: Lab("busy", params=params), repeat) / busy_events
+    return [
+        Row(
+            "engine: per-event cost of `hvlab run boot` (machine set-up included)",
+            f"{boot * 1e6:.1f} µs/event ({boot_events} events)",
+            f"bare pluggy hook call {hook * 1e6:.2f} µs",
+            boot / hook,
+            3.0,
+        ),
+        Row(
+            "engine: per-event cost, steady state (`busy` workload)",
+            f"{busy * 1e6:.1f} µs/event ({busy_events:,} events)",
+            f"bare pluggy hook call {hook * 1e6:.2f} µs",
+            busy / hook,
+            3.0,
+        ),
+    ]
+
+
+def time_travel(events_wanted: int, jumps: int) -> list[Row]:
+    """Run in a child process so its peak memory is its own."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--time-travel-child", str(events_wanted), str(jumps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout)
+    return [
+        Row(
+            f"time travel: jump to any step, p95 ({r['events']:,} events)",
+            f"{r['p95'] * 1e3:.2f} ms",
+            f"replay from the start {r['replay'] * 1e3:.0f} ms",
+            r["p95"] / r["replay"],
+            None,
+            f"budget 50 ms absolute: {'within' if r['p95'] <= 0.05 else 'OVER'}",
+        ),
+        Row(
+            f"time travel: peak resident memory ({r['events']:,} events)",
+            f"{r['rss_mb']:.0f} MB",
+            f"interpreter alone {r['base_mb']:.0f} MB",
+            r["rss_mb"] / r["base_mb"],
+            None,
+            f"budget 300 MB absolute: {'within' if r['rss_mb'] <= 300 else 'OVER'}; "
+            f"building the trace took {r['build']:.1f} s",
+        ),
+    ]
+
+
+def time_travel_child(events_wanted: int, jumps: int) -> None:
+    base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from hvlab.lab import Lab
+
+    per_iteration = 16  # two children, eight events each per loop
+    t0 = time.perf_counter()
+    lab = Lab(
+        "busy", params={"iterations": max(1, events_wanted // per_iteration)}, checkpoint_every=2048
+    )
+    build = time.perf_counter() - t0
+    rng = random.Random(0)
+    samples = []
+    for _ in range(jumps):
+        n = rng.randrange(-1, lab.last + 1)
+        t0 = time.perf_counter()
+        lab.goto(n)
+        samples.append(time.perf_counter() - t0)
+    samples.sort()
+    p95 = samples[int(0.95 * (len(samples) - 1))]
+    t0 = time.perf_counter()  # baseline: rebuild the last state by applying every change
+    lab._store.data = dict(lab._checkpoints[-1])
+    lab.cursor = -1
+    for ev in lab.events:
+        lab._store.apply(ev.changes)
+    lab.cursor = lab.last
+    replay = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    json.dump(
+        {
+            "events": len(lab.events),
+            "p95": p95,
+            "replay": replay,
+            "rss_mb": rss_mb,
+            "base_mb": base_mb,
+            "build": build,
+        },
+        sys.stdout,
+    )
+
+
+def cli_start(repeat: int) -> Row:
+    def run(args):
+        return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
+
+    bare = median_time(run(["-c", "pass"]), repeat)
+    helped = median_time(run(["-m", "hvlab", "--help"]), repeat)
+    return Row(
+        "CLI start: `hvlab --help` (Textual and networkx never imported)",
+        f"{helped * 1e3:.0f} ms",
+        f"bare `python -c pass` {bare * 1e3:.0f} ms",
+        helped / bare,
+        None,
+    )
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python "
+        f"{platform.python_version()}, by `make bench` (medians of 5 runs).",
+        "",
+        "| budget | measured | baseline (same run) | ratio | limit | verdict | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = f"{r.ratio:.3g}×" if r.ratio is not None else "-"
+        limit = f"≤ {r.limit:g}×" if r.limit is not None else "-"
+        lines.append(
+            f"| {r.budget} | {r.measured} | {r.baseline} | {ratio} | {limit} | "
+            f"{r.verdict} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def write_readme(path: Path, text: str) -> None:
+    doc = path.read_text()
+    if START not in doc or END not in doc:
+        raise SystemExit(f"bench: {path} has no {START} ... {END} markers")
+    head, rest = doc.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+
+
+def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--time-travel-child":
+        time_travel_child(int(sys.argv[2]), int(sys.argv[3]))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes; checks the scripts run")
+    parser.add_argument("--write-readme", type=Path, metavar="README")
+    args = parser.parse_args()
+    repeat = 1 if args.smoke else 5
+    rows = engine_per_event(repeat, 20 if args.smoke else 2000)
+    rows += time_travel(2_000 if args.smoke else 1_000_000, 20 if args.smoke else 1000)
+    rows.append(cli_start(repeat))
+    text = table(rows)
+    print(text)
+    if args.write_readme:
+        write_readme(args.write_readme, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

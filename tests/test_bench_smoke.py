@@ -1,0 +1,25 @@
+"""The benchmark scripts run end to end at tiny sizes, so they cannot rot. No timing is judged."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+
+
+def test_bench_smoke_prints_every_budget_row(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:start -->\nold\n<!-- bench:end -->\noutro\n")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--smoke", "--write-readme", str(readme)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [
+        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    assert len(rows) == 1 + 5  # header + engine ×2, jump, memory, CLI start
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- bench:start -->\nMeasured ") and text.endswith("outro\n")
+    assert "old" not in text
