@@ -103,14 +103,17 @@ class HypercallInput:
 
 @dataclass(frozen=True, slots=True)
 class HypercallResult:
-    status: HvStatus
+    """What the caller gets back. `status` is None when the instruction faulted (`fault`)."""
+
+    status: HvStatus | None
     reps: int = 0
     output: bytes = b""
+    fault: str | None = None
 
     @property
-    def value(self) -> int:
+    def value(self) -> int | None:
         """The result value (RAX): status in bits 15:0, reps completed in 43:32."""
-        return int(self.status) | (self.reps << 32)
+        return None if self.status is None else int(self.status) | (self.reps << 32)
 
     @property
     def ok(self) -> bool:
@@ -194,7 +197,7 @@ def hypercall(
     m: Machine, pid: int, value: int, in_gpa: int = 0, out_gpa: int = 0, actor: str | None = None
 ) -> HypercallResult:
     """One hypercall by partition `pid`: entry → validate → dispatch → complete."""
-    from hvlab.model import memory
+    from hvlab.model import memory, partitions
     from hvlab.model.calls import Call
 
     caller = m.name(pid)
@@ -205,6 +208,16 @@ def hypercall(
     in_gpa &= (1 << 64) - 1
     out_gpa &= (1 << 64) - 1
     m.op += 1
+    if partitions.field(m.store, pid, "hypercall_page") is None:
+        # No hypercall page: the guest has no sanctioned way in, and the instruction raises #UD.
+        m.emit(
+            EventKind.FAULT,
+            actor,
+            "#UD",
+            path=path,
+            detail={"input_value": value, "why": "hypercall page not enabled"},
+        )
+        return HypercallResult(None, fault="#UD")
     spec, reject = validate(m, pid, ctl, in_gpa, out_gpa)
     name = spec.code.label if spec else f"HvCall#{ctl.code:04x}"
     m.emit(
