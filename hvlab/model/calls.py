@@ -401,7 +401,14 @@ def post_message(call: Call) -> None:
         )
     port_pid, port = _connection(call, conn_id, synic.PORT_TYPE_MESSAGE)
     status = synic.post(
-        call.m, port_pid, port[1], port[2], msg_type, call.data[16 : 16 + size], actor=HYPERVISOR
+        call.m,
+        port_pid,
+        port[1],
+        port[2],
+        msg_type,
+        call.data[16 : 16 + size],
+        actor=HYPERVISOR,
+        sender=call.pid,
     )
     if status is not HvStatus.SUCCESS:
         raise Reject(status, "target message slot is busy")

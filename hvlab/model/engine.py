@@ -100,6 +100,23 @@ class EndProbe:
     pass
 
 
+@dataclass(frozen=True)
+class PortIo:
+    """OUT `data` to `port`, or IN `size` bytes from it (string I/O when size > 4)."""
+
+    port: int
+    data: bytes | None = None
+    size: int = 1
+
+
+@dataclass(frozen=True)
+class LoadDriver:
+    """Ask for a driver to be loaded into `where` ("hypervisor" or "root")."""
+
+    name: str
+    where: str = "hypervisor"
+
+
 Program = Callable[["Actor"], Generator[Any, Any, None]]
 
 
@@ -117,6 +134,7 @@ class Actor:
     done: bool = False
     scope: str | None = None
     started: bool = False
+    daemon: bool = False  # a service (a VSP, the VMBus server): the run need not wait for it
     vars: dict = field(default_factory=dict)
 
     @property
@@ -153,6 +171,14 @@ def execute(m: Machine, actor: Actor, op: Any) -> Any:
         return plant_secret(m, actor, op)
     if isinstance(op, Do):
         return op.fn(m)
+    if isinstance(op, PortIo):
+        from hvlab.model.portio import port_io
+
+        return port_io(m, pid, op.port, op.data, op.size, actor.name)
+    if isinstance(op, LoadDriver):
+        from hvlab.model.drivers import load_driver
+
+        return load_driver(m, actor.name, op.name, op.where)
     if isinstance(op, BeginProbe):
         m.scope = actor.scope = op.name
         m.emit(
@@ -170,7 +196,7 @@ def execute(m: Machine, actor: Actor, op: Any) -> Any:
 
 
 def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
-    token = m.new_token()
+    token = m.new_token(op.name)
     pid = actor.pid
     if not m.write(pid, op.gpa, token, actor.name):
         return False
@@ -197,7 +223,7 @@ def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
 def run(m: Machine, actors: list[Actor], seed: int, max_ops: int = 5_000_000) -> None:
     """Run every actor's program to its end (or until none can run) under a seeded scheduler."""
     sched = random.Random(f"hvlab-scheduler:{seed}")
-    m.plant_hypervisor_canaries()
+    m.plant_lab_canaries()
     ops = 0
     while ops < max_ops:
         ready = [a for a in actors if a.runnable()]
@@ -223,7 +249,7 @@ def run(m: Machine, actors: list[Actor], seed: int, max_ops: int = 5_000_000) ->
         m.op += 1
         actor.pending = execute(m, actor, op)
     m.scope = None
-    stuck = sorted(a.name for a in actors if not a.done)
+    stuck = sorted(a.name for a in actors if not a.done and not a.daemon)
     m.emit(
         EventKind.SCHEDULE,
         HYPERVISOR,

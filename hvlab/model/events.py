@@ -23,6 +23,10 @@ class EventKind(StrEnum):
     BREACH = "breach"  # the oracle saw a canary reach someone not entitled to it
     PROBE = "probe"  # an attack or probe began or ended
     SCHEDULE = "schedule"  # an actor started or finished its program
+    VMBUS = "vmbus"  # a VMBus control message handled, a channel's state changed
+    VSP = "vsp"  # a VSP or the vswitch accepted, refused or completed a packet
+    DEVICE = "device"  # port I/O or a sector read or written
+    DRIVER = "driver"  # a request to load a driver, and the answer
 
 
 class Phase(StrEnum):

@@ -19,11 +19,12 @@ from hvlab.model.hv import (
 )
 from hvlab.model.layout import DEFAULT_LAYOUT, Layout
 from hvlab.model.memory import HYPERVISOR, ROOT
-from hvlab.model.partitions import ROOT_PID, PartitionState, VpState
+from hvlab.model.partitions import HV_PID, ROOT_PID, PartitionState, VpState
 from hvlab.model.protections import Design, Protection
 from hvlab.model.store import Store
 
 TOKEN_SIZE = 16
+DISK_SECRET_LBA = 5
 
 
 def node_of(principal: str) -> str:
@@ -35,12 +36,16 @@ class Machine:
     """A Hyper-V style machine under one design. Deterministic for a given seed."""
 
     def __init__(
-        self, design: Design | None = None, seed: int = 0, layout: Layout = DEFAULT_LAYOUT
+        self,
+        design: Design | None = None,
+        seed: int = 0,
+        layout: Layout = DEFAULT_LAYOUT,
+        salts: dict[str, int] | None = None,
     ):
         self.design = design or Design()
         self.seed = seed
         self.layout = layout
-        self.rng = random.Random(seed)
+        self.salts = dict(salts or {})
         self.store = Store()
         self.events: list[Event] = []
         self.time = 0
@@ -77,10 +82,11 @@ class Machine:
             for pfn in lay.hypervisor_frames:
                 memory.map_page(st, pid, pfn, pfn, "rw-")
 
-    def plant_hypervisor_canaries(self) -> None:
-        """The lab's first events: a hypervisor secret and the integrity of its code."""
+    def plant_lab_canaries(self) -> None:
+        """The lab's first events: a hypervisor secret, the integrity of hypervisor code, and a
+        secret block on guest B's virtual disk."""
         lay = self.layout
-        token = self.new_token()
+        token = self.new_token("hv-secret")
         secret_spa = lay.hv_data.start * PAGE_SIZE + 0x100
         memory.write_phys(self.store, secret_spa, token)
         canaries.plant_secret(self.store, "hv-secret", token, (HYPERVISOR,), lay.hv_data.start)
@@ -101,9 +107,33 @@ class Machine:
             path=(HYPERVISOR,),
             detail={"canary": "hv-code", "frames": (lay.hv_code.start, lay.hv_code.stop - 1)},
         )
+        from hvlab.model import devices
 
-    def new_token(self) -> bytes:
-        return self.rng.getrandbits(TOKEN_SIZE * 8).to_bytes(TOKEN_SIZE, "little") or b"\x01"
+        for child, lba, text in (("A", 3, b"A's files"), ("B", 3, b"B's files")):
+            sector = devices.VIRTUAL_DISKS[child].first + lba
+            devices.write_sector(self.store, sector, text.ljust(32, b"."))
+        token = self.new_token("B-disk")
+        sector = devices.VIRTUAL_DISKS["B"].first + DISK_SECRET_LBA
+        devices.write_sector(self.store, sector, b"KEYS" + token)
+        canaries.plant_secret(self.store, "B-disk", token, ("B", ROOT, HYPERVISOR), -sector)
+        self.emit(
+            EventKind.CANARY,
+            "lab",
+            "secret",
+            path=("hw.disk",),
+            detail={
+                "canary": "B-disk",
+                "sector": sector,
+                "lba": DISK_SECRET_LBA,
+                "token": token.hex(),
+            },
+        )
+
+    def new_token(self, name: str) -> bytes:
+        """A canary's secret bytes: fixed by the seed, the canary's name and its salt, so two
+        runs can differ in one guest's secrets and nothing else."""
+        rng = random.Random(f"hvlab-token:{self.seed}:{name}:{self.salts.get(name, 0)}")
+        return rng.getrandbits(TOKEN_SIZE * 8).to_bytes(TOKEN_SIZE, "little") or b"\x01"
 
     # -- events -----------------------------------------------------------------------------
     def emit(
@@ -142,6 +172,8 @@ class Machine:
 
     # -- lookups ----------------------------------------------------------------------------
     def name(self, pid: int) -> str:
+        if pid == HV_PID:
+            return HYPERVISOR
         return partitions.name_of(self.store, pid)
 
     def pid(self, name: str) -> int:
@@ -161,15 +193,22 @@ class Machine:
     def write(self, pid: int, gpa: int, data: bytes, actor: str | None = None) -> bool:
         return self._access(pid, gpa, len(data), data, actor) is not None
 
+    def _limit(self, pid: int) -> int:
+        if pid == HV_PID:
+            return self.layout.frames * PAGE_SIZE
+        return partitions.field(self.store, pid, "gpa_pages", 0) * PAGE_SIZE
+
+    def _translate(self, pid: int, gpn: int):
+        """A partition's map entry; the hypervisor (HV_PID) sees physical memory as it is."""
+        if pid == HV_PID:
+            return (gpn, "rw-") if 0 <= gpn < self.layout.frames else None
+        return memory.translate(self.store, pid, gpn)
+
     def _access(self, pid, gpa, size, data, actor):
         principal = self.name(pid)
         actor = actor or principal
         write = data is not None
-        if (
-            size <= 0
-            or gpa < 0
-            or gpa + size > partitions.field(self.store, pid, "gpa_pages", 0) * PAGE_SIZE
-        ):
+        if size <= 0 or gpa < 0 or gpa + size > self._limit(pid):
             self.emit(
                 EventKind.FAULT,
                 actor,
@@ -181,7 +220,7 @@ class Machine:
         first, last = gpa // PAGE_SIZE, (gpa + size - 1) // PAGE_SIZE
         for _attempt in range(2):
             for gpn in range(first, last + 1):
-                entry = memory.translate(self.store, pid, gpn)
+                entry = self._translate(pid, gpn)
                 if entry is None or ("w" if write else "r") not in entry[1]:
                     break
             else:
@@ -198,7 +237,7 @@ class Machine:
         while pos < end:
             gpn, off = divmod(pos, PAGE_SIZE)
             chunk = min(PAGE_SIZE - off, end - pos)
-            pfn = memory.translate(st, pid, gpn)[0]
+            pfn = self._translate(pid, gpn)[0]
             pfns.append(pfn)
             spa = pfn * PAGE_SIZE + off
             if data is None:
@@ -225,6 +264,54 @@ class Machine:
             return value
         self.check_write(principal, tuple(pfns), actor, {"gpa": gpa})
         return b""
+
+    def dma(
+        self,
+        spa: int,
+        on_behalf: str,
+        actor: str,
+        path: tuple[str, ...],
+        *,
+        size: int = 0,
+        data: bytes | None = None,
+    ) -> bytes | None:
+        """A device or the root moves bytes at system physical addresses for a guest (no second-
+        level map on this path). The guest it acts for is the principal the oracle checks."""
+        limit = self.layout.frames * PAGE_SIZE
+        length = len(data) if data is not None else size
+        if spa < 0 or spa + length > limit:
+            self.emit(
+                EventKind.FAULT,
+                actor,
+                "dma-out-of-range",
+                path=path,
+                detail={"spa": spa, "size": length},
+            )
+            return None
+        frames = tuple(range(spa // PAGE_SIZE, (spa + max(length, 1) - 1) // PAGE_SIZE + 1))
+        if data is None:
+            value = memory.read_phys(self.store, spa, size)
+        else:
+            memory.write_phys(self.store, spa, data)
+            value = data
+        self.emit(
+            EventKind.MEMORY,
+            actor,
+            "dma-read" if data is None else "dma-write",
+            path=path,
+            detail={
+                "for": on_behalf,
+                "spa": spa,
+                "size": length,
+                "frames": frames,
+                "bytes": value[:16].hex(),
+            },
+        )
+        if data is None:
+            self.check_read(on_behalf, value, actor, {"spa": spa, "frames": frames})
+        else:
+            self.check_write(on_behalf, frames, actor, {"spa": spa})
+        return value
 
     def check_read(self, principal: str, value: bytes, actor: str, where: dict) -> None:
         for name in canaries.secrets_seen(self.store, principal, value):

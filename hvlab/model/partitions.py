@@ -17,6 +17,7 @@ from enum import StrEnum
 from hvlab.model.store import Store
 
 ROOT_PID = 1
+HV_PID = 0  # not a partition: the hypervisor's own physical view of memory
 MAX_VPS = 64
 DEFAULT_GPA_PAGES = 64  # size of a child's guest-physical address space, in pages
 

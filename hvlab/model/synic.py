@@ -1,7 +1,9 @@
 """The synthetic interrupt controller: message slots (SIM) and event flags (SIEF) per VP.
 
 Store keys:
-  ("sim", pid, vp, sint) -> (message type, payload bytes)   a busy slot; absent means free
+  ("sim", pid, vp, sint) -> (type, payload, sender)  a busy slot; absent means free. The sender
+                                                     (partition id, 0 for the hypervisor) stands
+                                                     in for the port the message arrived on.
   ("sief", pid, vp, sint) -> int                              event flag bits
   ("port", pid, port id) -> (type, target vp, target sint, base flag)
   ("conn", pid, connection id) -> (port partition id, port id)
@@ -26,7 +28,14 @@ def slot(machine: Machine, pid: int, vp: int, sint: int):
 
 
 def post(
-    machine: Machine, pid: int, vp: int, sint: int, msg_type: int, payload: Any, actor: str
+    machine: Machine,
+    pid: int,
+    vp: int,
+    sint: int,
+    msg_type: int,
+    payload: Any,
+    actor: str,
+    sender: int = 0,
 ) -> HvStatus:
     """Deliver a message into a SINT slot; a busy slot means no free buffer."""
     target = machine.name(pid)
@@ -41,7 +50,7 @@ def post(
         )
         return HvStatus.INSUFFICIENT_BUFFERS
     body = payload if isinstance(payload, bytes) else repr(sorted(payload.items())).encode()
-    machine.store.set(("sim", pid, vp, sint), (int(msg_type), body))
+    machine.store.set(("sim", pid, vp, sint), (int(msg_type), body, sender))
     machine.emit(
         EventKind.MESSAGE,
         actor,

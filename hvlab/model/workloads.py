@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hvlab.model import partitions
+from hvlab.model import devices, network, partitions, storage, vmbus
 from hvlab.model.engine import (
     Actor,
     BeginProbe,
     Call,
     Do,
     EndProbe,
+    PortIo,
     RawHypercall,
     Read,
     WaitUntil,
@@ -35,13 +36,11 @@ from hvlab.model.hv import (
 from hvlab.model.hypercalls import HypercallInput
 from hvlab.model.invoke import pack
 from hvlab.model.layout import GUEST_HYPERCALL_PAGE, GUEST_INPUT_PAGE, GUEST_SECRET_PAGE
-from hvlab.model.machine import Machine
+from hvlab.model.machine import DISK_SECRET_LBA, Machine
 from hvlab.model.memory import ROOT
 from hvlab.model.synic import PORT_TYPE_EVENT, PORT_TYPE_MESSAGE
 
-VMBUS_CONNECTION = 1  # children post VMBus control messages here (HYPERV_NOTES)
-EVENT_CONNECTION = 2
-IDE_PORTS = (0x1F0, 0x1F7)
+VMBUS_CONNECTION, EVENT_CONNECTION = vmbus.VMBUS_CONNECTION, vmbus.EVENT_CONNECTION
 LINUX_GUEST_OS_ID = 0x8100_0000_0000_0000  # bit 63 set: open-source OS; vendor/version bits 0
 
 
@@ -89,18 +88,28 @@ def root_boot(actor: Actor):
         yield Call(HvCallCode.CREATE_VP, pack(pid, 0))
         ram = m.vid.free_frames(spec.ram_pages)
         yield Do(lambda mm, pid=pid, ram=ram: mm.vid.map_frames(pid, 0, ram), "map guest RAM")
-        yield Call(
-            HvCallCode.INSTALL_INTERCEPT,
-            pack(pid, 3 << 0 | InterceptType.X64_IO_PORT << 32, IDE_PORTS[0]),
-        )
+        for port in (*devices.IDE_PORTS, *devices.IDE_CONTROL_PORTS):
+            # Reads and writes (access mask 3) of the emulated IDE controller go to the VMWP.
+            yield Call(
+                HvCallCode.INSTALL_INTERCEPT,
+                pack(pid, 3 | InterceptType.X64_IO_PORT << 32, port),
+            )
         root = partitions.ROOT_PID
         for conn, kind in (
             (VMBUS_CONNECTION, PORT_TYPE_MESSAGE),
             (EVENT_CONNECTION, PORT_TYPE_EVENT),
         ):
+            # Guest → root: a port in the root, a connection in the guest.
             port = pid * 16 + conn
             yield Call(HvCallCode.CREATE_PORT, pack(root, port, pid, kind | 2 << 32, 0))
             yield Call(HvCallCode.CONNECT_PORT, pack(pid, conn, root, port))
+            # Root → guest: a port in the guest, a connection in the root.
+            kind_name = "message" if kind == PORT_TYPE_MESSAGE else "event"
+            yield Call(HvCallCode.CREATE_PORT, pack(pid, conn, root, kind | 2 << 32, 0))
+            yield Call(
+                HvCallCode.CONNECT_PORT,
+                pack(root, vmbus.root_to_child_connection(pid, kind_name), pid, conn),
+            )
         yield Call(HvCallCode.START_VIRTUAL_PROCESSOR, pack(pid, 0))
 
 
@@ -112,13 +121,22 @@ def child_boot(spec: ChildSpec):
         yield WriteMsr(MSR_HYPERCALL, GUEST_HYPERCALL_PAGE << 12 | 1)
         yield Plant(secret_name(spec.name), spec.secret_gpa)
         yield Call(HvCallCode.GET_PARTITION_ID)
-        yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION))
+        yield from vmbus.connect(actor)
 
     return program
 
 
+def services(machine: Machine) -> list[Actor]:
+    """The root's long-running components: the VMBus server, the storage VSP, the switch."""
+    return [
+        Actor(vmbus.SERVER, ROOT, vmbus.server, machine, daemon=True),
+        Actor(storage.VSP, ROOT, storage.storvsp, machine, daemon=True),
+        Actor("root.vswitch", ROOT, network.vswitch, machine, daemon=True),
+    ]
+
+
 def boot(machine: Machine, **_params) -> list[Actor]:
-    actors = [Actor(ROOT, ROOT, root_boot, machine)]
+    actors = [Actor(ROOT, ROOT, root_boot, machine), *services(machine)]
     actors += [Actor(c.name, c.name, child_boot(c), machine) for c in CHILDREN]
     return actors
 
@@ -191,6 +209,7 @@ def child_a_probes(spec: ChildSpec):
 def memory_probe(machine: Machine, **_params) -> list[Actor]:
     return [
         Actor(ROOT, ROOT, root_probes, machine),
+        *services(machine),
         Actor("A", "A", child_a_probes(CHILDREN[0]), machine),
         Actor("B", "B", child_boot(CHILDREN[1]), machine),
     ]
@@ -204,16 +223,123 @@ def busy(machine: Machine, iterations: int = 1000, **_params) -> list[Actor]:
         def program(actor: Actor):
             yield from child_boot(spec)(actor)
             for i in range(iterations):
-                gpa = (8 + i % 8) * PAGE_SIZE
+                gpa = (24 + i % 8) * PAGE_SIZE
                 yield Write(gpa, i.to_bytes(8, "little"))
                 yield Read(gpa, 8)
                 yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION))
 
         return program
 
-    return [Actor(ROOT, ROOT, root_boot, machine)] + [
+    return [Actor(ROOT, ROOT, root_boot, machine), *services(machine)] + [
         Actor(c.name, c.name, loop(c), machine) for c in CHILDREN
     ]
+
+
+# -- the I/O path ---------------------------------------------------------------------------------
+def with_children(machine: Machine, a_program, b_program) -> list[Actor]:
+    return [
+        Actor(ROOT, ROOT, root_boot, machine),
+        *services(machine),
+        Actor("A", "A", a_program, machine),
+        Actor("B", "B", b_program, machine),
+    ]
+
+
+def after_boot(spec: ChildSpec, then):
+    def program(actor: Actor):
+        yield from child_boot(spec)(actor)
+        yield from then(actor)
+
+    return program
+
+
+def idle(_actor: Actor):
+    return
+    yield
+
+
+def disk_read(machine: Machine, **_params) -> list[Actor]:
+    """A reads block 3 of its virtual disk; B reads its own secret block 5."""
+
+    def a(actor):
+        yield from storage.disk_io(actor, storage.CDB_READ, lba=3)
+
+    def b(actor):
+        yield from storage.disk_io(actor, storage.CDB_READ, lba=DISK_SECRET_LBA)
+
+    return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], b))
+
+
+def disk_write(machine: Machine, **_params) -> list[Actor]:
+    """A writes a block to its virtual disk, then reads it back."""
+
+    def a(actor):
+        data = b"written by A".ljust(512, b"!")
+        yield from storage.disk_io(actor, storage.CDB_WRITE, lba=7, data=data)
+        yield from storage.disk_io(actor, storage.CDB_READ, lba=7)
+
+    return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], idle))
+
+
+def ping(machine: Machine, **_params) -> list[Actor]:
+    """A sends B a frame; B answers with a frame whose payload is the lab's B-traffic canary."""
+
+    def a(actor):
+        b_pid = actor.machine.pid("B")
+        yield WaitUntil(
+            lambda m: m.store.get(("vsc", b_pid, vmbus.Device.NETWORK)) is not None,
+            "B's network up",
+        )
+        yield from network.send(actor, b_pid, b"ping from A")
+        yield from network.receive(actor)
+
+    def b(actor):
+        yield from network.receive(actor)
+        token = yield Do(lambda m: plant_traffic(m), "B-traffic canary")
+        yield from network.send(actor, actor.machine.pid("A"), b"pong:" + token)
+
+    return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], b))
+
+
+def plant_traffic(m: Machine) -> bytes:
+    from hvlab.model import canaries
+    from hvlab.model.events import EventKind
+    from hvlab.model.memory import HYPERVISOR
+
+    token = m.new_token("B-traffic")
+    canaries.plant_secret(m.store, "B-traffic", token, ("A", "B", ROOT, HYPERVISOR), -1)
+    m.emit(
+        EventKind.CANARY,
+        "lab",
+        "secret",
+        path=("B.netvsc",),
+        detail={"canary": "B-traffic", "token": token.hex()},
+    )
+    return token
+
+
+def ide_port_io(machine: Machine, **_params) -> list[Actor]:
+    """A reads block 3 through the emulated IDE controller, then writes block 9."""
+
+    def a(actor):
+        yield from ide_command(devices.ATA_READ_SECTORS, 3)
+        yield PortIo(0x1F7, size=1)
+        yield PortIo(0x1F0, size=devices.SECTOR)
+        yield from ide_command(devices.ATA_WRITE_SECTORS, 9)
+        yield PortIo(0x1F0, b"via IDE".ljust(devices.SECTOR, b"-"))
+        yield PortIo(0x1F7, size=1)
+
+    return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], idle))
+
+
+def ide_command(command: int, lba: int, count: int = 1):
+    """Program the task-file registers, then the command (ATA PIO, LBA28)."""
+    yield PortIo(0x1F2, bytes([count]))
+    yield PortIo(0x1F3, bytes([lba & 0xFF]))
+    yield PortIo(0x1F4, bytes([lba >> 8 & 0xFF]))
+    yield PortIo(0x1F5, bytes([lba >> 16 & 0xFF]))
+    yield PortIo(0x1F6, bytes([0xE0 | lba >> 24 & 0x0F]))
+    yield PortIo(0x1F7, bytes([command]))
 
 
 @dataclass(frozen=True)
@@ -235,6 +361,23 @@ WORKLOADS: dict[str, Workload] = {
             "memory-probe",
             memory_probe,
             "boot, then five probes of memory isolation and the hypercall API",
+        ),
+        Workload(
+            "disk-read",
+            disk_read,
+            "boot; A and B each read a block of their virtual disks "
+            "through storvsc and the storage VSP",
+        ),
+        Workload(
+            "disk-write",
+            disk_write,
+            "boot; A writes a block through the storage VSP and reads it back",
+        ),
+        Workload("ping", ping, "boot; A sends B a frame through the virtual switch, B answers"),
+        Workload(
+            "ide-port-io",
+            ide_port_io,
+            "boot; A reads and writes its disk through the emulated IDE controller (port I/O)",
         ),
         Workload(
             "busy",

@@ -42,7 +42,7 @@ def test_memory_probe_monolithic_json(capsys):
     assert doc["design"]["off"] == ["guest-traffic-via-root", "no-third-party-code"]
     assert {p["result"] for p in doc["outcome"]["probes"]} == {"blocked"}
     denied = [e for e in doc["events"] if e["protection"] == "hypercall-only-access"]
-    assert denied and denied[0]["status"] == {"name": "HV_STATUS_ACCESS_DENIED", "value": 6}
+    assert {"name": "HV_STATUS_ACCESS_DENIED", "value": 6} in [e["status"] for e in denied]
 
 
 def test_off_accepts_several_ids_and_breaches_show(capsys):

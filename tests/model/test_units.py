@@ -89,7 +89,7 @@ def test_synic_slot_busy_until_consumed():
     m = booted()
     assert synic.post(m, 2, 0, 2, 1, b"hello", "test") is HvStatus.SUCCESS
     assert synic.post(m, 2, 0, 2, 1, b"again", "test") is HvStatus.INSUFFICIENT_BUFFERS
-    assert synic.consume(m, 2, 0, 2, "A") == (1, b"hello")
+    assert synic.consume(m, 2, 0, 2, "A") == (1, b"hello", 0)
     assert synic.consume(m, 2, 0, 2, "A") is None
     synic.set_flag(m, 2, 0, 2, 5, "test")
     assert m.store.get(("sief", 2, 0, 2)) == 1 << 5
@@ -145,7 +145,7 @@ def test_secrets_and_markers_name_who_may_touch_them():
 
 def test_event_json_is_plain_data():
     m = booted()
-    m.plant_hypervisor_canaries()
+    m.plant_lab_canaries()
     doc = m.events[0].to_json()
     assert doc["kind"] == "canary" and doc["detail"]["canary"] == "hv-secret"
     assert all(isinstance(c[0], str) for c in doc["changes"])

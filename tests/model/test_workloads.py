@@ -9,7 +9,7 @@ from hvlab.model.protections import Design, Protection
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.
-BOOT_SEED0_DIGEST = "c1f5ed99e7d276c9e6899800516c160abe0610bd641c6fb695337a63bd99a931"
+BOOT_SEED0_DIGEST = "2efe8ee553671753ddff6bc02a6ddd43c35dce51174a38ccf61cc2add3e2d3a6"
 
 PROBES = ("guest-snoop", "hv-read", "privileged-hypercall", "hv-patch", "malformed-rep")
 # Which single protection, switched off, lets each probe through.
@@ -41,7 +41,8 @@ def test_boot_builds_two_children_and_plants_canaries():
     assert st.get(("vp", 3, 0)) == "running"
     assert len(st.get(("pool", 2))) == 8 and len(st.get(("pool", 3))) == 8
     assert len(st.second_level_map(2)) == 32 and len(st.second_level_map(3)) == 48
-    assert set(st.get(("canaries",))) == {"hv-secret", "A-secret", "B-secret"}
+    assert set(st.get(("canaries",))) == {"hv-secret", "B-disk", "A-secret", "B-secret"}
+    assert st.get(("vsc", 2, 1)) == 33 and st.get(("vsc", 3, 2)) == 50  # channels open
     # The hypercall sequence is the real life cycle, in order, for each child.
     calls = [
         e.name

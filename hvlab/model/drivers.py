@@ -1,0 +1,52 @@
+"""Loading drivers. With `no-third-party-code` on, the hypervisor image is fixed at boot and has
+no loader: a request to load a driver into it is refused, and the driver never runs there. With
+it off the hypervisor gains a loader — the monolithic design, where vendor drivers run inside
+the hypervisor. Drivers loaded into the root are the root's business, under every design.
+
+Store keys: ("driver", where, name) -> who asked for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hvlab.model.events import EventKind
+from hvlab.model.hv import HvStatus
+from hvlab.model.memory import HYPERVISOR
+from hvlab.model.protections import Protection
+
+if TYPE_CHECKING:
+    from hvlab.model.machine import Machine
+
+NTPC = Protection.NO_THIRD_PARTY_CODE.value
+
+
+def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
+    path = (
+        f"{requester}" if "." in requester else f"{requester}.kernel",
+        where if where == HYPERVISOR else "root.kernel",
+    )
+    if where == HYPERVISOR and m.on(NTPC):
+        m.emit(
+            EventKind.DRIVER,
+            HYPERVISOR,
+            "load-refused",
+            status=HvStatus.OPERATION_DENIED,
+            protection=NTPC,
+            path=path,
+            detail={"driver": name, "why": "the hypervisor has no driver loader"},
+        )
+        return False
+    m.store.set(("driver", where, name), requester)
+    m.emit(
+        EventKind.DRIVER,
+        HYPERVISOR if where == HYPERVISOR else "root.kernel",
+        "loaded",
+        path=(*path, f"{where}.driver:{name}"),
+        detail={"driver": name, "into": where},
+    )
+    return True
+
+
+def loaded(m: Machine, where: str) -> list[str]:
+    return sorted(k[2] for k in m.store.data if k[0] == "driver" and k[1] == where)

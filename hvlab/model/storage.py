@@ -1,0 +1,275 @@
+"""Synthetic storage: storvsc in the guest, the storage VSP in the root, the root's disk driver.
+
+A request is an EXECUTE_SRB packet of type DATA_USING_GPA_DIRECT: the data buffer travels as a
+list of guest pages, never through the ring. The VSP translates those pages through the
+sending guest's own map, reads or writes that guest's virtual disk — a run of sectors on the
+physical disk — and answers with a COMPLETE_IO completion.
+
+The request block is the model's own layout (32 bytes): operation u32, flags u32, status u32,
+reserved u32, CDB opcode u32 (READ(10) 0x28 / WRITE(10) 0x2A), sector count u32, LBA u64.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from hvlab.model import devices, memory, vsp
+from hvlab.model import ring as rings
+from hvlab.model.engine import Actor, Call, Do, Read, WaitUntil, Write
+from hvlab.model.events import EventKind
+from hvlab.model.hv import PAGE_SIZE, HvCallCode
+from hvlab.model.invoke import pack
+from hvlab.model.ring import PacketType
+from hvlab.model.vmbus import EVENT_CONNECTION, VSP_VALIDATES, Device, chan, channels
+from hvlab.model.vmbus import rings as channel_rings
+
+if TYPE_CHECKING:
+    from hvlab.model.machine import Machine
+
+VSP = "root.storvsp"
+DISK_DRIVER = "root.disk"
+CDB_READ, CDB_WRITE = 0x28, 0x2A
+SRB_STATUS_SUCCESS, SRB_STATUS_ERROR = 0x01, 0x04
+MAX_SECTORS = PAGE_SIZE // devices.SECTOR
+BUFFER_PAGE = 16  # the guest page storvsc uses as its data buffer
+
+
+class VStorOperation(IntEnum):
+    COMPLETE_IO = 1
+    EXECUTE_SRB = 3
+    BEGIN_INITIALIZATION = 7
+    END_INITIALIZATION = 8
+    QUERY_PROTOCOL_VERSION = 9
+
+
+def request(op: int, cdb: int, sectors: int, lba: int, status: int = 0) -> bytes:
+    return struct.pack("<IIIIIIQ", op, 0, status, 0, cdb, sectors, lba)
+
+
+def path_of(child: str) -> tuple[str, ...]:
+    return (f"{child}.storvsc", f"{child}.storage-channel", VSP, DISK_DRIVER, "hw.disk")
+
+
+# -- guest side ---------------------------------------------------------------------------------
+def next_tid(m: Machine, pid: int) -> int:
+    tid = m.store.get(("vsc", pid, "tid"), 0) + 1
+    m.store.set(("vsc", pid, "tid"), tid)
+    return tid
+
+
+def disk_io(
+    actor: Actor,
+    cdb: int,
+    lba: int,
+    sectors: int = 1,
+    data: bytes = b"",
+    buffer_page: int = BUFFER_PAGE,
+):
+    """storvsc: one SRB through the channel. Returns (SRB status, data read or b"")."""
+    pid, name = actor.pid, actor.name
+    buffer = buffer_page * PAGE_SIZE
+    if cdb == CDB_WRITE:
+        yield Write(buffer, data)
+    relid = actor.machine.store.get(("vsc", pid, Device.STORAGE))
+
+    def submit(m: Machine):
+        out_ring, _ = channel_rings(m, relid, "guest")
+        raw = rings.packet(
+            PacketType.DATA_USING_GPA_DIRECT,
+            request(VStorOperation.EXECUTE_SRB, cdb, sectors, lba),
+            next_tid(m, pid),
+            prefix=rings.gpa_ranges([buffer_page], sectors * devices.SECTOR),
+        )
+        m.emit(
+            EventKind.VSP,
+            name,
+            "srb",
+            path=path_of(m.name(pid))[:2],
+            detail={"cdb": cdb, "lba": lba, "sectors": sectors, "buffer_gpa": buffer},
+        )
+        return rings.write(m, out_ring, name, raw)
+
+    written, was_empty = yield Do(submit, "queue SRB")
+    if not written:
+        return SRB_STATUS_ERROR, b""
+    if was_empty:
+        yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION | relid << 32))
+    status = yield from wait_completion(actor, relid)
+    if cdb == CDB_READ and status == SRB_STATUS_SUCCESS:
+        got = yield Read(buffer, sectors * devices.SECTOR)
+        return status, got or b""
+    return status, b""
+
+
+def guest_signalled(pid: int, relid: int):
+    return lambda m: m.store.get(("sief", pid, 0, 2), 0) >> relid & 1
+
+
+def clear_guest_flag(m: Machine, pid: int, relid: int) -> None:
+    key = ("sief", pid, 0, 2)
+    m.store.set(key, m.store.get(key, 0) & ~(1 << relid) or None)
+
+
+def wait_completion(actor: Actor, relid: int):
+    """Wait for the root's signal, then read the completion off the in-ring."""
+    pid, name = actor.pid, actor.name
+    while True:
+        yield WaitUntil(guest_signalled(pid, relid), "storage completion")
+
+        def take(m: Machine):
+            clear_guest_flag(m, pid, relid)
+            _, in_ring = channel_rings(m, relid, "guest")
+            return rings.read_packet(m, in_ring, name)
+
+        got = yield Do(take, "read completion")
+        if got is not None:
+            _desc, payload = got
+            return struct.unpack_from("<III", payload.ljust(12, b"\0"))[2]
+
+
+# -- root side ----------------------------------------------------------------------------------
+def storvsp(actor: Actor):
+    """The storage VSP: wakes on a guest's signal and drains that channel's ring."""
+    while True:
+        yield WaitUntil(lambda m: vsp.signalled(m, channels(m, Device.STORAGE)), "storage signal")
+        yield Do(service, "serve storage requests")
+
+
+def service(m: Machine) -> None:
+    for relid in vsp.take_signals(m, channels(m, Device.STORAGE)):
+        child = m.name(chan(m, relid, "owner"))
+        while (packet := vsp.fetch(m, VSP, relid, path_of(child))) is not None:
+            handle(m, relid, child, packet)
+
+
+def handle(m: Machine, relid: int, child: str, packet: vsp.Fetched) -> None:
+    validating = m.on(VSP_VALIDATES)
+    path = path_of(child)
+    payload = packet.payload(m, VSP)
+    op, _flags, _status, _rsv, cdb, sectors, lba = struct.unpack_from(
+        "<IIIIIIQ", payload.ljust(32, b"\0")
+    )
+    if validating:
+        why = None
+        if packet.desc.type != PacketType.DATA_USING_GPA_DIRECT:
+            why = f"packet type {packet.desc.type:#x} for an SRB"
+        elif op != VStorOperation.EXECUTE_SRB or cdb not in (CDB_READ, CDB_WRITE):
+            why = f"operation {op} / CDB {cdb:#x}"
+        elif not 1 <= sectors <= MAX_SECTORS:
+            why = f"{sectors} sectors"
+        if why:
+            vsp.corrupt(m, VSP, relid, why, path)
+            return
+    frames = buffer_frames(m, relid, child, packet, sectors, path)
+    if frames is None:
+        return
+    m.emit(
+        EventKind.VSP,
+        VSP,
+        "execute-srb",
+        path=path,
+        detail={
+            "relid": relid,
+            "cdb": cdb,
+            "lba": lba,
+            "sectors": sectors,
+            "frames": tuple(frames),
+            "trans_id": packet.desc.trans_id,
+        },
+    )
+    status = disk_transfer(m, child, cdb, lba, sectors, frames, path)
+    complete(m, relid, packet.desc.trans_id, status, path)
+
+
+def buffer_frames(m, relid, child, packet, sectors, path) -> list[int] | None:
+    """The system frames of the request's data buffer. Validating: translate every guest page
+    through the sender's own map. Not validating: believe the page numbers as system frames."""
+    prefix = packet.prefix(m, VSP)
+    _reserved, count = vsp.u32s(prefix, 0, 2)
+    if m.on(VSP_VALIDATES) and (count == 0 or 8 + 16 * count > len(prefix)):
+        vsp.corrupt(m, VSP, relid, f"GPA-direct packet with {count} ranges", path)
+        return None
+    pid = chan(m, relid, "owner")
+    frames = []
+    total = 0
+    for i in range(min(count, 8)):
+        byte_count, _offset = vsp.u32s(prefix, 8 + 16 * i, 2)
+        pfn = struct.unpack_from("<Q", prefix.ljust(8 + 16 * i + 16, b"\0"), 8 + 16 * i + 8)[0]
+        total += byte_count
+        if m.on(VSP_VALIDATES):
+            entry = memory.translate(m.store, pid, pfn)
+            if entry is None or "w" not in entry[1]:
+                vsp.corrupt(m, VSP, relid, f"GPA page {pfn:#x} outside the sender's map", path)
+                return None
+            pfn = entry[0]
+        frames.append(pfn)
+    if m.on(VSP_VALIDATES) and total < sectors * devices.SECTOR:
+        vsp.corrupt(m, VSP, relid, f"buffer of {total} bytes for {sectors} sectors", path)
+        return None
+    return frames
+
+
+def disk_transfer(m, child, cdb, lba, sectors, frames, path) -> int:
+    region = devices.VIRTUAL_DISKS.get(child)
+    if region is None:
+        return SRB_STATUS_ERROR
+    if (lba + sectors > region.count or lba < 0) and m.on(VSP_VALIDATES):
+        m.emit(
+            EventKind.VSP,
+            VSP,
+            "lba-out-of-range",
+            protection=VSP_VALIDATES,
+            path=path,
+            detail={"lba": lba, "sectors": sectors, "disk_sectors": region.count},
+        )
+        return SRB_STATUS_ERROR
+    first = region.first + lba
+    if first < 0 or first + sectors > devices.DISK_SECTORS:
+        return SRB_STATUS_ERROR
+    per_frame = PAGE_SIZE // devices.SECTOR
+    if cdb == CDB_READ:
+        data = b"".join(devices.read_sector(m.store, first + i) for i in range(sectors))
+        m.emit(
+            EventKind.DEVICE,
+            DISK_DRIVER,
+            "read-sectors",
+            path=path[-2:],
+            detail={"first": first, "count": sectors},
+        )
+        for i, pfn in enumerate(frames):
+            chunk = data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
+            if chunk:
+                m.dma(pfn * PAGE_SIZE, child, DISK_DRIVER, path[-3:], data=chunk)
+        return SRB_STATUS_SUCCESS
+    data = b""
+    for pfn in frames:
+        got = m.dma(pfn * PAGE_SIZE, child, DISK_DRIVER, path[-3:], size=PAGE_SIZE)
+        data += got or bytes(PAGE_SIZE)
+    for i in range(sectors):
+        devices.write_sector(
+            m.store, first + i, data[i * devices.SECTOR : (i + 1) * devices.SECTOR]
+        )
+    m.emit(
+        EventKind.DEVICE,
+        DISK_DRIVER,
+        "write-sectors",
+        path=path[-2:],
+        detail={"first": first, "count": sectors, "frames_per_page": per_frame},
+    )
+    return SRB_STATUS_SUCCESS
+
+
+def complete(m: Machine, relid: int, trans_id: int, status: int, path) -> None:
+    raw = rings.packet(
+        PacketType.COMP, request(VStorOperation.COMPLETE_IO, 0, 0, 0, status), trans_id, flags=0
+    )
+    vsp.send(m, VSP, relid, raw, tuple(reversed(path[:3])))
+    m.emit(
+        EventKind.VSP,
+        VSP,
+        "complete-io",
+        path=tuple(reversed(path[:3])),
+        detail={"relid": relid, "trans_id": trans_id, "srb_status": status},
+    )

@@ -1,0 +1,216 @@
+"""How a VSP in the root takes a packet off a guest's ring.
+
+With `vsp-validates-input` on, the VSP checks the ring indices, copies the whole packet out of
+shared memory into its own before looking at it, bounds every length and index against that
+copy, and checks transaction ids; anything wrong marks the packet corrupt and the channel
+broken, and nothing outside the ring is read. With it off it reads fields straight from the
+shared ring each time it needs them — a guest can change them between the check and the use
+(a double fetch) — and believes indices and lengths as they are.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hvlab.model import ring as rings
+from hvlab.model import synic
+from hvlab.model.events import EventKind
+from hvlab.model.hv import HvCallCode
+from hvlab.model.invoke import call, pack
+from hvlab.model.partitions import ROOT_PID
+from hvlab.model.ring import DESCRIPTOR, KNOWN_FLAGS, Descriptor, PacketType, Ring
+from hvlab.model.vmbus import VSP_VALIDATES, chan, root_to_child_connection, set_chan
+
+if TYPE_CHECKING:
+    from hvlab.model.machine import Machine
+
+RECENT_IDS = 16
+
+
+@dataclass
+class Fetched:
+    """A packet taken off a ring: the descriptor as checked, and where its bytes are."""
+
+    relid: int
+    desc: Descriptor
+    ring: Ring
+    start: int
+    private: bytes | None  # the VSP's own copy, when it made one
+
+    def body(self, m: Machine, actor: str) -> bytes:
+        """The packet's bytes at the moment of use: the private copy, or (validation off) a
+        fresh read of the shared ring, which the guest may have rewritten since the check."""
+        if self.private is not None:
+            return self.private
+        return (
+            rings.read_data(m, self.ring, actor, self.start, max(self.desc.len8 * 8, DESCRIPTOR))
+            or b""
+        )
+
+    def payload(self, m: Machine, actor: str) -> bytes:
+        raw = self.body(m, actor)
+        offset8 = Descriptor.parse(raw[:DESCRIPTOR].ljust(DESCRIPTOR, b"\0")).offset8
+        return raw[offset8 * 8 :]
+
+    def prefix(self, m: Machine, actor: str) -> bytes:
+        """The bytes between the descriptor and the payload (a GPA-direct range array)."""
+        raw = self.body(m, actor)
+        offset8 = Descriptor.parse(raw[:DESCRIPTOR].ljust(DESCRIPTOR, b"\0")).offset8
+        return raw[DESCRIPTOR : offset8 * 8]
+
+
+def corrupt(m: Machine, actor: str, relid: int, why: str, path: tuple[str, ...]) -> None:
+    """Report a corrupt packet and mark the channel broken; other channels carry on."""
+    set_chan(m, relid, "state", "broken")
+    m.emit(
+        EventKind.VSP,
+        actor,
+        "packet-corrupt",
+        protection=VSP_VALIDATES,
+        path=path,
+        detail={"relid": relid, "why": why, "channel": "broken"},
+    )
+
+
+def fetch(
+    m: Machine, actor: str, relid: int, path: tuple[str, ...], side: str = "root"
+) -> Fetched | None:
+    """The next packet on a channel's out-ring, or None (empty, or corrupt and now broken).
+    `side` is whose view of memory the VSP reads through: the root's, or the hypervisor's."""
+    validating = m.on(VSP_VALIDATES)
+    state = chan(m, relid, "state")
+    if state != "open":
+        if validating and state in ("rescinded", "closed") and _has_data(m, relid, actor, side):
+            corrupt(m, actor, relid, f"packet on a {state} channel", path)
+        return None
+    out_ring, _ = _rings(m, relid, side)
+    idx = rings.indices(m, out_ring, actor)
+    if idx is None:
+        return None
+    write_at, read_at, _mask = idx
+    if validating:
+        for name, value in (("write", write_at), ("read", read_at)):
+            if value >= out_ring.size or value % 8:
+                corrupt(
+                    m, actor, relid, f"{name} index {value:#x} outside the ring or unaligned", path
+                )
+                return None
+    if write_at == read_at:
+        return None
+    available = (write_at - read_at) % out_ring.size
+    head = rings.read_data(m, out_ring, actor, read_at, DESCRIPTOR)
+    if head is None:
+        return None
+    desc = Descriptor.parse(head)
+    private = None
+    if validating:
+        why = _check_descriptor(desc, available)
+        if why is None:
+            private = rings.read_data(m, out_ring, actor, read_at, desc.len8 * 8)
+            desc = Descriptor.parse(private[:DESCRIPTOR])  # what is used is what was checked
+            why = _check_ids(m, relid, desc)
+        if why is not None:
+            corrupt(m, actor, relid, why, path)
+            return None
+    size = max(desc.len8 * 8, DESCRIPTOR)
+    rings.set_index(m, out_ring, actor, "read", (read_at + size) % out_ring.size)
+    return Fetched(relid, desc, out_ring, read_at, private)
+
+
+def _has_data(m: Machine, relid: int, actor: str, side: str) -> bool:
+    out_ring, _ = _rings(m, relid, side)
+    idx = rings.indices(m, out_ring, actor)
+    return idx is not None and idx[0] != idx[1]
+
+
+def _rings(m: Machine, relid: int, side: str) -> tuple[Ring, Ring]:
+    from hvlab.model.vmbus import rings as channel_rings
+
+    return channel_rings(m, relid, side)
+
+
+def _check_descriptor(desc: Descriptor, available: int) -> str | None:
+    if available < DESCRIPTOR:
+        return f"only {available} bytes available, less than a descriptor"
+    if desc.offset8 < DESCRIPTOR // 8:
+        return f"offset8 {desc.offset8} points inside the descriptor"
+    if desc.len8 < desc.offset8:
+        return f"len8 {desc.len8} is below offset8 {desc.offset8}"
+    if desc.len8 * 8 > available:
+        return f"len8 {desc.len8} runs past the {available} bytes written"
+    if desc.type not in set(PacketType):
+        return f"unknown packet type {desc.type:#x}"
+    if desc.flags & ~KNOWN_FLAGS:
+        return f"unknown flags {desc.flags:#x}"
+    return None
+
+
+def _check_ids(m: Machine, relid: int, desc: Descriptor) -> str | None:
+    if desc.type == PacketType.COMP:
+        issued = chan(m, relid, "issued", ())
+        if desc.trans_id not in issued:
+            return f"completion for transaction {desc.trans_id:#x}, which the root never sent"
+        set_chan(m, relid, "issued", tuple(t for t in issued if t != desc.trans_id) or None)
+        return None
+    if desc.trans_id == 0:
+        return "transaction id 0"
+    seen = chan(m, relid, "seen", ())
+    if desc.trans_id in seen:
+        return f"transaction id {desc.trans_id:#x} replayed"
+    set_chan(m, relid, "seen", (*seen, desc.trans_id)[-RECENT_IDS:])
+    return None
+
+
+def send(
+    m: Machine, actor: str, relid: int, raw: bytes, path: tuple[str, ...], side: str = "root"
+) -> bool:
+    """Write a packet to the channel's in-ring; signal the guest on empty → non-empty."""
+    _, in_ring = _rings(m, relid, side)
+    written, was_empty = rings.write(m, in_ring, actor, raw)
+    if not written:
+        m.emit(EventKind.VSP, actor, "ring-full", path=path, detail={"relid": relid})
+        return False
+    desc = Descriptor.parse(raw)
+    if desc.type != PacketType.COMP and desc.flags & rings.FLAG_COMPLETION_REQUESTED:
+        set_chan(m, relid, "issued", (*chan(m, relid, "issued", ()), desc.trans_id))
+    if was_empty:
+        owner = chan(m, relid, "owner")
+        if side == "hypervisor":
+            synic.set_flag(m, owner, 0, synic_sint(), relid, actor)
+        else:
+            conn = root_to_child_connection(owner, "event")
+            call(m, ROOT_PID, HvCallCode.SIGNAL_EVENT, pack(conn | relid << 32), actor=actor)
+    return True
+
+
+def take_signals(m: Machine, relids: list[int]) -> list[int]:
+    """Clear and return the channels among `relids` whose guest signalled the root."""
+    key = ("sief", ROOT_PID, 0, synic_sint())
+    flags = m.store.get(key, 0)
+    hit = [r for r in relids if flags >> r & 1]
+    if hit:
+        remaining = flags
+        for r in hit:
+            remaining &= ~(1 << r)
+        m.store.set(key, remaining or None)
+    return hit
+
+
+def signalled(m: Machine, relids: list[int]) -> bool:
+    flags = m.store.get(("sief", ROOT_PID, 0, synic_sint()), 0)
+    return any(flags >> r & 1 for r in relids)
+
+
+def synic_sint() -> int:
+    from hvlab.model.vmbus import SINT
+
+    return SINT
+
+
+def u32s(raw: bytes, offset: int, count: int) -> tuple[int, ...]:
+    return struct.unpack_from(f"<{count}I", raw.ljust(offset + 4 * count, b"\0"), offset)
+
+
+__all__ = ["Fetched", "corrupt", "fetch", "send", "signalled", "synic", "take_signals"]
