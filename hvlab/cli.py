@@ -44,6 +44,13 @@ def build_parser() -> Parser:
     run.add_argument("--seed", type=int, default=0, help="scheduler and secret seed (default 0)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
+    export = sub.add_parser("export", help="write the architecture graph")
+    export.add_argument("what", choices=["topology"], help="what to export")
+    export.add_argument("--format", default="dot", choices=["dot", "mermaid", "json"])
+    export.add_argument("--design", default="hyperv", help=f"preset: {', '.join(PRESETS)}")
+    export.add_argument("--off", action="extend", nargs="+", default=[], metavar="ID")
+    export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+
     sub.add_parser("workloads", help="list workloads")
     sub.add_parser("protections", help="list the protections and the principle each teaches")
     return parser
@@ -69,12 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hvlab.lab import Lab, UnknownWorkloadError
-    from hvlab.model.protections import Design, UnknownDesignError, UnknownProtectionError
 
+    design = design_from(args)
     try:
-        design = Design.build(args.design, args.off)
         lab = Lab(args.workload, design, args.seed)
-    except (UnknownWorkloadError, UnknownProtectionError, UnknownDesignError) as exc:
+    except UnknownWorkloadError as exc:
         raise UsageError(str(exc)) from None
     outcome = lab.run()
     if args.json:
@@ -93,6 +99,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if outcome.result == "error" else 0
 
 
+def design_from(args: argparse.Namespace):
+    from hvlab.model.protections import Design, UnknownDesignError, UnknownProtectionError
+
+    try:
+        return Design.build(args.design, args.off)
+    except (UnknownProtectionError, UnknownDesignError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hvlab.model import topology
+
+    design = design_from(args)
+    if args.format == "json":
+        text = json.dumps(topology.to_json(design), indent=1, sort_keys=True) + "\n"
+    elif args.format == "mermaid":
+        text = topology.to_mermaid(design)
+    else:
+        text = topology.to_dot(design)
+    if args.output:
+        from pathlib import Path
+
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_workloads(_args: argparse.Namespace) -> int:
     from hvlab.model.workloads import WORKLOADS
 
@@ -109,7 +146,12 @@ def cmd_protections(_args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "workloads": cmd_workloads, "protections": cmd_protections}
+COMMANDS = {
+    "run": cmd_run,
+    "export": cmd_export,
+    "workloads": cmd_workloads,
+    "protections": cmd_protections,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,3 +43,42 @@ def issue(
     """Place `data` at `in_gpa`, then call."""
     place(m, pid, in_gpa, data)
     return hypercall(m, pid, value, in_gpa, out_gpa)
+
+
+# -- the I/O path ----------------------------------------------------------------------------
+def relid(m: Machine, child: str, device: int) -> int:
+    return m.store.get(("vsc", m.pid(child), device))
+
+
+def guest_submit(m: Machine, child: str, device: int, raw: bytes) -> bool:
+    """The guest puts `raw` on its out-ring and signals the root, as its VSC would."""
+    from hvlab.model import ring as rings
+    from hvlab.model import vmbus
+
+    r = relid(m, child, device)
+    out_ring, _ = vmbus.rings(m, r, "guest")
+    written, _ = rings.write(m, out_ring, child, raw)
+    key = ("sief", 1, 0, 2)
+    m.store.set(key, m.store.get(key, 0) | 1 << r)
+    m.store.take()
+    return written
+
+
+def srb_packet(
+    lba: int,
+    sectors: int = 1,
+    cdb: int = 0x28,
+    pages=(16,),
+    trans_id: int = 7,
+    byte_count: int | None = None,
+) -> bytes:
+    from hvlab.model import ring as rings
+    from hvlab.model import storage
+
+    count = byte_count if byte_count is not None else sectors * 512
+    return rings.packet(
+        rings.PacketType.DATA_USING_GPA_DIRECT,
+        storage.request(storage.VStorOperation.EXECUTE_SRB, cdb, sectors, lba),
+        trans_id,
+        prefix=rings.gpa_ranges(list(pages), count),
+    )

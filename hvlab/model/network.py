@@ -17,7 +17,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from hvlab.model import ring as rings
-from hvlab.model import synic, vsp
+from hvlab.model import synic, topology, vsp
 from hvlab.model.engine import Actor, Call, Do, WaitUntil
 from hvlab.model.events import EventKind
 from hvlab.model.hv import PAGE_SIZE, HvCallCode
@@ -43,13 +43,8 @@ def switch_node(m: Machine) -> str:
 
 
 def route(m: Machine, src: str, dst: str) -> tuple[str, ...]:
-    return (
-        f"{src}.netvsc",
-        f"{src}.net-channel",
-        switch_node(m),
-        f"{dst}.net-channel",
-        f"{dst}.netvsc",
-    )
+    """netvsc → channel → switch → channel → netvsc, as the topology routes it."""
+    return topology.route(m.design, "network", f"{src}.netvsc", f"{dst}.netvsc")
 
 
 def frame(dst: int, src: int, payload: bytes) -> bytes:
@@ -126,7 +121,7 @@ def service(m: Machine) -> None:
     for relid in vsp.take_signals(m, channels(m, Device.NETWORK)):
         src = m.name(chan(m, relid, "owner"))
         path = (f"{src}.netvsc", f"{src}.net-channel", actor)
-        while (packet := vsp.fetch(m, actor, relid, path, side=where)) is not None:
+        for packet in vsp.drain(m, actor, relid, path, side=where):
             if packet.desc.type == PacketType.COMP:
                 continue  # a guest acknowledging a frame the switch delivered
             forward(m, actor, where, relid, src, packet, path)

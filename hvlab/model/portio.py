@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hvlab.model import devices, partitions, synic
+from hvlab.model import devices, partitions, synic, topology
 from hvlab.model.events import EventKind
 from hvlab.model.hv import HvMessageType, InterceptType
 from hvlab.model.memory import HYPERVISOR
@@ -40,10 +40,11 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
         "direction": "out" if write else "in",
         "size": len(data) if write else size,
     }
+    route = topology.route(m.design, "port-io", node, "hw.disk") if pid != ROOT_PID else ()
     if pid == ROOT_PID or not m.on(MEDIATED):
         controller = devices.Ide(m.store, "hw", None)
         result = _drive(controller, port, data, size)
-        path = ("root.disk", "hw.disk") if pid == ROOT_PID else (node, "hw.disk")
+        path = ("root.disk", "hw.disk") if pid == ROOT_PID else route
         m.emit(
             EventKind.DEVICE,
             actor,

@@ -15,7 +15,7 @@ import struct
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from hvlab.model import devices, memory, vsp
+from hvlab.model import devices, memory, topology, vsp
 from hvlab.model import ring as rings
 from hvlab.model.engine import Actor, Call, Do, Read, WaitUntil, Write
 from hvlab.model.events import EventKind
@@ -48,8 +48,9 @@ def request(op: int, cdb: int, sectors: int, lba: int, status: int = 0) -> bytes
     return struct.pack("<IIIIIIQ", op, 0, status, 0, cdb, sectors, lba)
 
 
-def path_of(child: str) -> tuple[str, ...]:
-    return (f"{child}.storvsc", f"{child}.storage-channel", VSP, DISK_DRIVER, "hw.disk")
+def path_of(m: Machine, child: str) -> tuple[str, ...]:
+    """storvsc → channel → storage VSP → disk driver → disk, as the topology routes it."""
+    return topology.route(m.design, "storage", f"{child}.storvsc", "hw.disk")
 
 
 # -- guest side ---------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ def disk_io(
             EventKind.VSP,
             name,
             "srb",
-            path=path_of(m.name(pid))[:2],
+            path=path_of(m, m.name(pid))[:2],
             detail={"cdb": cdb, "lba": lba, "sectors": sectors, "buffer_gpa": buffer},
         )
         return rings.write(m, out_ring, name, raw)
@@ -140,13 +141,13 @@ def storvsp(actor: Actor):
 def service(m: Machine) -> None:
     for relid in vsp.take_signals(m, channels(m, Device.STORAGE)):
         child = m.name(chan(m, relid, "owner"))
-        while (packet := vsp.fetch(m, VSP, relid, path_of(child))) is not None:
+        for packet in vsp.drain(m, VSP, relid, path_of(m, child)):
             handle(m, relid, child, packet)
 
 
 def handle(m: Machine, relid: int, child: str, packet: vsp.Fetched) -> None:
     validating = m.on(VSP_VALIDATES)
-    path = path_of(child)
+    path = path_of(m, child)
     payload = packet.payload(m, VSP)
     op, _flags, _status, _rsv, cdb, sectors, lba = struct.unpack_from(
         "<IIIIIIQ", payload.ljust(32, b"\0")
@@ -172,6 +173,8 @@ def handle(m: Machine, relid: int, child: str, packet: vsp.Fetched) -> None:
         path=path,
         detail={
             "relid": relid,
+            "packet_type": int(packet.desc.type),
+            "operation": int(op),
             "cdb": cdb,
             "lba": lba,
             "sectors": sectors,
@@ -271,5 +274,11 @@ def complete(m: Machine, relid: int, trans_id: int, status: int, path) -> None:
         VSP,
         "complete-io",
         path=tuple(reversed(path[:3])),
-        detail={"relid": relid, "trans_id": trans_id, "srb_status": status},
+        detail={
+            "relid": relid,
+            "packet_type": int(PacketType.COMP),
+            "operation": int(VStorOperation.COMPLETE_IO),
+            "trans_id": trans_id,
+            "srb_status": status,
+        },
     )

@@ -228,7 +228,7 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
         status, why = _gpadl(m, sender, relid, payload, count)
         note(
             "gpadl-created" if status == 0 else "gpadl-refused",
-            VSP_VALIDATES if status and why.startswith("page") else None,
+            None,
             relid=relid,
             gpadl=gpadl,
             why=why,
@@ -252,8 +252,8 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
 
 
 def _gpadl(m: Machine, sender: int, relid: int, payload: bytes, count: int) -> tuple[int, str]:
-    """Check a GPADL: four pages, each the offering guest's own. With vsp-validates-input off
-    the root takes the page numbers as system frames, unchecked."""
+    """Check a GPADL: four pages, each the offering guest's own, translated through its map.
+    (Ring pages are shared only between that guest and the root, under every design.)"""
     if chan(m, relid, "owner") != sender:
         return 1, "not this guest's channel"
     if count != 4 or 24 + 8 * count > len(payload):
@@ -261,15 +261,9 @@ def _gpadl(m: Machine, sender: int, relid: int, payload: bytes, count: int) -> t
     gpns = struct.unpack_from(f"<{count}Q", payload, 24)
     frames = []
     for gpn in gpns:
-        if not m.on(VSP_VALIDATES):
-            frames.append(gpn)
-            continue
         entry = memory.translate(m.store, sender, gpn)
-        if (
-            entry is None
-            or "w" not in entry[1]
-            or memory.frame_owner(m.store, entry[0]) != m.name(sender)
-        ):
+        owner = memory.frame_owner(m.store, entry[0]) if entry else None
+        if entry is None or "w" not in entry[1] or owner != m.name(sender):
             return 1, f"page {gpn:#x} is not the guest's own"
         frames.append(entry[0])
     set_chan(m, relid, "gpns", tuple(gpns))

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from hvlab.model.machine import Machine
 
 RECENT_IDS = 16
+# At most this many packets per channel per wake-up: a 4 KiB ring cannot hold more honest
+# 16-byte packets, so only lying indices reach it — the "crafted packets hang the host" class
+# (CVE-2011-1872, CVE-2010-3960). The model stops there and says so instead of spinning.
+BUDGET = 256
 
 
 @dataclass
@@ -183,6 +187,26 @@ def send(
             conn = root_to_child_connection(owner, "event")
             call(m, ROOT_PID, HvCallCode.SIGNAL_EVENT, pack(conn | relid << 32), actor=actor)
     return True
+
+
+def drain(m: Machine, actor: str, relid: int, path: tuple[str, ...], side: str = "root"):
+    """Yield the channel's packets, up to the budget."""
+    for _ in range(BUDGET):
+        packet = fetch(m, actor, relid, path, side)
+        if packet is None:
+            return
+        yield packet
+    m.emit(
+        EventKind.VSP,
+        actor,
+        "budget-exhausted",
+        path=path,
+        detail={
+            "relid": relid,
+            "packets": BUDGET,
+            "why": "the ring never ran empty: the VSP would spin here (a host hang)",
+        },
+    )
 
 
 def take_signals(m: Machine, relids: list[int]) -> list[int]:
