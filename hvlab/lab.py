@@ -87,6 +87,7 @@ class Lab:
         *,
         params: dict[str, Any] | None = None,
         checkpoint_every: int | None = None,
+        salts: dict[str, int] | None = None,
     ) -> None:
         if workload not in WORKLOADS:
             raise UnknownWorkloadError(
@@ -97,7 +98,8 @@ class Lab:
         self.seed = seed
         self.params = dict(params or {})
         self._every = checkpoint_every
-        machine = Machine(self.design, seed)
+        # `salts` vary named secrets and nothing else (the noninterference tests use it).
+        machine = Machine(self.design, seed, salts=salts)
         self._checkpoints: dict[int, dict] = {-1: machine.initial}
         self._checkpoint_steps = [-1]
         machine.listeners.append(self._maybe_checkpoint)

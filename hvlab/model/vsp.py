@@ -27,10 +27,8 @@ if TYPE_CHECKING:
     from hvlab.model.machine import Machine
 
 RECENT_IDS = 16
-# At most this many packets per channel per wake-up: a 4 KiB ring cannot hold more honest
-# 16-byte packets, so only lying indices reach it — the "crafted packets hang the host" class
-# (CVE-2011-1872, CVE-2010-3960). The model stops there and says so instead of spinning.
-BUDGET = 256
+# A VSP takes at most this many packets per channel per wake-up, then lets others run.
+BUDGET = 32
 
 
 @dataclass
@@ -190,12 +188,26 @@ def send(
 
 
 def drain(m: Machine, actor: str, relid: int, path: tuple[str, ...], side: str = "root"):
-    """Yield the channel's packets, up to the budget."""
+    """Yield the channel's packets, up to the budget. A validated ring that still holds more
+    re-raises its flag, so the VSP comes back to it. An unvalidated one may be lying about its
+    indices and never run empty: the model stops there and reports the host hang that crafted
+    packets cause (CVE-2011-1872, CVE-2010-3960) instead of spinning."""
     for _ in range(BUDGET):
         packet = fetch(m, actor, relid, path, side)
         if packet is None:
             return
         yield packet
+    if m.on(VSP_VALIDATES):
+        key = ("sief", ROOT_PID, 0, synic_sint())
+        m.store.set(key, m.store.get(key, 0) | 1 << relid)
+        m.emit(
+            EventKind.VSP,
+            actor,
+            "yield",
+            path=path,
+            detail={"relid": relid, "why": f"{BUDGET} packets served; more are queued"},
+        )
+        return
     m.emit(
         EventKind.VSP,
         actor,
