@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from hvlab.model.canaries import Outcome
 from hvlab.model.events import Event, EventKind
 
-HEADER = f"{'step':>5} {'time':>5}  {'actor':<10} {'kind':<9} {'what':<36} {'status':<27} note"
+HEADER = f"{'step':>5} {'time':>5}  {'actor':<18} {'kind':<9} {'what':<36} {'status':<27} note"
 SHOWN_DETAIL = ("why", "canary", "partition", "gpa", "frame", "to", "probe", "skipped", "token")
 
 
@@ -43,7 +43,7 @@ def trace_lines(events: Iterable[Event]) -> Iterator[str]:
     for ev in events:
         what = ev.name + (f" {ev.phase.value}" if ev.phase.value else "")
         yield (
-            f"{ev.step:>5} {ev.time:>5}  {ev.actor:<10} {ev.kind.value:<9} {what:<36} "
+            f"{ev.step:>5} {ev.time:>5}  {ev.actor:<18} {ev.kind.value:<9} {what:<36} "
             f"{status_text(ev):<27} {note_text(ev)}"
         ).rstrip()
 

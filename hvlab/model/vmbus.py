@@ -6,6 +6,7 @@ Store keys:
                                      rescinded, closed), frames (the GPADL's system frames),
                                      gpns (the same pages as the guest sees them), seen
                                      (recent transaction ids), issued (ids the root sent)
+  ("channels",) -> (relid, ...)       every channel offered, in id order
   ("vsc", pid, device) -> relid      the guest's record of its open channels
 
 Channel ids (child_relid) are `pid * 16 + device`, unique across the machine, and double as the
@@ -101,13 +102,12 @@ def set_chan(m: Machine, relid: int, field: str, value) -> None:
 
 
 def channels(m: Machine, device: int | None = None) -> list[int]:
-    """Open channel ids, optionally of one device class, in id order."""
-    out = []
-    for key in sorted(k for k in m.store.data if k[0] == "chan" and k[2] == "state"):
-        relid = key[1]
-        if device is None or chan(m, relid, "device") == device:
-            out.append(relid)
-    return out
+    """Channel ids the root has offered, optionally of one device class, in id order."""
+    return [
+        r
+        for r in m.store.get(("channels",), ())
+        if device is None or chan(m, r, "device") == device
+    ]
 
 
 def rings(m: Machine, relid: int, side: str) -> tuple[Ring, Ring]:
@@ -217,6 +217,7 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
         for device in Device:
             relid = relid_of(sender, device)
             if chan(m, relid, "state") is None:
+                m.store.set(("channels",), tuple(sorted((*m.store.get(("channels",), ()), relid))))
                 set_chan(m, relid, "owner", sender)
                 set_chan(m, relid, "device", int(device))
                 set_chan(m, relid, "state", "offered")

@@ -131,7 +131,7 @@ def services(machine: Machine) -> list[Actor]:
     return [
         Actor(vmbus.SERVER, ROOT, vmbus.server, machine, daemon=True),
         Actor(storage.VSP, ROOT, storage.storvsp, machine, daemon=True),
-        Actor("root.vswitch", ROOT, network.vswitch, machine, daemon=True),
+        Actor(network.switch_node(machine), ROOT, network.vswitch, machine, daemon=True),
     ]
 
 

@@ -9,7 +9,7 @@ from hvlab.model.protections import Design, Protection
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.
-BOOT_SEED0_DIGEST = "2efe8ee553671753ddff6bc02a6ddd43c35dce51174a38ccf61cc2add3e2d3a6"
+BOOT_SEED0_DIGEST = "1c97c67fee8b1175c5ba94da2358ec8652e920d5a7b45aea99983ab6c7bb937b"
 
 PROBES = ("guest-snoop", "hv-read", "privileged-hypercall", "hv-patch", "malformed-rep")
 # Which single protection, switched off, lets each probe through.
