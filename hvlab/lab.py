@@ -17,12 +17,13 @@ from types import MappingProxyType
 from typing import Any
 
 from hvlab.model import engine
+from hvlab.model.attacks import Attack
 from hvlab.model.canaries import Outcome, assess
 from hvlab.model.events import Event, key_label
 from hvlab.model.machine import Machine
 from hvlab.model.protections import Design
 from hvlab.model.store import Change, Store, state_digest
-from hvlab.model.workloads import WORKLOADS
+from hvlab.model.workloads import WORKLOADS, Workload
 
 
 class UnknownWorkloadError(ValueError):
@@ -88,12 +89,16 @@ class Lab:
         params: dict[str, Any] | None = None,
         checkpoint_every: int | None = None,
         salts: dict[str, int] | None = None,
+        attack: Attack | None = None,
+        workloads: dict[str, Workload] | None = None,
     ) -> None:
-        if workload not in WORKLOADS:
+        workloads = workloads or WORKLOADS
+        if workload not in workloads:
             raise UnknownWorkloadError(
-                f"unknown workload '{workload}' (valid: {', '.join(WORKLOADS)})"
+                f"unknown workload '{workload}' (valid: {', '.join(workloads)})"
             )
         self.workload = workload
+        self.attack = attack
         self.design = design or Design.preset("hyperv")
         self.seed = seed
         self.params = dict(params or {})
@@ -104,7 +109,12 @@ class Lab:
         self._checkpoint_steps = [-1]
         machine.listeners.append(self._maybe_checkpoint)
         self._machine = machine
-        engine.run(machine, WORKLOADS[workload].build(machine, **self.params), seed)
+        actors = workloads[workload].build(machine, **self.params)
+        if attack is not None:
+            actors += [
+                engine.Actor(a.name, a.partition, a.program, machine) for a in attack.actors()
+            ]
+        engine.run(machine, actors, seed)
         machine.listeners.clear()
         self.events: list[Event] = machine.events
         self._store = Store(machine.store.data)  # the live store sits at the last event
@@ -208,6 +218,7 @@ class Lab:
     def to_json(self, *, events: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "workload": self.workload,
+            "attack": self.attack.name if self.attack else None,
             "design": self.design.to_json(),
             "seed": self.seed,
             "event_count": len(self.events),

@@ -110,6 +110,14 @@ class PortIo:
 
 
 @dataclass(frozen=True)
+class Leak:
+    """The lab grants the actor the frame number a named canary lives in (a stand-in for an
+    information leak, to keep attack programs short). Returns the frame, or None."""
+
+    canary: str
+
+
+@dataclass(frozen=True)
 class LoadDriver:
     """Ask for a driver to be loaded into `where` ("hypervisor" or "root")."""
 
@@ -175,6 +183,9 @@ def execute(m: Machine, actor: Actor, op: Any) -> Any:
         from hvlab.model.portio import port_io
 
         return port_io(m, pid, op.port, op.data, op.size, actor.name)
+    if isinstance(op, Leak):
+        entry = m.store.get(("canary", op.canary))
+        return entry[2] if entry else None
     if isinstance(op, LoadDriver):
         from hvlab.model.drivers import load_driver
 
@@ -220,10 +231,14 @@ def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
     return True
 
 
-def run(m: Machine, actors: list[Actor], seed: int, max_ops: int = 5_000_000) -> None:
-    """Run every actor's program to its end (or until none can run) under a seeded scheduler."""
+def run(
+    m: Machine, actors: list[Actor], seed: int, max_ops: int = 5_000_000, plant: bool = True
+) -> None:
+    """Run every actor's program to its end (or until none can run) under a seeded scheduler.
+    `plant=False` when the machine starts from a state where the lab's canaries already are."""
     sched = random.Random(f"hvlab-scheduler:{seed}")
-    m.plant_lab_canaries()
+    if plant:
+        m.plant_lab_canaries()
     ops = 0
     while ops < max_ops:
         ready = [a for a in actors if a.runnable()]

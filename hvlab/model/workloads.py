@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hvlab.model import devices, network, partitions, storage, vmbus
+from hvlab.model import devices, network, partitions, probes, storage, vmbus
 from hvlab.model.engine import (
     Actor,
-    BeginProbe,
     Call,
     Do,
-    EndProbe,
     PortIo,
-    RawHypercall,
     Read,
     WaitUntil,
     Write,
@@ -25,17 +22,14 @@ from hvlab.model.engine import (
 )
 from hvlab.model.engine import PlantSecret as Plant
 from hvlab.model.hv import (
-    HV_PARTITION_ID_SELF,
     MSR_GUEST_OS_ID,
     MSR_HYPERCALL,
     PAGE_SIZE,
     HvCallCode,
     InterceptType,
-    MapFlags,
 )
-from hvlab.model.hypercalls import HypercallInput
 from hvlab.model.invoke import pack
-from hvlab.model.layout import GUEST_HYPERCALL_PAGE, GUEST_INPUT_PAGE, GUEST_SECRET_PAGE
+from hvlab.model.layout import GUEST_HYPERCALL_PAGE, GUEST_SECRET_PAGE
 from hvlab.model.machine import DISK_SECRET_LBA, Machine
 from hvlab.model.memory import ROOT
 from hvlab.model.synic import PORT_TYPE_EVENT, PORT_TYPE_MESSAGE
@@ -144,66 +138,25 @@ def boot(machine: Machine, **_params) -> list[Actor]:
 # -- memory-probe -----------------------------------------------------------------------------
 def root_probes(actor: Actor):
     yield from root_boot(actor)
-    yield WaitUntil(planted(*(secret_name(c.name) for c in CHILDREN)), "children booted")
-    hv = actor.machine.layout
-    yield BeginProbe("hv-read", "the root reads the hypervisor's secret through its identity map")
-    yield Read(hv.hv_data.start * PAGE_SIZE + 0x100, 16)
-    yield EndProbe()
-    yield BeginProbe(
-        "hv-patch",
-        "the root patches hypervisor code: directly, then through a maintenance interface",
-    )
-    yield Write(hv.hv_code.start * PAGE_SIZE + 0x40, b"\xcc" * 8)
-    yield Call(
-        HvCallCode.WRITE_HYPERVISOR_MEMORY,
-        pack(hv.hv_code.start * PAGE_SIZE + 0x40, 0xCCCC_CCCC_CCCC_CCCC),
-    )
-    yield EndProbe()
+    yield WaitUntil(children_booted, "children booted")
+    for name in ("hv-read", "hv-patch"):
+        yield from probes.run(name, actor)
 
 
 def child_a_probes(spec: ChildSpec):
     boot_program = child_boot(spec)
 
     def program(actor: Actor):
-        m = actor.machine
         yield from boot_program(actor)
-        victim = CHILDREN[1]
-        yield WaitUntil(planted(secret_name(victim.name)), "B's secret stored")
-
-        yield BeginProbe("guest-snoop", "A touches a GPA above its RAM where B keeps its secret")
-        yield Read(victim.secret_gpa, 16)
-        yield EndProbe()
-
-        yield BeginProbe(
-            "privileged-hypercall", "A maps B's secret frame into itself with HvCallMapGpaPages"
-        )
-        # The probe is granted the frame number (an information leak, to keep it short).
-        frame = m.store.get(("canary", secret_name(victim.name)))[2]
-        target_gpn = 50
-        result = yield Call(
-            HvCallCode.MAP_GPA_PAGES,
-            pack(HV_PARTITION_ID_SELF, target_gpn, MapFlags.READABLE | MapFlags.WRITABLE),
-            (pack(frame),),
-        )
-        if result.ok:
-            yield Read(target_gpn * PAGE_SIZE, 16)
-        yield EndProbe()
-
-        yield BeginProbe(
-            "malformed-rep",
-            "A asks GetVpRegisters for one register with rep start 256, output on its last page",
-        )
-        reps = 257
-        out_gpa = (spec.ram_pages - 1) * PAGE_SIZE
-        header = pack(HV_PARTITION_ID_SELF, 0)
-        names = b"".join(pack(0x0002_0010) for _ in range(reps))  # HvX64RegisterRip
-        value = HypercallInput.encode(
-            HvCallCode.GET_VP_REGISTERS, rep_count=reps, rep_start=reps - 1
-        )
-        yield RawHypercall(value, GUEST_INPUT_PAGE * PAGE_SIZE, out_gpa, header + names)
-        yield EndProbe()
+        yield WaitUntil(children_booted, "B's secret stored")
+        for name in ("guest-snoop", "privileged-hypercall", "malformed-rep"):
+            yield from probes.run(name, actor)
 
     return program
+
+
+def children_booted(m: Machine) -> bool:
+    return planted(*(secret_name(c.name) for c in CHILDREN))(m)
 
 
 def memory_probe(machine: Machine, **_params) -> list[Actor]:

@@ -1,0 +1,100 @@
+"""hvlab's hook specifications (pluggy project name `hvlab`). Every hook starts with `hvlab_`.
+
+Families: catalogue (register attacks, defenses and workloads), observers (see every event,
+read-only) and lifecycle (a lab run started or finished). The plugin guide in
+`docs/plugins.md` is generated from these docstrings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from hvlab.model.attacks import Attack
+    from hvlab.model.canaries import Outcome
+    from hvlab.model.events import Event
+
+PROJECT = "hvlab"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- catalogue ----------------------------------------------------------------------------------
+@hookspec
+def hvlab_register_attacks(register: Callable[[Attack], None]) -> None:
+    """Register attacks by calling `register(Attack(...))` once per attack.
+
+    :param register: records one `hvlab.model.attacks.Attack`; a name already taken by another
+        plugin is refused with an error naming both plugins.
+
+    Example::
+
+        @hookimpl
+        def hvlab_register_attacks(register):
+            register(Attack("root-reads-guest", "the root reads A's secret", "boot",
+                            breach_sets=(frozenset(),), actors=my_actors))
+    """
+
+
+@hookspec
+def hvlab_register_workloads(register: Callable[[str, Callable, str], None]) -> None:
+    """Register workloads by calling `register(name, build, summary)`.
+
+    :param register: `build(machine, **params)` returns the list of actors
+        (`hvlab.model.engine.Actor`) that make up the workload.
+
+    Example::
+
+        @hookimpl
+        def hvlab_register_workloads(register):
+            register("idle", lambda machine, **_: boot(machine), "boot and do nothing")
+    """
+
+
+# -- observers ----------------------------------------------------------------------------------
+@hookspec
+def hvlab_event(event: Event) -> None:
+    """Called once for every event of a run, in order, after the run is computed.
+
+    :param event: the immutable `hvlab.model.events.Event`; observers cannot change the run.
+
+    Example::
+
+        @hookimpl
+        def hvlab_event(event):
+            if event.kind == "breach":
+                print("breach at step", event.step)
+    """
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+@hookspec
+def hvlab_lab_started(info: dict[str, Any]) -> None:
+    """A run is about to be computed.
+
+    :param info: `workload`, `design` (the ids switched off), `seed`, `attack` (or None).
+
+    Example::
+
+        @hookimpl
+        def hvlab_lab_started(info):
+            print("running", info["workload"])
+    """
+
+
+@hookspec
+def hvlab_lab_finished(info: dict[str, Any], outcome: Outcome) -> None:
+    """A run has been computed and judged by the oracle.
+
+    :param info: as for `hvlab_lab_started`, plus `events` (the count).
+    :param outcome: the oracle's `hvlab.model.canaries.Outcome`.
+
+    Example::
+
+        @hookimpl
+        def hvlab_lab_finished(info, outcome):
+            print(info["workload"], outcome.result)
+    """

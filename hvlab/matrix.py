@@ -1,0 +1,122 @@
+"""The defense matrix: every attack under every design, and each attack's contract.
+
+A design is a subset of the protections switched off: 2^8 = 256 of them. For each attack the
+matrix records breached/blocked per design, derives the minimal breach sets the model shows,
+and compares them with the sets the attack's plugin declared. A mismatch is a broken contract.
+
+Cells start from the state the `boot` workload leaves (computed once per process for each
+variant of it), then run the services and the attack's actors: the attack programs wait for
+boot to finish anyway, so this skips only work whose result is already known. A test checks
+the shortcut against full runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from typing import Any
+
+from hvlab.model import engine
+from hvlab.model.attacks import Attack, minimal_sets
+from hvlab.model.canaries import assess
+from hvlab.model.machine import Machine
+from hvlab.model.protections import Design, Protection, known_protections
+from hvlab.model.store import Store
+from hvlab.model.workloads import boot, services
+
+# Protections that change the state boot leaves behind (the rest only change later behaviour).
+BOOT_STATE = frozenset({Protection.SEPARATE_ADDRESS_SPACES.value})
+
+
+def all_designs(extra: tuple[str, ...] = ()) -> list[frozenset[str]]:
+    ids = known_protections(extra)
+    out = []
+    for k in range(len(ids) + 1):
+        out += [frozenset(c) for c in combinations(ids, k)]
+    return out
+
+
+@lru_cache(maxsize=8)
+def booted_state(boot_off: frozenset[str], seed: int) -> dict:
+    m = Machine(Design(boot_off), seed)
+    engine.run(m, boot(m), seed)
+    return m.store.snapshot()
+
+
+def run_cell(attack: Attack, off: frozenset[str], seed: int = 0) -> str:
+    """The oracle's verdict on one attack under one design."""
+    m = Machine(Design(off), seed)
+    m.store = Store(booted_state(off & BOOT_STATE, seed))
+    actors = services(m) + [
+        engine.Actor(a.name, a.partition, a.program, m) for a in attack.actors()
+    ]
+    engine.run(m, actors, seed, plant=False)
+    outcome = assess(m.events)
+    try:
+        return outcome.probe(attack.name).result
+    except KeyError:
+        return "error"
+
+
+@dataclass
+class Row:
+    attack: str
+    plugin: str
+    declared: tuple[frozenset[str], ...]
+    found: tuple[frozenset[str], ...]
+    cells: dict[frozenset[str], str]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for r in self.cells.values() if r == "error")
+
+    @property
+    def matches(self) -> bool:
+        return not self.errors and set(self.declared) == set(self.found)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attack": self.attack,
+            "plugin": self.plugin,
+            "declared": [sorted(s) for s in self.declared],
+            "found": [sorted(s) for s in self.found],
+            "matches": self.matches,
+            "breached": sum(1 for r in self.cells.values() if r == "breached"),
+            "blocked": sum(1 for r in self.cells.values() if r == "blocked"),
+            "errors": self.errors,
+            "cells": {
+                ",".join(sorted(k)) or "-": v
+                for k, v in sorted(self.cells.items(), key=lambda kv: (len(kv[0]), sorted(kv[0])))
+            },
+        }
+
+
+_ATTACKS: dict[str, Attack] = {}
+
+
+def _cell(job: tuple[str, frozenset[str]]) -> tuple[str, frozenset[str], str]:
+    name, off = job
+    return name, off, run_cell(_ATTACKS[name], off)
+
+
+def matrix(attacks: list[Attack], jobs: int = 2) -> list[Row]:
+    """Run every attack under every design, over `jobs` processes."""
+    _ATTACKS.clear()
+    _ATTACKS.update({a.name: a for a in attacks})
+    work = [(a.name, off) for a in attacks for off in all_designs()]
+    if jobs > 1 and len(work) > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            results = pool.map(_cell, work, chunksize=32)
+    else:
+        results = [_cell(job) for job in work]
+    cells: dict[str, dict[frozenset[str], str]] = {a.name: {} for a in attacks}
+    for name, off, result in results:
+        cells[name][off] = result
+    rows = []
+    for a in attacks:
+        breached = [off for off, r in cells[a.name].items() if r == "breached"]
+        rows.append(Row(a.name, a.plugin, a.breach_sets, minimal_sets(breached), cells[a.name]))
+    return rows

@@ -1,0 +1,107 @@
+"""The probes of memory isolation and the hypercall API. The `memory-probe` workload runs them
+all; the built-in attack plugin offers each one as an attack of its own.
+
+A probe is a program fragment for one actor, run between BeginProbe and EndProbe so that the
+oracle judges its events together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from hvlab.model.engine import Actor, BeginProbe, Call, EndProbe, Leak, RawHypercall, Read, Write
+from hvlab.model.hv import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, MapFlags
+from hvlab.model.hypercalls import HypercallInput
+from hvlab.model.invoke import pack
+from hvlab.model.layout import DEFAULT_LAYOUT, GUEST_INPUT_PAGE
+
+B_SECRET_GPA = 40 * PAGE_SIZE  # where guest B keeps its secret (above A's 32 pages of RAM)
+A_RAM_PAGES = 32
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    partition: str
+    description: str
+    body: Callable[[Actor], Generator]
+
+
+def hv_read(actor: Actor):
+    yield Read(DEFAULT_LAYOUT.hv_data.start * PAGE_SIZE + 0x100, 16)
+
+
+def hv_patch(actor: Actor):
+    target = DEFAULT_LAYOUT.hv_code.start * PAGE_SIZE + 0x40
+    yield Write(target, b"\xcc" * 8)
+    yield Call(HvCallCode.WRITE_HYPERVISOR_MEMORY, pack(target, 0xCCCC_CCCC_CCCC_CCCC))
+
+
+def guest_snoop(actor: Actor):
+    yield Read(B_SECRET_GPA, 16)
+
+
+def privileged_hypercall(actor: Actor):
+    frame = yield Leak("B-secret")  # the lab grants the frame number: an information leak
+    target_gpn = 50
+    result = yield Call(
+        HvCallCode.MAP_GPA_PAGES,
+        pack(HV_PARTITION_ID_SELF, target_gpn, MapFlags.READABLE | MapFlags.WRITABLE),
+        (pack(frame),),
+    )
+    if result.ok:
+        yield Read(target_gpn * PAGE_SIZE, 16)
+
+
+def malformed_rep(actor: Actor):
+    reps = 257
+    out_gpa = (A_RAM_PAGES - 1) * PAGE_SIZE
+    header = pack(HV_PARTITION_ID_SELF, 0)
+    names = b"".join(pack(0x0002_0010) for _ in range(reps))  # HvX64RegisterRip
+    value = HypercallInput.encode(HvCallCode.GET_VP_REGISTERS, rep_count=reps, rep_start=reps - 1)
+    yield RawHypercall(value, GUEST_INPUT_PAGE * PAGE_SIZE, out_gpa, header + names)
+
+
+PROBES = {
+    p.name: p
+    for p in (
+        Probe(
+            "hv-read",
+            "root",
+            "the root reads the hypervisor's secret through its identity map",
+            hv_read,
+        ),
+        Probe(
+            "hv-patch",
+            "root",
+            "the root patches hypervisor code: directly, then through a maintenance interface",
+            hv_patch,
+        ),
+        Probe(
+            "guest-snoop",
+            "A",
+            "A touches a GPA above its RAM where B keeps its secret",
+            guest_snoop,
+        ),
+        Probe(
+            "privileged-hypercall",
+            "A",
+            "A maps B's secret frame into itself with HvCallMapGpaPages",
+            privileged_hypercall,
+        ),
+        Probe(
+            "malformed-rep",
+            "A",
+            "A asks GetVpRegisters for one register with rep start 256, output on its last page",
+            malformed_rep,
+        ),
+    )
+}
+
+
+def run(name: str, actor: Actor):
+    probe = PROBES[name]
+    yield BeginProbe(name, probe.description)
+    yield from probe.body(actor)
+    yield EndProbe()

@@ -1,0 +1,191 @@
+"""Building the plugin manager, and the catalogue of attacks and workloads it yields.
+
+Plugins come from three places: the built-in package `hvlab_attacks` (shipped in the wheel),
+installed packages' entry points in the group `hvlab`, and files named with `--plugin PATH`.
+`HVLAB_DISABLE_PLUGINS=a,b` blocks plugins by name; `HVLAB_TRACE_PLUGINS=1` traces hook calls
+to stderr. A plugin that cannot load is reported in one line naming it, and left out; the lab
+goes on without it.
+
+In-process Python plugins cannot be sandboxed. What hvlab catches is mistakes and naive
+tampering, not a determined author.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from hvlab import hookspecs
+from hvlab.model.attacks import Attack, AttackError, check
+from hvlab.model.workloads import WORKLOADS, Workload
+
+BUILTIN = "hvlab-attacks"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    source: str  # "built-in", "entry point", or the file path
+    version: str = ""
+
+
+@dataclass
+class Catalogue:
+    """What the loaded plugins offer, and what went wrong loading them."""
+
+    manager: pluggy.PluginManager
+    plugins: list[PluginInfo] = field(default_factory=list)
+    attacks: dict[str, Attack] = field(default_factory=dict)
+    workloads: dict[str, Workload] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def attack(self, name: str) -> Attack:
+        if name not in self.attacks:
+            raise KeyError(f"unknown attack '{name}' (valid: {', '.join(self.attacks) or 'none'})")
+        return self.attacks[name]
+
+
+def get_plugin_manager(files: list[str] | tuple[str, ...] = (), *, entry_points: bool = True):
+    """A fresh manager with hvlab's hooks, the built-ins, entry points and `files` loaded.
+    Returns (manager, plugin infos, load errors)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in filter(None, os.environ.get("HVLAB_DISABLE_PLUGINS", "").split(",")):
+        pm.set_blocked(name.strip())
+    if os.environ.get("HVLAB_TRACE_PLUGINS") == "1":
+        pm.trace.root.setwriter(lambda text: sys.stderr.write(text))
+        pm.enable_tracing()
+    infos: list[PluginInfo] = []
+    errors: list[str] = []
+
+    def add(plugin: Any, name: str, source: str, version: str = "") -> None:
+        if pm.is_blocked(name):
+            return
+        try:
+            pm.register(plugin, name=name)
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if pm.get_plugin(name) is not None:
+                pm.unregister(name=name)
+            errors.append(f"plugin '{name}' ({source}): {one_line(exc)}; fix it or remove it")
+            return
+        infos.append(PluginInfo(name, source, version))
+
+    import hvlab_attacks
+
+    add(hvlab_attacks, BUILTIN, "built-in")
+    if entry_points:
+        from importlib.metadata import entry_points as eps
+
+        for ep in sorted(eps(group=hookspecs.PROJECT), key=lambda e: e.name):
+            if ep.name == BUILTIN or pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any error in someone else's import
+                errors.append(
+                    f"plugin '{ep.name}' (entry point {ep.value}): cannot import: {one_line(exc)}"
+                )
+                continue
+            version = ep.dist.version if ep.dist else ""
+            add(plugin, ep.name, "entry point", version)
+    for path in files:
+        module, error = load_file(path)
+        if error:
+            errors.append(error)
+        else:
+            add(module, Path(path).stem, str(path))
+    return pm, infos, errors
+
+
+def load_file(path: str):
+    """Import a plugin file. Returns (module, None) or (None, one-line error)."""
+    file = Path(path)
+    if not file.is_file():
+        return None, f"plugin file {path}: not found"
+    name = f"hvlab_plugin_{file.stem}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        line = next(
+            (
+                f.lineno
+                for f in reversed(traceback.extract_tb(exc.__traceback__))
+                if Path(f.filename) == file.resolve() or f.filename == str(file)
+            ),
+            None,
+        )
+        where = f"{path}:{line}" if line else path
+        return None, f"plugin file {where}: cannot import: {one_line(exc)}"
+    return module, None
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return (
+        f"{type(exc).__name__}: {text}"
+        if not isinstance(exc, pluggy.PluginValidationError)
+        else text
+    )
+
+
+def load_catalogue(
+    files: list[str] | tuple[str, ...] = (), *, entry_points: bool = True
+) -> Catalogue:
+    """Load plugins and collect what they register, attributing every error to its plugin."""
+    pm, infos, errors = get_plugin_manager(files, entry_points=entry_points)
+    cat = Catalogue(pm, infos, errors=errors)
+    cat.workloads.update(WORKLOADS)
+    for impl in pm.hook.hvlab_register_workloads.get_hookimpls():
+        _collect(
+            cat,
+            impl,
+            "hvlab_register_workloads",
+            lambda name, build, summary, p=impl.plugin_name: _add_workload(
+                cat, p, name, build, summary
+            ),
+        )
+    for impl in pm.hook.hvlab_register_attacks.get_hookimpls():
+        _collect(
+            cat,
+            impl,
+            "hvlab_register_attacks",
+            lambda attack, p=impl.plugin_name: _add_attack(cat, p, attack),
+        )
+    return cat
+
+
+def _collect(cat: Catalogue, impl, hook: str, register: Callable) -> None:
+    try:
+        impl.function(register=register)
+    except Exception as exc:
+        cat.errors.append(f"plugin '{impl.plugin_name}' raised in {hook}: {one_line(exc)}")
+
+
+def _add_workload(cat: Catalogue, plugin: str, name: str, build: Callable, summary: str) -> None:
+    if name in cat.workloads:
+        raise ValueError(f"workload '{name}' is already registered")
+    cat.workloads[name] = Workload(name, build, summary)
+
+
+def _add_attack(cat: Catalogue, plugin: str, attack: Attack) -> None:
+    if not isinstance(attack, Attack):
+        raise TypeError(f"register() takes an Attack, not {type(attack).__name__}")
+    attack = Attack(**{**attack.__dict__, "plugin": plugin})
+    if attack.name in cat.attacks:
+        other = cat.attacks[attack.name].plugin
+        raise ValueError(f"attack '{attack.name}' is already registered by plugin '{other}'")
+    if attack.workload not in cat.workloads:
+        raise AttackError(f"attack '{attack.name}' rides on unknown workload '{attack.workload}'")
+    check(attack)
+    cat.attacks[attack.name] = attack
