@@ -23,16 +23,16 @@ run: $(STAMP_RUN)
 	$(BIN)/hvlab
 
 test: $(STAMP_TEST)
-	$(BIN)/ruff check hvlab tests bench
+	$(BIN)/ruff check hvlab plugins tests bench docs/examples
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check hvlab tests bench
-	$(BIN)/ruff format --check hvlab tests bench
+	$(BIN)/ruff check hvlab plugins tests bench docs/examples
+	$(BIN)/ruff format --check hvlab plugins tests bench docs/examples
 
 format: $(STAMP_TEST)
-	$(BIN)/ruff format hvlab tests bench
-	$(BIN)/ruff check --fix hvlab tests bench
+	$(BIN)/ruff format hvlab plugins tests bench docs/examples
+	$(BIN)/ruff check --fix hvlab plugins tests bench docs/examples
 
 bench: $(STAMP_TEST)
 	$(BIN)/python bench/run.py --write-readme README.md

@@ -29,8 +29,20 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"hvlab {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    with_plugins = Parser(add_help=False)
+    with_plugins.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also load this plugin file (repeatable)",
+    )
 
-    run = sub.add_parser("run", help="run a workload headless and print its trace and outcome")
+    run = sub.add_parser(
+        "run",
+        parents=[with_plugins],
+        help="run a workload headless and print its trace and outcome",
+    )
     run.add_argument("workload", help="workload id (see 'hvlab workloads')")
     run.add_argument("--design", default="hyperv", help=f"preset: {', '.join(PRESETS)}")
     run.add_argument(
@@ -43,6 +55,17 @@ def build_parser() -> Parser:
     )
     run.add_argument("--seed", type=int, default=0, help="scheduler and secret seed (default 0)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--attack", metavar="NAME", help="inject an attack (see 'hvlab plugins')")
+
+    matrix = sub.add_parser(
+        "matrix",
+        parents=[with_plugins],
+        help="every attack under all 256 designs, checked against its contract",
+    )
+    matrix.add_argument("--json", action="store_true", help="print one JSON object")
+    matrix.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+
+    sub.add_parser("plugins", parents=[with_plugins], help="list loaded plugins and their attacks")
 
     export = sub.add_parser("export", help="write the architecture graph")
     export.add_argument("what", choices=["topology"], help="what to export")
@@ -74,15 +97,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def catalogue_from(args: argparse.Namespace):
+    """Load plugins; each load error is one line on stderr, and the lab goes on without it."""
+    from hvlab.plugins import load_catalogue
+
+    cat = load_catalogue(getattr(args, "plugin", []))
+    for error in cat.errors:
+        print(f"hvlab: {error}", file=sys.stderr)
+    return cat
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from hvlab.lab import Lab, UnknownWorkloadError
+    from hvlab.plugins import finish_run, start_run
 
     design = design_from(args)
+    cat = catalogue_from(args)
+    attack = None
+    if args.attack:
+        try:
+            attack = cat.attack(args.attack)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+    info = {
+        "workload": args.workload,
+        "design": sorted(design.off),
+        "seed": args.seed,
+        "attack": args.attack,
+    }
+    start_run(cat, info)
     try:
-        lab = Lab(args.workload, design, args.seed)
+        lab = Lab(args.workload, design, args.seed, attack=attack, workloads=cat.workloads)
     except UnknownWorkloadError as exc:
         raise UsageError(str(exc)) from None
     outcome = lab.run()
+    finish_run(cat, info, lab.events, outcome)
     if args.json:
         json.dump(lab.to_json(), sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")
@@ -130,6 +179,49 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    import time
+
+    from hvlab.matrix import matrix
+
+    cat = catalogue_from(args)
+    started = time.perf_counter()
+    rows = matrix(list(cat.attacks.values()), jobs=max(1, args.jobs))
+    seconds = time.perf_counter() - started
+    if args.json:
+        doc = {
+            "designs": 256,
+            "seconds": round(seconds, 2),
+            "attacks": [r.to_json() for r in rows],
+            "mismatches": [r.attack for r in rows if not r.matches],
+        }
+        json.dump(doc, sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        fmt = lambda sets: " or ".join("{" + ", ".join(sorted(x)) + "}" for x in sets) or "never"  # noqa: E731
+        for r in rows:
+            mark = "ok      " if r.matches else "MISMATCH"
+            hits = sum(v == "breached" for v in r.cells.values())
+            print(f"{mark} {r.attack:<22} breached in {hits:>3}/256  found {fmt(r.found)}")
+            if not r.matches:
+                print(f"         {'':<22} declared {fmt(r.declared)}; errors {r.errors}")
+        print(f"{len(rows)} attacks x 256 designs in {seconds:.1f} s")
+    return 0 if all(r.matches for r in rows) else 1
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    cat = catalogue_from(args)
+    for info in cat.plugins:
+        plugin = cat.manager.get_plugin(info.name)
+        hooks = sorted(h.name for h in cat.manager.get_hookcallers(plugin) or [])
+        attacks = sorted(a.name for a in cat.attacks.values() if a.plugin == info.name)
+        version = f" {info.version}" if info.version else ""
+        print(f"{info.name}{version}  ({info.source})")
+        print(f"  hooks:   {', '.join(hooks) or '-'}")
+        print(f"  attacks: {', '.join(attacks) or '-'}")
+    return 0
+
+
 def cmd_workloads(_args: argparse.Namespace) -> int:
     from hvlab.model.workloads import WORKLOADS
 
@@ -149,6 +241,8 @@ def cmd_protections(_args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run,
     "export": cmd_export,
+    "matrix": cmd_matrix,
+    "plugins": cmd_plugins,
     "workloads": cmd_workloads,
     "protections": cmd_protections,
 }

@@ -189,3 +189,30 @@ def _add_attack(cat: Catalogue, plugin: str, attack: Attack) -> None:
         raise AttackError(f"attack '{attack.name}' rides on unknown workload '{attack.workload}'")
     check(attack)
     cat.attacks[attack.name] = attack
+
+
+def call_safely(cat: Catalogue, hook: str, **kwargs) -> None:
+    """Call every implementation of `hook`; one that raises is reported by name and blocked
+    for the rest of the session, and the others still run."""
+    caller = getattr(cat.manager.hook, hook)
+    for impl in list(caller.get_hookimpls()):
+        try:
+            impl.function(**{k: kwargs[k] for k in impl.argnames})
+        except Exception as exc:
+            cat.errors.append(
+                f"plugin '{impl.plugin_name}' raised in {hook}: {one_line(exc)}; "
+                "blocked for this session"
+            )
+            print(f"hvlab: {cat.errors[-1]}", file=sys.stderr)
+            cat.manager.set_blocked(impl.plugin_name)
+
+
+def start_run(cat: Catalogue, info: dict) -> None:
+    call_safely(cat, "hvlab_lab_started", info=dict(info))
+
+
+def finish_run(cat: Catalogue, info: dict, events, outcome) -> None:
+    if cat.manager.hook.hvlab_event.get_hookimpls():
+        for ev in events:
+            call_safely(cat, "hvlab_event", event=ev)
+    call_safely(cat, "hvlab_lab_finished", info={**info, "events": len(events)}, outcome=outcome)

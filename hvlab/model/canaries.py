@@ -148,7 +148,7 @@ def _verdict(name: str, events: list[Event]) -> ProbeOutcome:
                 "breached",
                 ev.step,
                 canary=d.get("canary"),
-                principal=ev.actor,
+                principal=d.get("principal", ev.actor),
                 blocked_by=blocked_by,
                 reason=str(d.get("how", "")),
             )

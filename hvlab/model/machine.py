@@ -29,7 +29,9 @@ DISK_SECRET_LBA = 5
 
 def node_of(principal: str) -> str:
     """The topology node a principal's own code runs in."""
-    return HYPERVISOR if principal == HYPERVISOR else f"{principal}.kernel"
+    if principal == HYPERVISOR or "." in principal:
+        return principal
+    return f"{principal}.kernel"
 
 
 class Machine:
@@ -182,6 +184,15 @@ class Machine:
             raise KeyError(f"no partition named {name!r}")
         return pid
 
+    def principal(self, pid: int, actor: str | None) -> str:
+        """Whom the oracle holds responsible for an access: the partition, except for a driver
+        loaded into it (an actor named `PARTITION.driver:NAME`), which is a principal of its
+        own — it runs with the partition's power but is not entitled to its secrets."""
+        name = self.name(pid)
+        if actor and actor.startswith(f"{name}.driver:"):
+            return actor
+        return name
+
     def on(self, protection: str) -> bool:
         return self.design.is_on(protection)
 
@@ -205,7 +216,7 @@ class Machine:
         return memory.translate(self.store, pid, gpn)
 
     def _access(self, pid, gpa, size, data, actor):
-        principal = self.name(pid)
+        principal = self.principal(pid, actor)
         actor = actor or principal
         write = data is not None
         if size <= 0 or gpa < 0 or gpa + size > self._limit(pid):

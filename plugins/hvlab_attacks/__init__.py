@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from hvlab.hookspecs import hookimpl
 from hvlab.model.attacks import Attack, AttackActor
-from hvlab.model.engine import WaitUntil
+from hvlab.model.engine import BeginProbe, EndProbe, Leak, Read, WaitUntil
+from hvlab.model.hv import PAGE_SIZE
 from hvlab.model.probes import PROBES, run
 from hvlab.model.protections import Protection as P
 from hvlab.model.workloads import children_booted
@@ -33,12 +34,32 @@ def _probe_attack(name: str, *breach_sets: set[P]) -> Attack:
     )
 
 
+def _root_driver_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("root-driver-reads-guest", ROOT_DRIVER_SUMMARY)
+    frame = yield Leak("B-secret")
+    yield Read(frame * PAGE_SIZE, 16)  # the root's identity map reaches every guest frame
+    yield EndProbe()
+
+
+ROOT_DRIVER_SUMMARY = (
+    "a third-party driver in the root reads guest B's memory: the honest limit — the root is in "
+    "every guest's trusted computing base, so no protection here stops it"
+)
+
 ATTACKS = [
     _probe_attack("hv-read", {P.SEPARATE_ADDRESS_SPACES}),
     _probe_attack("hv-patch", {P.SEPARATE_ADDRESS_SPACES}, {P.HYPERCALL_ONLY_ACCESS}),
     _probe_attack("guest-snoop", {P.EXCLUSIVE_GUEST_MEMORY}),
     _probe_attack("privileged-hypercall", {P.HYPERCALL_ONLY_ACCESS}),
     _probe_attack("malformed-rep", {P.SDL_INPUT_VALIDATION}),
+    Attack(
+        name="root-driver-reads-guest",
+        summary=ROOT_DRIVER_SUMMARY,
+        workload="boot",
+        breach_sets=(frozenset(),),  # breached under every design
+        actors=lambda: [AttackActor("root.driver:reader", "root", _root_driver_program)],
+    ),
 ]
 
 

@@ -1,0 +1,215 @@
+"""Loading plugins: every kind of broken plugin is reported in one line naming it, and the lab
+still starts; plugins that raise while called are attributed and blocked; hooks reach plugins."""
+
+import textwrap
+
+import pytest
+
+from hvlab.cli import main
+from hvlab.plugins import load_catalogue
+
+HEADER = """
+from hvlab.hookspecs import hookimpl
+from hvlab.model.attacks import Attack, AttackActor
+from hvlab.model.engine import BeginProbe, EndProbe, Read, WaitUntil
+from hvlab.model.workloads import children_booted
+"""
+
+
+def plugin(tmp_path, name: str, body: str) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(HEADER + textwrap.dedent(body))
+    return str(path)
+
+
+BROKEN = {
+    "misspelled": (
+        """
+        @hookimpl
+        def hvlab_registr_attacks(register):
+            pass
+        """,
+        "misspelled",
+        "hvlab_registr_attacks",
+    ),
+    "badsig": (
+        """
+        @hookimpl
+        def hvlab_register_attacks(register, extra):
+            pass
+        """,
+        "badsig",
+        "extra",
+    ),
+    "duplicate": (
+        """
+        @hookimpl
+        def hvlab_register_attacks(register):
+            register(Attack("hv-read", "again", "boot", (), lambda: []))
+        """,
+        "duplicate",
+        "already registered by plugin 'hvlab-attacks'",
+    ),
+    "importerror": (
+        """
+        import no_such_module_anywhere
+        """,
+        "importerror.py:7",
+        "ModuleNotFoundError",
+    ),
+    "unknownprotection": (
+        """
+        @hookimpl
+        def hvlab_register_attacks(register):
+            register(Attack("x", "x", "boot", (frozenset({"warp-drive"}),), lambda: []))
+        """,
+        "unknownprotection",
+        "unknown protection 'warp-drive'",
+    ),
+    "notanattack": (
+        """
+        @hookimpl
+        def hvlab_register_attacks(register):
+            register({"name": "x"})
+        """,
+        "notanattack",
+        "takes an Attack",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_broken_plugin_is_one_line_and_the_lab_still_runs(tmp_path, capsys, kind):
+    body, who, what = BROKEN[kind]
+    path = plugin(tmp_path, kind, body)
+    cat = load_catalogue([path])
+    assert len(cat.errors) == 1, cat.errors
+    assert who in cat.errors[0] and what in cat.errors[0]
+    assert "\n" not in cat.errors[0]
+    assert "hv-read" in cat.attacks and cat.attacks["hv-read"].plugin == "hvlab-attacks"
+    code = main(["run", "boot", "--plugin", path])
+    out, err = capsys.readouterr()
+    assert code == 0 and "outcome: ok" in out
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_plugin_file(capsys):
+    assert main(["run", "boot", "--plugin", "/no/such/plugin.py"]) == 0
+    assert "plugin file /no/such/plugin.py: not found" in capsys.readouterr().err
+
+
+def test_disable_plugins_blocks_by_name(monkeypatch):
+    monkeypatch.setenv("HVLAB_DISABLE_PLUGINS", "hvlab-attacks")
+    assert load_catalogue().attacks == {}
+
+
+def test_trace_plugins_writes_hook_calls(monkeypatch, capsys):
+    monkeypatch.setenv("HVLAB_TRACE_PLUGINS", "1")
+    load_catalogue().manager.hook.hvlab_lab_started(info={})
+    assert "hvlab_lab_started" in capsys.readouterr().err
+
+
+LIFECYCLE = """
+seen = []
+
+@hookimpl
+def hvlab_lab_started(info):
+    seen.append(("started", info["workload"]))
+
+@hookimpl
+def hvlab_event(event):
+    seen.append(event.kind)
+
+@hookimpl
+def hvlab_lab_finished(info, outcome):
+    seen.append(("finished", info["events"], outcome.result))
+    print("observer saw", len(seen), "calls")
+"""
+
+
+def test_observer_and_lifecycle_hooks_are_called(tmp_path, capsys):
+    path = plugin(tmp_path, "observer", LIFECYCLE)
+    assert main(["run", "boot", "--plugin", path]) == 0
+    out = capsys.readouterr().out
+    events = int(out.split("observer saw ")[1].split()[0]) - 2
+    assert events > 400
+
+
+RAISING = """
+@hookimpl
+def hvlab_event(event):
+    if event.step == 10:
+        raise RuntimeError("observer bug")
+
+@hookimpl
+def hvlab_lab_finished(info, outcome):
+    raise AssertionError("never reached: blocked after the first failure")
+"""
+
+
+def test_a_raising_observer_is_attributed_blocked_and_the_run_goes_on(tmp_path, capsys):
+    path = plugin(tmp_path, "raiser", RAISING)
+    assert main(["run", "boot", "--plugin", path]) == 0
+    out, err = capsys.readouterr()
+    assert "outcome: ok" in out
+    lines = err.strip().splitlines()
+    assert lines == [
+        "hvlab: plugin 'raiser' raised in hvlab_event: RuntimeError: observer bug; "
+        "blocked for this session"
+    ]
+
+
+def test_plugin_registered_workload_and_attack(tmp_path, capsys):
+    path = plugin(
+        tmp_path,
+        "extra",
+        """
+        from hvlab.model.workloads import boot
+
+        def program(actor):
+            yield WaitUntil(children_booted, "booted")
+            yield BeginProbe("reader", "A reads its own secret page")
+            yield Read(20 * 4096, 16)
+            yield EndProbe()
+
+        @hookimpl
+        def hvlab_register_workloads(register):
+            register("quiet-boot", lambda machine, **_: boot(machine), "boot, by a plugin")
+
+        @hookimpl
+        def hvlab_register_attacks(register):
+            register(Attack("reader", "A reads itself", "quiet-boot", (),
+                            lambda: [AttackActor("A.reader", "A", program)]))
+        """,
+    )
+    assert main(["run", "quiet-boot", "--plugin", path, "--attack", "reader"]) == 1
+    out = capsys.readouterr().out
+    assert "reader                 error: ended with neither a breach nor a protection" in out
+
+
+def test_example_package_loads_through_its_entry_point(tmp_path, monkeypatch):
+    """Install the example's module and metadata on a path importlib.metadata searches, as pip
+    would, and check hvlab finds it through the `hvlab` entry-point group."""
+    import shutil
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "hvlab-root-reader"
+    meta = tomllib.loads((example / "pyproject.toml").read_text())["project"]
+    shutil.copy(example / "hvlab_root_reader.py", tmp_path)
+    info = tmp_path / f"hvlab_root_reader-{meta['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[hvlab]\n" + "".join(f"{k} = {v}\n" for k, v in meta["entry-points"]["hvlab"].items())
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cat = load_catalogue()
+    assert cat.errors == []
+    found = {p.name: p for p in cat.plugins}
+    assert found["root-reader"].source == "entry point" and found["root-reader"].version == "0.1.0"
+    assert cat.attacks["root-driver-reads-a"].plugin == "root-reader"
+    sys.modules.pop("hvlab_root_reader", None)
