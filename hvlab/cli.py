@@ -109,7 +109,7 @@ def catalogue_from(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hvlab.lab import Lab, UnknownWorkloadError
-    from hvlab.plugins import finish_run, start_run
+    from hvlab.plugins import finish_run, site_handler, start_run
 
     design = design_from(args)
     cat = catalogue_from(args)
@@ -127,7 +127,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     start_run(cat, info)
     try:
-        lab = Lab(args.workload, design, args.seed, attack=attack, workloads=cat.workloads)
+        lab = Lab(
+            args.workload,
+            design,
+            args.seed,
+            attack=attack,
+            workloads=cat.workloads,
+            site_handler=site_handler(cat),
+        )
     except UnknownWorkloadError as exc:
         raise UsageError(str(exc)) from None
     outcome = lab.run()
@@ -186,7 +193,11 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
     cat = catalogue_from(args)
     started = time.perf_counter()
-    rows = matrix(list(cat.attacks.values()), jobs=max(1, args.jobs))
+    from hvlab.plugins import site_handler
+
+    rows = matrix(
+        list(cat.attacks.values()), jobs=max(1, args.jobs), site_handler=site_handler(cat)
+    )
     seconds = time.perf_counter() - started
     if args.json:
         doc = {

@@ -21,7 +21,7 @@ def family(fn) -> str:
 
 def reference() -> str:
     out = []
-    order = {"catalogue": 0, "observers": 1, "lifecycle": 2}
+    order = {"catalogue": 0, "sites": 1, "observers": 2, "lifecycle": 3}
     for fn in sorted(hooks(), key=lambda f: (order.get(family(f), 9), f.__code__.co_firstlineno)):
         sig = str(inspect.signature(fn)).replace("'", "")
         out += [

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hvlab.model.attacks import Attack
     from hvlab.model.canaries import Outcome
     from hvlab.model.events import Event
+    from hvlab.model.sites import PacketSite
 
 PROJECT = "hvlab"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -51,6 +52,29 @@ def hvlab_register_workloads(register: Callable[[str, Callable, str], None]) -> 
         @hookimpl
         def hvlab_register_workloads(register):
             register("idle", lambda machine, **_: boot(machine), "boot and do nothing")
+    """
+
+
+# -- sites ----------------------------------------------------------------------------------------
+@hookspec
+def hvlab_site_vmbus_packet(ctx: PacketSite) -> None:
+    """A frame crosses the virtual switch where one of this plugin's drivers is installed.
+
+    Called only for the plugin that owns the driver (named in its `Attack.drivers`), and only
+    if the model installed that driver where the switch runs: a driver in the hypervisor never
+    sees frames while `guest-traffic-via-root` keeps the switch in the root.
+
+    :param ctx: a `hvlab.model.sites.PacketSite`: `driver`, `where`, `source`, `destination`,
+        `length`, and the capabilities `observe()` (returns the frame) and `drop()`. Each use
+        is an event; what the driver learns is judged by the oracle with the driver as
+        principal.
+
+    Example::
+
+        @hookimpl
+        def hvlab_site_vmbus_packet(ctx):
+            if ctx.driver == "mitm":
+                ctx.observe()
     """
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -91,6 +91,7 @@ class Lab:
         salts: dict[str, int] | None = None,
         attack: Attack | None = None,
         workloads: dict[str, Workload] | None = None,
+        site_handler: Callable | None = None,
     ) -> None:
         workloads = workloads or WORKLOADS
         if workload not in workloads:
@@ -105,6 +106,7 @@ class Lab:
         self._every = checkpoint_every
         # `salts` vary named secrets and nothing else (the noninterference tests use it).
         machine = Machine(self.design, seed, salts=salts)
+        machine.site_handler = site_handler
         self._checkpoints: dict[int, dict] = {-1: machine.initial}
         self._checkpoint_steps = [-1]
         machine.listeners.append(self._maybe_checkpoint)

@@ -24,7 +24,16 @@ from hvlab.model.canaries import assess
 from hvlab.model.machine import Machine
 from hvlab.model.protections import Design, Protection, known_protections
 from hvlab.model.store import Store
-from hvlab.model.workloads import boot, services
+from hvlab.model.workloads import CONTINUATIONS, boot, services
+
+
+def continuation(workload: str, m: Machine) -> list[engine.Actor]:
+    """What a workload does after boot, as actors that can start from the booted state."""
+    build = CONTINUATIONS.get(workload)
+    if build is None and workload != "boot":
+        raise ValueError(f"workload '{workload}' has no post-boot form for the matrix")
+    return build(m) if build else []
+
 
 # Protections that change the state boot leaves behind (the rest only change later behaviour).
 BOOT_STATE = frozenset({Protection.SEPARATE_ADDRESS_SPACES.value})
@@ -45,13 +54,13 @@ def booted_state(boot_off: frozenset[str], seed: int) -> dict:
     return m.store.snapshot()
 
 
-def run_cell(attack: Attack, off: frozenset[str], seed: int = 0) -> str:
+def run_cell(attack: Attack, off: frozenset[str], seed: int = 0, site_handler=None) -> str:
     """The oracle's verdict on one attack under one design."""
     m = Machine(Design(off), seed)
+    m.site_handler = site_handler
     m.store = Store(booted_state(off & BOOT_STATE, seed))
-    actors = services(m) + [
-        engine.Actor(a.name, a.partition, a.program, m) for a in attack.actors()
-    ]
+    actors = services(m) + continuation(attack.workload, m)
+    actors += [engine.Actor(a.name, a.partition, a.program, m, priority=1) for a in attack.actors()]
     engine.run(m, actors, seed, plant=False)
     outcome = assess(m.events)
     try:
@@ -94,17 +103,19 @@ class Row:
 
 
 _ATTACKS: dict[str, Attack] = {}
+_HANDLER: list = [None]
 
 
 def _cell(job: tuple[str, frozenset[str]]) -> tuple[str, frozenset[str], str]:
     name, off = job
-    return name, off, run_cell(_ATTACKS[name], off)
+    return name, off, run_cell(_ATTACKS[name], off, site_handler=_HANDLER[0])
 
 
-def matrix(attacks: list[Attack], jobs: int = 2) -> list[Row]:
+def matrix(attacks: list[Attack], jobs: int = 2, site_handler=None) -> list[Row]:
     """Run every attack under every design, over `jobs` processes."""
     _ATTACKS.clear()
     _ATTACKS.update({a.name: a for a in attacks})
+    _HANDLER[0] = site_handler
     work = [(a.name, off) for a in attacks for off in all_designs()]
     if jobs > 1 and len(work) > 1:
         ctx = multiprocessing.get_context("fork")

@@ -46,6 +46,7 @@ class Catalogue:
     attacks: dict[str, Attack] = field(default_factory=dict)
     workloads: dict[str, Workload] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    driver_owners: dict[str, str] = field(default_factory=dict)
 
     def attack(self, name: str) -> Attack:
         if name not in self.attacks:
@@ -189,6 +190,72 @@ def _add_attack(cat: Catalogue, plugin: str, attack: Attack) -> None:
         raise AttackError(f"attack '{attack.name}' rides on unknown workload '{attack.workload}'")
     check(attack)
     cat.attacks[attack.name] = attack
+    for driver in attack.drivers:
+        cat.driver_owners.setdefault(driver, plugin)
+
+
+TIME_LIMIT = 2.0  # seconds one plugin call may take
+
+
+class PluginTimeoutError(Exception):
+    pass
+
+
+def guarded(fn: Callable, *args, **kwargs):
+    """Run a plugin call under a time limit (SIGALRM, main thread only: elsewhere unlimited)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args, **kwargs)
+
+    def expire(_signum, _frame):
+        raise PluginTimeoutError(f"took longer than {TIME_LIMIT:g} s")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def report(cat: Catalogue, plugin: str, hook: str, problem: str) -> None:
+    cat.errors.append(f"plugin '{plugin}' {problem} in {hook}; blocked for this session")
+    print(f"hvlab: {cat.errors[-1]}", file=sys.stderr)
+    cat.manager.set_blocked(plugin)
+
+
+SITE_HOOKS = {"vmbus-packet": "hvlab_site_vmbus_packet"}
+
+
+def site_handler(cat: Catalogue) -> Callable:
+    """The bridge the model calls at a site: only the plugin owning the driver is called, under
+    the time limit, and a plugin that changes model state behind the API is caught."""
+
+    def handle(site: str, driver: str, ctx) -> None:
+        owner = cat.driver_owners.get(driver)
+        if owner is None or cat.manager.is_blocked(owner) or cat.manager.get_plugin(owner) is None:
+            return
+        hook = SITE_HOOKS[site]
+        others = [p for name, p in cat.manager.list_name_plugin() if name != owner and p]
+        caller = cat.manager.subset_hook_caller(hook, remove_plugins=others)
+        store = ctx._m.store
+        before = dict(store.data)
+        try:
+            result = guarded(caller, ctx=ctx)
+        except Exception as exc:
+            report(cat, owner, hook, f"raised {one_line(exc)}")
+            return
+        if store.data != before:
+            store.data.clear()
+            store.data.update(before)
+            report(cat, owner, hook, "changed model state behind the API")
+        elif any(r is not None for r in result or []):
+            report(cat, owner, hook, "returned a value where none is expected")
+
+    return handle
 
 
 def call_safely(cat: Catalogue, hook: str, **kwargs) -> None:

@@ -35,6 +35,7 @@ class Attack:
     breach_sets: tuple[frozenset[str], ...]
     actors: Callable[[], list[AttackActor]]
     plugin: str = "built-in"
+    drivers: tuple[str, ...] = ()  # drivers it may install; their site hooks reach this plugin
     tags: tuple[str, ...] = field(default=())
 
     def predicts_breach(self, off: frozenset[str]) -> bool:

@@ -37,13 +37,41 @@ def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
             detail={"driver": name, "why": "the hypervisor has no driver loader"},
         )
         return False
-    m.store.set(("driver", where, name), requester)
+    m.store.set(("driver", where, name), (requester, m.scope))
     m.emit(
         EventKind.DRIVER,
         HYPERVISOR if where == HYPERVISOR else "root.kernel",
         "loaded",
         path=(*path, f"{where}.driver:{name}"),
         detail={"driver": name, "into": where},
+    )
+    return True
+
+
+def inject_driver(m: Machine, requester: str, name: str) -> bool:
+    """Install a driver in the hypervisor without a loader: write a hook into hypervisor data
+    through the maintenance interface, which exists only with hypercall-only-access off."""
+    from hvlab.model.hv import PAGE_SIZE, HvCallCode
+    from hvlab.model.invoke import call, pack
+    from hvlab.model.partitions import ROOT_PID
+
+    hook = (m.layout.hv_data.start + 2) * PAGE_SIZE
+    result = call(
+        m,
+        ROOT_PID,
+        HvCallCode.WRITE_HYPERVISOR_MEMORY,
+        pack(hook, int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")),
+        actor=requester,
+    )
+    if not result.ok:
+        return False
+    m.store.set(("driver", HYPERVISOR, name), (requester, m.scope))
+    m.emit(
+        EventKind.DRIVER,
+        requester,
+        "injected",
+        path=(requester, HYPERVISOR),
+        detail={"driver": name, "into": HYPERVISOR, "how": "maintenance interface"},
     )
     return True
 

@@ -125,6 +125,13 @@ class LoadDriver:
     where: str = "hypervisor"
 
 
+@dataclass(frozen=True)
+class InjectDriver:
+    """Install a driver in the hypervisor through the maintenance interface, if there is one."""
+
+    name: str
+
+
 Program = Callable[["Actor"], Generator[Any, Any, None]]
 
 
@@ -143,6 +150,7 @@ class Actor:
     scope: str | None = None
     started: bool = False
     daemon: bool = False  # a service (a VSP, the VMBus server): the run need not wait for it
+    priority: int = 0  # among ready actors the highest priority runs first (attackers: 1)
     vars: dict = field(default_factory=dict)
 
     @property
@@ -190,6 +198,10 @@ def execute(m: Machine, actor: Actor, op: Any) -> Any:
         from hvlab.model.drivers import load_driver
 
         return load_driver(m, actor.name, op.name, op.where)
+    if isinstance(op, InjectDriver):
+        from hvlab.model.drivers import inject_driver
+
+        return inject_driver(m, actor.name, op.name)
     if isinstance(op, BeginProbe):
         m.scope = actor.scope = op.name
         m.emit(
@@ -244,6 +256,8 @@ def run(
         ready = [a for a in actors if a.runnable()]
         if not ready:
             break
+        top = max(a.priority for a in ready)
+        ready = [a for a in ready if a.priority == top]
         actor = ready[0] if len(ready) == 1 else sched.choice(ready)
         if not actor.started:
             actor.started = True

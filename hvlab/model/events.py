@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     VSP = "vsp"  # a VSP or the vswitch accepted, refused or completed a packet
     DEVICE = "device"  # port I/O or a sector read or written
     DRIVER = "driver"  # a request to load a driver, and the answer
+    SITE = "site"  # an installed driver used a capability at a site
 
 
 class Phase(StrEnum):

@@ -54,6 +54,8 @@ class Machine:
         self.scope: str | None = None
         self.op = 0
         self.listeners: list[Callable[[Event], None]] = []
+        # Set by the lab layer: called (site, driver, context) for drivers installed at a site.
+        self.site_handler: Callable | None = None
         # Imported here: the root's virtualization stack issues hypercalls through this machine.
         from hvlab.model.vid import RootVid
 

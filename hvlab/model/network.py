@@ -17,7 +17,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from hvlab.model import ring as rings
-from hvlab.model import synic, topology, vsp
+from hvlab.model import sites, synic, topology, vsp
 from hvlab.model.engine import Actor, Call, Do, WaitUntil
 from hvlab.model.events import EventKind
 from hvlab.model.hv import PAGE_SIZE, HvCallCode
@@ -149,6 +149,8 @@ def forward(m: Machine, actor: str, where: str, relid: int, src: str, packet, pa
         m.emit(EventKind.VSP, actor, "drop", path=path, detail={"why": "unknown destination"})
         return
     full = route(m, src, dst)
+    if not sites.vmbus_packet(m, where, src, dst, body):
+        return
     if where == "hypervisor":
         # The frame is copied through hypervisor memory: the design the protection rules out.
         buffer = (m.layout.hv_data.start + 1) * PAGE_SIZE

@@ -128,6 +128,11 @@ def write(m: Machine, ring: Ring, actor: str, raw: bytes) -> tuple[bool, bool]:
     if not ok:
         return False, False
     set_index(m, ring, actor, "write", (write_at + len(raw)) % ring.size)
+    if m.scope is not None and len(raw) >= DESCRIPTOR:
+        # Whoever handles this packet later acts inside the probe that sent it.
+        m.store.set(
+            ("packet-scope", ring.pid, ring.header, Descriptor.parse(raw).trans_id), m.scope
+        )
     return True, write_at == read_at
 
 

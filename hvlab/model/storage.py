@@ -67,11 +67,13 @@ def disk_io(
     sectors: int = 1,
     data: bytes = b"",
     buffer_page: int = BUFFER_PAGE,
+    wait: bool = True,
 ):
-    """storvsc: one SRB through the channel. Returns (SRB status, data read or b"")."""
+    """storvsc: one SRB through the channel. Returns (SRB status, data read or b"");
+    with `wait=False`, returns (None, b"") once the request is queued."""
     pid, name = actor.pid, actor.name
     buffer = buffer_page * PAGE_SIZE
-    if cdb == CDB_WRITE:
+    if cdb == CDB_WRITE and data:
         yield Write(buffer, data)
     relid = actor.machine.store.get(("vsc", pid, Device.STORAGE))
 
@@ -97,6 +99,8 @@ def disk_io(
         return SRB_STATUS_ERROR, b""
     if was_empty:
         yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION | relid << 32))
+    if not wait:
+        return None, b""
     status = yield from wait_completion(actor, relid)
     if cdb == CDB_READ and status == SRB_STATUS_SUCCESS:
         got = yield Read(buffer, sectors * devices.SECTOR)

@@ -106,6 +106,7 @@ def fetch(
     if head is None:
         return None
     desc = Descriptor.parse(head)
+    _adopt_scope(m, relid, desc.trans_id)
     private = None
     if validating:
         why = _check_descriptor(desc, available)
@@ -119,6 +120,18 @@ def fetch(
     size = max(desc.len8 * 8, DESCRIPTOR)
     rings.set_index(m, out_ring, actor, "read", (read_at + size) % out_ring.size)
     return Fetched(relid, desc, out_ring, read_at, private)
+
+
+def _adopt_scope(m: Machine, relid: int, trans_id: int) -> None:
+    """Handle a packet inside the probe that sent it, if one did."""
+    from hvlab.model.vmbus import rings as channel_rings
+
+    guest_out, _ = channel_rings(m, relid, "guest")
+    key = ("packet-scope", guest_out.pid, guest_out.header, trans_id)
+    scope = m.store.get(key)
+    if scope is not None:
+        m.store.set(key, None)
+        m.scope = scope
 
 
 def _has_data(m: Machine, relid: int, actor: str, side: str) -> bool:
@@ -192,11 +205,16 @@ def drain(m: Machine, actor: str, relid: int, path: tuple[str, ...], side: str =
     re-raises its flag, so the VSP comes back to it. An unvalidated one may be lying about its
     indices and never run empty: the model stops there and reports the host hang that crafted
     packets cause (CVE-2011-1872, CVE-2010-3960) instead of spinning."""
-    for _ in range(BUDGET):
-        packet = fetch(m, actor, relid, path, side)
-        if packet is None:
-            return
-        yield packet
+    outer = m.scope
+    try:
+        for _ in range(BUDGET):
+            m.scope = outer
+            packet = fetch(m, actor, relid, path, side)
+            if packet is None:
+                return
+            yield packet
+    finally:
+        m.scope = outer
     if m.on(VSP_VALIDATES):
         key = ("sief", ROOT_PID, 0, synic_sint())
         m.store.set(key, m.store.get(key, 0) | 1 << relid)

@@ -156,7 +156,14 @@ def child_a_probes(spec: ChildSpec):
 
 
 def children_booted(m: Machine) -> bool:
-    return planted(*(secret_name(c.name) for c in CHILDREN))(m)
+    """Both guests have booted: secrets stored and both synthetic devices open."""
+    if not planted(*(secret_name(c.name) for c in CHILDREN))(m):
+        return False
+    for c in CHILDREN:
+        pid = partitions.pid_of(m.store, c.name)
+        if any(m.store.get(("vsc", pid, d)) is None for d in vmbus.Device):
+            return False
+    return True
 
 
 def memory_probe(machine: Machine, **_params) -> list[Actor]:
@@ -234,24 +241,26 @@ def disk_write(machine: Machine, **_params) -> list[Actor]:
     return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], idle))
 
 
+def ping_a(actor: Actor):
+    """A's half of ping: send B a frame, wait for the answer."""
+    b_pid = actor.machine.pid("B")
+    yield WaitUntil(
+        lambda m: m.store.get(("vsc", b_pid, vmbus.Device.NETWORK)) is not None, "B's network up"
+    )
+    yield from network.send(actor, b_pid, b"ping from A")
+    yield from network.receive(actor)
+
+
+def ping_b(actor: Actor):
+    """B's half: answer with a frame whose payload is the lab's B-traffic canary."""
+    yield from network.receive(actor)
+    token = yield Do(lambda m: plant_traffic(m), "B-traffic canary")
+    yield from network.send(actor, actor.machine.pid("A"), b"pong:" + token)
+
+
 def ping(machine: Machine, **_params) -> list[Actor]:
     """A sends B a frame; B answers with a frame whose payload is the lab's B-traffic canary."""
-
-    def a(actor):
-        b_pid = actor.machine.pid("B")
-        yield WaitUntil(
-            lambda m: m.store.get(("vsc", b_pid, vmbus.Device.NETWORK)) is not None,
-            "B's network up",
-        )
-        yield from network.send(actor, b_pid, b"ping from A")
-        yield from network.receive(actor)
-
-    def b(actor):
-        yield from network.receive(actor)
-        token = yield Do(lambda m: plant_traffic(m), "B-traffic canary")
-        yield from network.send(actor, actor.machine.pid("A"), b"pong:" + token)
-
-    return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], b))
+    return with_children(machine, after_boot(CHILDREN[0], ping_a), after_boot(CHILDREN[1], ping_b))
 
 
 def plant_traffic(m: Machine) -> bytes:
@@ -293,6 +302,13 @@ def ide_command(command: int, lba: int, count: int = 1):
     yield PortIo(0x1F5, bytes([lba >> 16 & 0xFF]))
     yield PortIo(0x1F6, bytes([0xE0 | lba >> 24 & 0x0F]))
     yield PortIo(0x1F7, bytes([command]))
+
+
+# What a workload does once boot is over, for runs that start from the booted state (the
+# defense matrix). Workloads without an entry here can only be run from power-on.
+CONTINUATIONS: dict[str, Callable[[Machine], list[Actor]]] = {
+    "ping": lambda m: [Actor("A", "A", ping_a, m), Actor("B", "B", ping_b, m)],
+}
 
 
 @dataclass(frozen=True)

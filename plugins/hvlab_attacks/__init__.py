@@ -8,8 +8,18 @@ suite and `hvlab matrix` check them against the model under all 256 designs.
 from __future__ import annotations
 
 from hvlab.hookspecs import hookimpl
+from hvlab.model import storage
 from hvlab.model.attacks import Attack, AttackActor
-from hvlab.model.engine import BeginProbe, EndProbe, Leak, Read, WaitUntil
+from hvlab.model.engine import (
+    BeginProbe,
+    EndProbe,
+    InjectDriver,
+    Leak,
+    LoadDriver,
+    PortIo,
+    Read,
+    WaitUntil,
+)
 from hvlab.model.hv import PAGE_SIZE
 from hvlab.model.probes import PROBES, run
 from hvlab.model.protections import Protection as P
@@ -47,6 +57,64 @@ ROOT_DRIVER_SUMMARY = (
     "every guest's trusted computing base, so no protection here stops it"
 )
 
+MITM_SUMMARY = (
+    "a vendor driver loaded into the hypervisor reads the frames B sends A — possible only in a "
+    "monolithic design: it must get into the hypervisor (a loader, or the maintenance "
+    "interface) and the frames must pass through it"
+)
+
+
+def _mitm_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("mitm-driver", MITM_SUMMARY)
+    installed = yield LoadDriver("mitm", "hypervisor")
+    if not installed:
+        yield InjectDriver("mitm")  # no loader: try the maintenance interface instead
+    yield EndProbe()
+
+
+@hookimpl
+def hvlab_site_vmbus_packet(ctx):
+    if ctx.driver == "mitm":
+        ctx.observe()
+
+
+DIRECT_IO_SUMMARY = (
+    "guest A programs the disk controller's ports to read the sector where B keeps its keys"
+)
+
+
+def _direct_io_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("direct-device-io", DIRECT_IO_SUMMARY)
+    lba = 64 + 5  # B's block 5 as a physical LBA: the attacker knows the disk's layout
+    for port, value in (
+        (0x1F2, 1),
+        (0x1F3, lba),
+        (0x1F4, 0),
+        (0x1F5, 0),
+        (0x1F6, 0xE0),
+        (0x1F7, 0x20),
+    ):  # ATA READ SECTORS
+        yield PortIo(port, bytes([value]))
+    yield PortIo(0x1F0, size=512)
+    yield EndProbe()
+
+
+FORGED_GPA_SUMMARY = (
+    "guest A sends the storage VSP a write whose buffer list names B's secret frame as if it "
+    "were one of A's pages"
+)
+
+
+def _forged_gpa_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("forged-gpa-list", FORGED_GPA_SUMMARY)
+    frame = yield Leak("B-secret")
+    yield from storage.disk_io(actor, storage.CDB_WRITE, lba=10, buffer_page=frame, wait=False)
+    yield EndProbe()
+
+
 ATTACKS = [
     _probe_attack("hv-read", {P.SEPARATE_ADDRESS_SPACES}),
     _probe_attack("hv-patch", {P.SEPARATE_ADDRESS_SPACES}, {P.HYPERCALL_ONLY_ACCESS}),
@@ -59,6 +127,31 @@ ATTACKS = [
         workload="boot",
         breach_sets=(frozenset(),),  # breached under every design
         actors=lambda: [AttackActor("root.driver:reader", "root", _root_driver_program)],
+    ),
+    Attack(
+        name="mitm-driver",
+        summary=MITM_SUMMARY,
+        workload="ping",
+        breach_sets=(
+            frozenset({P.NO_THIRD_PARTY_CODE.value, P.GUEST_TRAFFIC_VIA_ROOT.value}),
+            frozenset({P.HYPERCALL_ONLY_ACCESS.value, P.GUEST_TRAFFIC_VIA_ROOT.value}),
+        ),
+        actors=lambda: [AttackActor("root.installer", "root", _mitm_program)],
+        drivers=("mitm",),
+    ),
+    Attack(
+        name="direct-device-io",
+        summary=DIRECT_IO_SUMMARY,
+        workload="boot",
+        breach_sets=(frozenset({P.MEDIATED_IO.value}),),
+        actors=lambda: [AttackActor("A.malware", "A", _direct_io_program)],
+    ),
+    Attack(
+        name="forged-gpa-list",
+        summary=FORGED_GPA_SUMMARY,
+        workload="boot",
+        breach_sets=(frozenset({P.VSP_VALIDATES_INPUT.value}),),
+        actors=lambda: [AttackActor("A.malware", "A", _forged_gpa_program)],
     ),
 ]
 

@@ -6,10 +6,11 @@ import pytest
 from hvlab.lab import Lab
 from hvlab.matrix import BOOT_STATE, all_designs, booted_state, matrix, run_cell
 from hvlab.model.protections import Design, Protection
-from hvlab.plugins import load_catalogue
+from hvlab.plugins import load_catalogue, site_handler
 
 CAT = load_catalogue()
 ATTACKS = list(CAT.attacks.values())
+SITES = site_handler(CAT)
 
 
 def test_catalogue_loads_clean():
@@ -23,11 +24,11 @@ def test_every_attack_is_complete():
     for attack in ATTACKS:
         assert attack.workload in CAT.workloads, attack.name
         assert isinstance(attack.breach_sets, tuple), attack.name
-        assert run_cell(attack, frozenset()) in ("blocked", "breached"), attack.name
+        assert run_cell(attack, frozenset(), site_handler=SITES) in ("blocked", "breached")
 
 
 def test_declared_breach_sets_match_the_model_for_all_256_designs():
-    rows = matrix(ATTACKS, jobs=2)
+    rows = matrix(ATTACKS, jobs=2, site_handler=SITES)
     assert len(all_designs()) == 256
     for row in rows:
         assert len(row.cells) == 256
@@ -46,8 +47,9 @@ def test_declared_breach_sets_match_the_model_for_all_256_designs():
 )
 def test_matrix_shortcut_agrees_with_full_runs(off):
     for attack in ATTACKS:
-        full = Lab(attack.workload, Design(off), attack=attack).run()
-        assert full.probe(attack.name).result == run_cell(attack, off), (attack.name, sorted(off))
+        full = Lab(attack.workload, Design(off), attack=attack, site_handler=SITES).run()
+        quick = run_cell(attack, off, site_handler=SITES)
+        assert full.probe(attack.name).result == quick, (attack.name, sorted(off))
 
 
 def test_only_the_declared_protections_change_the_booted_state():

@@ -213,3 +213,68 @@ def test_example_package_loads_through_its_entry_point(tmp_path, monkeypatch):
     assert found["root-reader"].source == "entry point" and found["root-reader"].version == "0.1.0"
     assert cat.attacks["root-driver-reads-a"].plugin == "root-reader"
     sys.modules.pop("hvlab_root_reader", None)
+
+
+SITE_PLUGIN = """
+from hvlab.model.engine import LoadDriver
+
+def program(actor):
+    yield WaitUntil(children_booted, "booted")
+    yield BeginProbe("spy", "a root driver watches the switch")
+    yield LoadDriver("spy", "root")
+    yield EndProbe()
+
+@hookimpl
+def hvlab_register_attacks(register):
+    register(Attack("spy", "a root driver watches the switch", "ping", (frozenset(),),
+                    lambda: [AttackActor("root.installer", "root", program)], drivers=("spy",)))
+
+@hookimpl
+def hvlab_site_vmbus_packet(ctx):
+    BEHAVIOUR(ctx)
+"""
+
+
+def run_site_plugin(tmp_path, capsys, behaviour: str):
+    path = plugin(tmp_path, "spyplugin", SITE_PLUGIN.replace("BEHAVIOUR(ctx)", behaviour))
+    code = main(["run", "ping", "--plugin", path, "--attack", "spy"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_site_hook_reaches_the_owner_of_an_installed_driver(tmp_path, capsys):
+    code, out, err = run_site_plugin(tmp_path, capsys, "ctx.observe()")
+    assert code == 0 and err == ""
+    assert "spy                    BREACHED: B-traffic reached root.driver:spy" in out
+
+
+def test_raising_site_hook_is_attributed_and_the_run_goes_on(tmp_path, capsys):
+    code, out, err = run_site_plugin(tmp_path, capsys, "raise KeyError('oops')")
+    assert code == 1 and "spy                    error:" in out  # the run ends as error
+    assert "plugin 'spyplugin' raised KeyError: 'oops' in hvlab_site_vmbus_packet" in err
+    assert err.count("\n") == 1 and "outcome:" in out
+
+
+def test_site_hook_that_changes_model_state_is_caught_and_undone(tmp_path, capsys):
+    code, out, err = run_site_plugin(
+        tmp_path, capsys, "ctx._m.store.data[('frame', 0)] = ('spyplugin', 'stolen')"
+    )
+    assert code == 1
+    assert "plugin 'spyplugin' changed model state behind the API" in err
+    assert "outcome:" in out
+
+
+def test_site_hook_returning_a_value_is_reported(tmp_path, capsys):
+    code, out, err = run_site_plugin(tmp_path, capsys, "return 42")
+    assert code == 1 and "outcome: error" in out
+    assert "returned a value where none is expected" in err
+
+
+def test_hanging_site_hook_is_stopped_by_the_time_limit(tmp_path, capsys, monkeypatch):
+    import hvlab.plugins
+
+    monkeypatch.setattr(hvlab.plugins, "TIME_LIMIT", 0.2)
+    code, out, err = run_site_plugin(tmp_path, capsys, "while True: pass")
+    assert code == 1
+    assert "raised PluginTimeoutError: took longer than 0.2 s in hvlab_site_vmbus_packet" in err
+    assert "outcome:" in out

@@ -1,0 +1,121 @@
+"""Sites: the points on the data path where an installed driver gets to act.
+
+A driver is installed somewhere (`hypervisor` or `root`) by `LoadDriver` — which the model may
+refuse — or, with `hypercall-only-access` off, injected into the hypervisor through the
+maintenance interface. At a site the model calls the plugin that owns each driver installed
+*there*, and no other, with a narrow context: what it may observe, change or drop at that site.
+Every use of a capability is an event, judged by the oracle with the driver as principal.
+
+The model knows nothing of pluggy: the lab layer sets `Machine.site_handler`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hvlab.model.events import EventKind
+
+if TYPE_CHECKING:
+    from hvlab.model.machine import Machine
+
+VMBUS_PACKET = "vmbus-packet"
+
+
+def installed(m: Machine, where: str) -> list[str]:
+    return sorted(k[2] for k in m.store.data if k[0] == "driver" and k[1] == where)
+
+
+def principal(where: str, driver: str) -> str:
+    return f"{where}.driver:{driver}"
+
+
+@dataclass
+class PacketSite:
+    """What a driver sees as a frame crosses the virtual switch where it is installed."""
+
+    where: str
+    driver: str
+    source: str
+    destination: str
+    _m: Machine = field(repr=False)
+    _frame: bytes = field(repr=False)
+    dropped: bool = False
+
+    @property
+    def length(self) -> int:
+        return len(self._frame)
+
+    def observe(self) -> bytes:
+        """Read the frame. The oracle checks what the driver just learned."""
+        who = principal(self.where, self.driver)
+        self._m.emit(
+            EventKind.SITE,
+            who,
+            "observe-frame",
+            path=(who,),
+            detail={"from": self.source, "to": self.destination, "length": self.length},
+        )
+        self._m.check_read(who, self._frame, who, {"site": VMBUS_PACKET})
+        return self._frame
+
+    def drop(self) -> None:
+        """Stop the frame here."""
+        who = principal(self.where, self.driver)
+        self.dropped = True
+        self._m.emit(
+            EventKind.SITE,
+            who,
+            "drop-frame",
+            path=(who,),
+            detail={"from": self.source, "to": self.destination},
+        )
+
+
+def vmbus_packet(m: Machine, where: str, source: str, destination: str, frame: bytes) -> bool:
+    """Run the packet site at `where`. Returns False if a driver dropped the frame. Drivers
+    installed in the hypervisor while the switch runs in the root are told nothing — that is
+    what guest-traffic-via-root buys — and the model records the decision in their scope."""
+    from hvlab.model.protections import Protection
+
+    if where == "root":
+        for driver in installed(m, "hypervisor"):
+            _in_scope(
+                m,
+                where="hypervisor",
+                driver=driver,
+                act=lambda d=driver: m.emit(
+                    EventKind.SITE,
+                    principal("hypervisor", d),
+                    "frame-bypassed-hypervisor",
+                    protection=Protection.GUEST_TRAFFIC_VIA_ROOT.value,
+                    path=("root.vswitch",),
+                    detail={
+                        "from": source,
+                        "to": destination,
+                        "why": "the switch runs in the root; the frame never enters the hypervisor",
+                    },
+                ),
+            )
+    keep = True
+    for driver in installed(m, where):
+        ctx = PacketSite(where, driver, source, destination, m, frame)
+        _in_scope(m, where, driver, lambda c=ctx: _call(m, VMBUS_PACKET, c))
+        keep = keep and not ctx.dropped
+    return keep
+
+
+def _call(m: Machine, site: str, ctx) -> None:
+    if m.site_handler is not None:
+        m.site_handler(site, ctx.driver, ctx)
+
+
+def _in_scope(m: Machine, where: str, driver: str, act) -> None:
+    """Events a driver causes belong to the probe that installed it."""
+    entry = m.store.get(("driver", where, driver))
+    previous = m.scope
+    m.scope = entry[1] if entry else previous
+    try:
+        act()
+    finally:
+        m.scope = previous
