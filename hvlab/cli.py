@@ -75,7 +75,11 @@ def build_parser() -> Parser:
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
 
     sub.add_parser("workloads", help="list workloads")
-    sub.add_parser("protections", help="list the protections and the principle each teaches")
+    sub.add_parser(
+        "protections",
+        parents=[with_plugins],
+        help="list the protections and the principle each teaches",
+    )
     return parser
 
 
@@ -111,8 +115,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hvlab.lab import Lab, UnknownWorkloadError
     from hvlab.plugins import finish_run, site_handler, start_run
 
-    design = design_from(args)
     cat = catalogue_from(args)
+    design = design_from(args, cat.extra_protections)
     attack = None
     if args.attack:
         try:
@@ -134,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             attack=attack,
             workloads=cat.workloads,
             site_handler=site_handler(cat),
+            defenses=cat.extra_protections,
         )
     except UnknownWorkloadError as exc:
         raise UsageError(str(exc)) from None
@@ -155,11 +160,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if outcome.result == "error" else 0
 
 
-def design_from(args: argparse.Namespace):
+def design_from(args: argparse.Namespace, extra: tuple[str, ...] = ()):
     from hvlab.model.protections import Design, UnknownDesignError, UnknownProtectionError
 
     try:
-        return Design.build(args.design, args.off)
+        return Design.build(args.design, args.off, extra)
     except (UnknownProtectionError, UnknownDesignError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -196,7 +201,10 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from hvlab.plugins import site_handler
 
     rows = matrix(
-        list(cat.attacks.values()), jobs=max(1, args.jobs), site_handler=site_handler(cat)
+        list(cat.attacks.values()),
+        jobs=max(1, args.jobs),
+        site_handler=site_handler(cat),
+        defenses=cat.extra_protections,
     )
     seconds = time.perf_counter() - started
     if args.json:
@@ -213,10 +221,14 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         for r in rows:
             mark = "ok      " if r.matches else "MISMATCH"
             hits = sum(v == "breached" for v in r.cells.values())
-            print(f"{mark} {r.attack:<22} breached in {hits:>3}/256  found {fmt(r.found)}")
+            print(
+                f"{mark} {r.attack:<22} breached in {hits:>3}/{len(r.cells)}  found {fmt(r.found)}"
+            )
+            if r.found_all != r.found:
+                print(f"         {'':<22} with plugin defenses: {fmt(r.found_all)}")
             if not r.matches:
                 print(f"         {'':<22} declared {fmt(r.declared)}; errors {r.errors}")
-        print(f"{len(rows)} attacks x 256 designs in {seconds:.1f} s")
+        print(f"{len(rows)} attacks x {2 ** (8 + len(cat.defenses))} designs in {seconds:.1f} s")
     return 0 if all(r.matches for r in rows) else 1
 
 
@@ -241,11 +253,13 @@ def cmd_workloads(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_protections(_args: argparse.Namespace) -> int:
+def cmd_protections(args: argparse.Namespace) -> int:
     from hvlab.model.protections import PRINCIPLES
 
     for pid, text in PRINCIPLES.items():
         print(f"{pid:<26} {text}")
+    for pid, (text, plugin) in catalogue_from(args).defenses.items():
+        print(f"{pid:<26} {text} (plugin {plugin})")
     return 0
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from hvlab.model.attacks import Attack
     from hvlab.model.canaries import Outcome
     from hvlab.model.events import Event
-    from hvlab.model.sites import PacketSite
+    from hvlab.model.sites import DriverLoadSite, PacketSite
 
 PROJECT = "hvlab"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -55,6 +55,22 @@ def hvlab_register_workloads(register: Callable[[str, Callable, str], None]) -> 
     """
 
 
+@hookspec
+def hvlab_register_defenses(register: Callable[[str, str], None]) -> None:
+    """Register defenses by calling `register(protection_id, principle)`.
+
+    :param register: adds a protection id of your own. It is on by default, can be switched off
+        with `--off ID` like a built-in, and appears in `hvlab matrix` as one more axis. Its
+        mechanism is your site hooks (for now `hvlab_site_driver_load`), called while it is on.
+
+    Example::
+
+        @hookimpl
+        def hvlab_register_defenses(register):
+            register("driver-signing", "Only signed drivers load into the hypervisor.")
+    """
+
+
 # -- sites ----------------------------------------------------------------------------------------
 @hookspec
 def hvlab_site_vmbus_packet(ctx: PacketSite) -> None:
@@ -75,6 +91,27 @@ def hvlab_site_vmbus_packet(ctx: PacketSite) -> None:
         def hvlab_site_vmbus_packet(ctx):
             if ctx.driver == "mitm":
                 ctx.observe()
+    """
+
+
+@hookspec
+def hvlab_site_driver_load(ctx: DriverLoadSite) -> None:
+    """A driver asks to be loaded, and one of this plugin's defenses is switched on.
+
+    Called only for the plugin that registered `ctx.defense`, and only while that protection is
+    on — after the model's own checks (a load into the hypervisor with `no-third-party-code`
+    on never gets here).
+
+    :param ctx: a `hvlab.model.sites.DriverLoadSite`: `driver`, `where`, `requester`,
+        `defense`, and the capability `refuse(why)`, which becomes an event naming your
+        protection id as the one that decided.
+
+    Example::
+
+        @hookimpl
+        def hvlab_site_driver_load(ctx):
+            if ctx.where == "hypervisor" and ctx.driver not in SIGNED:
+                ctx.refuse("not signed")
     """
 
 

@@ -92,6 +92,7 @@ class Lab:
         attack: Attack | None = None,
         workloads: dict[str, Workload] | None = None,
         site_handler: Callable | None = None,
+        defenses: tuple[str, ...] = (),
     ) -> None:
         workloads = workloads or WORKLOADS
         if workload not in workloads:
@@ -107,6 +108,7 @@ class Lab:
         # `salts` vary named secrets and nothing else (the noninterference tests use it).
         machine = Machine(self.design, seed, salts=salts)
         machine.site_handler = site_handler
+        machine.defenses = tuple(defenses)
         self._checkpoints: dict[int, dict] = {-1: machine.initial}
         self._checkpoint_steps = [-1]
         machine.listeners.append(self._maybe_checkpoint)

@@ -23,7 +23,6 @@ from hvlab.model.attacks import Attack, minimal_sets
 from hvlab.model.canaries import assess
 from hvlab.model.machine import Machine
 from hvlab.model.protections import Design, Protection, known_protections
-from hvlab.model.store import Store
 from hvlab.model.workloads import CONTINUATIONS, boot, services
 
 
@@ -54,11 +53,13 @@ def booted_state(boot_off: frozenset[str], seed: int) -> dict:
     return m.store.snapshot()
 
 
-def run_cell(attack: Attack, off: frozenset[str], seed: int = 0, site_handler=None) -> str:
+def run_cell(
+    attack: Attack, off: frozenset[str], seed: int = 0, site_handler=None, defenses=()
+) -> str:
     """The oracle's verdict on one attack under one design."""
-    m = Machine(Design(off), seed)
+    m = Machine(Design(off), seed, state=booted_state(off & BOOT_STATE, seed))
     m.site_handler = site_handler
-    m.store = Store(booted_state(off & BOOT_STATE, seed))
+    m.defenses = tuple(defenses)
     actors = services(m) + continuation(attack.workload, m)
     actors += [engine.Actor(a.name, a.partition, a.program, m, priority=1) for a in attack.actors()]
     engine.run(m, actors, seed, plant=False)
@@ -74,8 +75,9 @@ class Row:
     attack: str
     plugin: str
     declared: tuple[frozenset[str], ...]
-    found: tuple[frozenset[str], ...]
+    found: tuple[frozenset[str], ...]  # with every plugin defense off, as declared
     cells: dict[frozenset[str], str]
+    found_all: tuple[frozenset[str], ...] = ()  # over every design, plugin defenses included
 
     @property
     def errors(self) -> int:
@@ -91,7 +93,9 @@ class Row:
             "plugin": self.plugin,
             "declared": [sorted(s) for s in self.declared],
             "found": [sorted(s) for s in self.found],
+            "found_with_plugin_defenses": [sorted(s) for s in self.found_all],
             "matches": self.matches,
+            "designs": len(self.cells),
             "breached": sum(1 for r in self.cells.values() if r == "breached"),
             "blocked": sum(1 for r in self.cells.values() if r == "blocked"),
             "errors": self.errors,
@@ -103,20 +107,24 @@ class Row:
 
 
 _ATTACKS: dict[str, Attack] = {}
-_HANDLER: list = [None]
+_CONTEXT: dict[str, Any] = {"site_handler": None, "defenses": ()}
 
 
 def _cell(job: tuple[str, frozenset[str]]) -> tuple[str, frozenset[str], str]:
     name, off = job
-    return name, off, run_cell(_ATTACKS[name], off, site_handler=_HANDLER[0])
+    return name, off, run_cell(_ATTACKS[name], off, **_CONTEXT)
 
 
-def matrix(attacks: list[Attack], jobs: int = 2, site_handler=None) -> list[Row]:
-    """Run every attack under every design, over `jobs` processes."""
+def matrix(
+    attacks: list[Attack], jobs: int = 2, site_handler=None, defenses: tuple[str, ...] = ()
+) -> list[Row]:
+    """Run every attack under every design — 2^8 of them, times two for each plugin defense —
+    over `jobs` processes. An attack's contract is checked in the designs where the plugin
+    defenses are off (the world its author declared against); `found` covers them all."""
     _ATTACKS.clear()
     _ATTACKS.update({a.name: a for a in attacks})
-    _HANDLER[0] = site_handler
-    work = [(a.name, off) for a in attacks for off in all_designs()]
+    _CONTEXT.update(site_handler=site_handler, defenses=tuple(defenses))
+    work = [(a.name, off) for a in attacks for off in all_designs(tuple(defenses))]
     if jobs > 1 and len(work) > 1:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(jobs) as pool:
@@ -127,7 +135,18 @@ def matrix(attacks: list[Attack], jobs: int = 2, site_handler=None) -> list[Row]
     for name, off, result in results:
         cells[name][off] = result
     rows = []
+    extra = frozenset(defenses)
     for a in attacks:
         breached = [off for off, r in cells[a.name].items() if r == "breached"]
-        rows.append(Row(a.name, a.plugin, a.breach_sets, minimal_sets(breached), cells[a.name]))
+        base = [off - extra for off in breached if extra <= off]
+        rows.append(
+            Row(
+                a.name,
+                a.plugin,
+                a.breach_sets,
+                minimal_sets(base),
+                cells[a.name],
+                minimal_sets(breached),
+            )
+        )
     return rows

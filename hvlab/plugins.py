@@ -28,6 +28,7 @@ from hvlab.model.attacks import Attack, AttackError, check
 from hvlab.model.workloads import WORKLOADS, Workload
 
 BUILTIN = "hvlab-attacks"
+BUILTIN_DEFENSES = "hvlab-defenses"
 
 
 @dataclass
@@ -47,6 +48,11 @@ class Catalogue:
     workloads: dict[str, Workload] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     driver_owners: dict[str, str] = field(default_factory=dict)
+    defenses: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (principle, plugin)
+
+    @property
+    def extra_protections(self) -> tuple[str, ...]:
+        return tuple(self.defenses)
 
     def attack(self, name: str) -> Attack:
         if name not in self.attacks:
@@ -81,13 +87,15 @@ def get_plugin_manager(files: list[str] | tuple[str, ...] = (), *, entry_points:
         infos.append(PluginInfo(name, source, version))
 
     import hvlab_attacks
+    import hvlab_defenses
 
-    add(hvlab_attacks, BUILTIN, "built-in")
+    add(hvlab_attacks, BUILTIN, "built-in", hvlab_attacks.__version__)
+    add(hvlab_defenses, BUILTIN_DEFENSES, "built-in", hvlab_defenses.__version__)
     if entry_points:
         from importlib.metadata import entry_points as eps
 
         for ep in sorted(eps(group=hookspecs.PROJECT), key=lambda e: e.name):
-            if ep.name == BUILTIN or pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
                 continue
             try:
                 plugin = ep.load()
@@ -156,6 +164,13 @@ def load_catalogue(
                 cat, p, name, build, summary
             ),
         )
+    for impl in pm.hook.hvlab_register_defenses.get_hookimpls():
+        _collect(
+            cat,
+            impl,
+            "hvlab_register_defenses",
+            lambda pid, principle, p=impl.plugin_name: _add_defense(cat, p, pid, principle),
+        )
     for impl in pm.hook.hvlab_register_attacks.get_hookimpls():
         _collect(
             cat,
@@ -179,6 +194,18 @@ def _add_workload(cat: Catalogue, plugin: str, name: str, build: Callable, summa
     cat.workloads[name] = Workload(name, build, summary)
 
 
+def _add_defense(cat: Catalogue, plugin: str, pid: str, principle: str) -> None:
+    from hvlab.model.protections import PRINCIPLES
+
+    if not isinstance(pid, str) or not pid or not pid.replace("-", "").isalnum():
+        raise ValueError(f"defense id {pid!r} must be a non-empty word like 'driver-signing'")
+    if pid in PRINCIPLES or pid in cat.defenses:
+        other = "hvlab" if pid in PRINCIPLES else cat.defenses[pid][1]
+        raise ValueError(f"protection '{pid}' is already defined by {other}")
+    cat.defenses[pid] = (principle, plugin)
+    cat.driver_owners[f"defense:{pid}"] = plugin
+
+
 def _add_attack(cat: Catalogue, plugin: str, attack: Attack) -> None:
     if not isinstance(attack, Attack):
         raise TypeError(f"register() takes an Attack, not {type(attack).__name__}")
@@ -188,7 +215,7 @@ def _add_attack(cat: Catalogue, plugin: str, attack: Attack) -> None:
         raise ValueError(f"attack '{attack.name}' is already registered by plugin '{other}'")
     if attack.workload not in cat.workloads:
         raise AttackError(f"attack '{attack.name}' rides on unknown workload '{attack.workload}'")
-    check(attack)
+    check(attack, cat.extra_protections)
     cat.attacks[attack.name] = attack
     for driver in attack.drivers:
         cat.driver_owners.setdefault(driver, plugin)
@@ -227,7 +254,7 @@ def report(cat: Catalogue, plugin: str, hook: str, problem: str) -> None:
     cat.manager.set_blocked(plugin)
 
 
-SITE_HOOKS = {"vmbus-packet": "hvlab_site_vmbus_packet"}
+SITE_HOOKS = {"vmbus-packet": "hvlab_site_vmbus_packet", "driver-load": "hvlab_site_driver_load"}
 
 
 def site_handler(cat: Catalogue) -> Callable:

@@ -9,7 +9,6 @@ from hvlab.model.hv import PAGE_SIZE
 from hvlab.model.hypercalls import HypercallResult, hypercall
 from hvlab.model.machine import Machine
 from hvlab.model.protections import Design
-from hvlab.model.store import Store
 from hvlab.model.workloads import WORKLOADS
 
 
@@ -22,9 +21,7 @@ def _booted_state(off: frozenset[str]) -> dict:
 
 def booted(*off: str) -> Machine:
     """A fresh machine in the state the boot workload leaves, under the design with `off` off."""
-    m = Machine(Design(frozenset(off)), seed=0)
-    m.store = Store(_booted_state(frozenset(off)))
-    return m
+    return Machine(Design(frozenset(off)), seed=0, state=_booted_state(frozenset(off)))
 
 
 def place(m: Machine, pid: int, gpa: int, data: bytes) -> None:

@@ -37,6 +37,10 @@ def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
             detail={"driver": name, "why": "the hypervisor has no driver loader"},
         )
         return False
+    from hvlab.model.sites import driver_load
+
+    if not driver_load(m, where, name, requester):
+        return False
     m.store.set(("driver", where, name), (requester, m.scope))
     m.emit(
         EventKind.DRIVER,

@@ -43,7 +43,9 @@ class Machine:
         seed: int = 0,
         layout: Layout = DEFAULT_LAYOUT,
         salts: dict[str, int] | None = None,
+        state: dict | None = None,
     ):
+        """`state`, when given, is a store snapshot to start from instead of power-on."""
         self.design = design or Design()
         self.seed = seed
         self.layout = layout
@@ -56,12 +58,17 @@ class Machine:
         self.listeners: list[Callable[[Event], None]] = []
         # Set by the lab layer: called (site, driver, context) for drivers installed at a site.
         self.site_handler: Callable | None = None
+        # Protection ids that plugins added; each is a defense consulted at its sites.
+        self.defenses: tuple[str, ...] = ()
         # Imported here: the root's virtualization stack issues hypercalls through this machine.
         from hvlab.model.vid import RootVid
 
         self.vid = RootVid(self)
-        self._power_on()
-        self.store.take()
+        if state is not None:
+            self.store = Store(state)
+        else:
+            self._power_on()
+            self.store.take()
         self.initial = self.store.snapshot()
 
     # -- set-up -----------------------------------------------------------------------------

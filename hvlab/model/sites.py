@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hvlab.model.machine import Machine
 
 VMBUS_PACKET = "vmbus-packet"
+DRIVER_LOAD = "driver-load"
 
 
 def installed(m: Machine, where: str) -> list[str]:
@@ -119,3 +120,42 @@ def _in_scope(m: Machine, where: str, driver: str, act) -> None:
         act()
     finally:
         m.scope = previous
+
+
+@dataclass
+class DriverLoadSite:
+    """What a defense sees when a driver asks to be loaded: it may refuse the load."""
+
+    driver: str
+    where: str
+    requester: str
+    defense: str
+    _m: Machine = field(repr=False)
+    refused: bool = False
+
+    def refuse(self, why: str) -> None:
+        from hvlab.model.hv import HvStatus
+
+        self.refused = True
+        self._m.emit(
+            EventKind.DRIVER,
+            f"{self.where}.defense:{self.defense}",
+            "load-refused",
+            status=HvStatus.ACCESS_DENIED,
+            protection=self.defense,
+            path=(self.requester, self.where),
+            detail={"driver": self.driver, "why": why},
+        )
+
+
+def driver_load(m: Machine, where: str, driver: str, requester: str) -> bool:
+    """Let each defense that is switched on look at a driver load. False if one refused."""
+    for defense in sorted(m.defenses):
+        if not m.on(defense):
+            continue
+        ctx = DriverLoadSite(driver, where, requester, defense, m)
+        if m.site_handler is not None:
+            m.site_handler(DRIVER_LOAD, f"defense:{defense}", ctx)
+        if ctx.refused:
+            return False
+    return True

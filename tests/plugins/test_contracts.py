@@ -11,6 +11,7 @@ from hvlab.plugins import load_catalogue, site_handler
 CAT = load_catalogue()
 ATTACKS = list(CAT.attacks.values())
 SITES = site_handler(CAT)
+EXTRA = CAT.extra_protections
 
 
 def test_catalogue_loads_clean():
@@ -24,19 +25,33 @@ def test_every_attack_is_complete():
     for attack in ATTACKS:
         assert attack.workload in CAT.workloads, attack.name
         assert isinstance(attack.breach_sets, tuple), attack.name
-        assert run_cell(attack, frozenset(), site_handler=SITES) in ("blocked", "breached")
+        verdict = run_cell(attack, frozenset(), site_handler=SITES, defenses=EXTRA)
+        assert verdict in ("blocked", "breached"), attack.name
 
 
 def test_declared_breach_sets_match_the_model_for_all_256_designs():
-    rows = matrix(ATTACKS, jobs=2, site_handler=SITES)
-    assert len(all_designs()) == 256
+    rows = matrix(ATTACKS, jobs=2, site_handler=SITES, defenses=EXTRA)
+    assert len(all_designs()) == 256 and len(all_designs(EXTRA)) == 256 * 2 ** len(EXTRA)
     for row in rows:
-        assert len(row.cells) == 256
+        assert len(row.cells) == 256 * 2 ** len(EXTRA)
         assert row.errors == 0, row.attack
         assert set(row.found) == set(row.declared), (row.attack, row.found, row.declared)
-        for off, result in row.cells.items():  # monotone: switching more off never helps
-            expected = "breached" if CAT.attacks[row.attack].predicts_breach(off) else "blocked"
-            assert result == expected, (row.attack, sorted(off))
+        for off, result in row.cells.items():  # with plugin defenses off, as declared
+            if set(EXTRA) <= off:
+                predicted = CAT.attacks[row.attack].predicts_breach(off - set(EXTRA))
+                assert result == ("breached" if predicted else "blocked"), (row.attack, off)
+        breached = {off for off, r in row.cells.items() if r == "breached"}
+        for off in breached:  # monotone: switching more off never helps the defender
+            assert all(r == "breached" for o, r in row.cells.items() if off <= o), row.attack
+
+
+def test_the_defense_plugin_adds_an_axis_that_matters():
+    rows = {r.attack: r for r in matrix(ATTACKS, jobs=2, site_handler=SITES, defenses=EXTRA)}
+    mitm = rows["mitm-driver"]
+    assert frozenset({"driver-signing", "no-third-party-code", "guest-traffic-via-root"}) in (
+        mitm.found_all
+    )
+    assert frozenset({"no-third-party-code", "guest-traffic-via-root"}) not in mitm.found_all
 
 
 @pytest.mark.parametrize(
@@ -47,8 +62,10 @@ def test_declared_breach_sets_match_the_model_for_all_256_designs():
 )
 def test_matrix_shortcut_agrees_with_full_runs(off):
     for attack in ATTACKS:
-        full = Lab(attack.workload, Design(off), attack=attack, site_handler=SITES).run()
-        quick = run_cell(attack, off, site_handler=SITES)
+        full = Lab(
+            attack.workload, Design(off), attack=attack, site_handler=SITES, defenses=EXTRA
+        ).run()
+        quick = run_cell(attack, off, site_handler=SITES, defenses=EXTRA)
         assert full.probe(attack.name).result == quick, (attack.name, sorted(off))
 
 
@@ -64,3 +81,41 @@ def test_normal_workloads_still_work_with_every_protection_on():
     for name in ("boot", "disk-read", "disk-write", "ping", "ide-port-io"):
         outcome = Lab(name).run()
         assert outcome.result == "ok" and outcome.completed, name
+
+
+def test_driver_signing_decides_when_the_loader_exists(capsys):
+    from hvlab.cli import main
+
+    assert (
+        main(
+            [
+                "run",
+                "ping",
+                "--attack",
+                "mitm-driver",
+                "--off",
+                "no-third-party-code",
+                "guest-traffic-via-root",
+            ]
+        )
+        == 0
+    )
+    assert "mitm-driver            blocked by driver-signing" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "run",
+                "ping",
+                "--attack",
+                "mitm-driver",
+                "--off",
+                "no-third-party-code",
+                "guest-traffic-via-root",
+                "driver-signing",
+            ]
+        )
+        == 0
+    )
+    assert "mitm-driver            BREACHED: B-traffic reached hypervisor.driver:mitm" in (
+        capsys.readouterr().out
+    )

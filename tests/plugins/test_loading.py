@@ -278,3 +278,46 @@ def test_hanging_site_hook_is_stopped_by_the_time_limit(tmp_path, capsys, monkey
     assert code == 1
     assert "raised PluginTimeoutError: took longer than 0.2 s in hvlab_site_vmbus_packet" in err
     assert "outcome:" in out
+
+
+DEFENSE_PLUGIN = """
+@hookimpl
+def hvlab_register_defenses(register):
+    register("no-drivers-at-all", "Nothing loads into the hypervisor, signed or not.")
+
+@hookimpl
+def hvlab_site_driver_load(ctx):
+    if ctx.defense == "no-drivers-at-all":
+        ctx.refuse("this design takes no drivers")
+"""
+
+
+def test_a_plugin_defense_is_a_protection_like_the_built_ins(tmp_path, capsys):
+    path = plugin(tmp_path, "nodrivers", DEFENSE_PLUGIN)
+    off = ["--off", "no-third-party-code", "guest-traffic-via-root", "driver-signing"]
+    assert main(["run", "ping", "--plugin", path, "--attack", "mitm-driver", *off]) == 0
+    assert "blocked by no-drivers-at-all" in capsys.readouterr().out
+    assert (
+        main(
+            ["run", "ping", "--plugin", path, "--attack", "mitm-driver", *off, "no-drivers-at-all"]
+        )
+        == 0
+    )
+    assert "BREACHED" in capsys.readouterr().out
+
+
+def test_a_defense_id_cannot_be_taken_twice(tmp_path):
+    path = plugin(
+        tmp_path,
+        "again",
+        """
+        @hookimpl
+        def hvlab_register_defenses(register):
+            register("mediated-io", "mine now")
+        """,
+    )
+    cat = load_catalogue([path])
+    assert cat.errors == [
+        "plugin 'again' raised in hvlab_register_defenses: ValueError: "
+        "protection 'mediated-io' is already defined by hvlab"
+    ]
