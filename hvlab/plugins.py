@@ -183,9 +183,15 @@ def load_catalogue(
 
 def _collect(cat: Catalogue, impl, hook: str, register: Callable) -> None:
     try:
-        impl.function(register=register)
+        result = guarded(impl.function, register=register)
     except Exception as exc:
         cat.errors.append(f"plugin '{impl.plugin_name}' raised in {hook}: {one_line(exc)}")
+        return
+    if result is not None:
+        cat.errors.append(
+            f"plugin '{impl.plugin_name}' returned a value from {hook}; "
+            "register() what it offers instead"
+        )
 
 
 def _add_workload(cat: Catalogue, plugin: str, name: str, build: Callable, summary: str) -> None:
@@ -286,19 +292,19 @@ def site_handler(cat: Catalogue) -> Callable:
 
 
 def call_safely(cat: Catalogue, hook: str, **kwargs) -> None:
-    """Call every implementation of `hook`; one that raises is reported by name and blocked
-    for the rest of the session, and the others still run."""
+    """Call every implementation of `hook`, each under the time limit. One that raises, overruns
+    or returns a value is reported by name and blocked for the session; the others still run."""
     caller = getattr(cat.manager.hook, hook)
     for impl in list(caller.get_hookimpls()):
+        if cat.manager.is_blocked(impl.plugin_name):
+            continue
         try:
-            impl.function(**{k: kwargs[k] for k in impl.argnames})
+            result = guarded(impl.function, **{k: kwargs[k] for k in impl.argnames})
         except Exception as exc:
-            cat.errors.append(
-                f"plugin '{impl.plugin_name}' raised in {hook}: {one_line(exc)}; "
-                "blocked for this session"
-            )
-            print(f"hvlab: {cat.errors[-1]}", file=sys.stderr)
-            cat.manager.set_blocked(impl.plugin_name)
+            report(cat, impl.plugin_name, hook, f"raised {one_line(exc)}")
+            continue
+        if result is not None:
+            report(cat, impl.plugin_name, hook, "returned a value where none is expected")
 
 
 def start_run(cat: Catalogue, info: dict) -> None:

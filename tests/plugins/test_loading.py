@@ -152,9 +152,8 @@ def test_a_raising_observer_is_attributed_blocked_and_the_run_goes_on(tmp_path, 
     assert main(["run", "boot", "--plugin", path]) == 0
     out, err = capsys.readouterr()
     assert "outcome: ok" in out
-    lines = err.strip().splitlines()
-    assert lines == [
-        "hvlab: plugin 'raiser' raised in hvlab_event: RuntimeError: observer bug; "
+    assert err.strip().splitlines() == [
+        "hvlab: plugin 'raiser' raised RuntimeError: observer bug in hvlab_event; "
         "blocked for this session"
     ]
 
