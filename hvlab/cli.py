@@ -74,6 +74,11 @@ def build_parser() -> Parser:
     export.add_argument("--off", action="extend", nargs="+", default=[], metavar="ID")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
 
+    new = sub.add_parser("new", help="scaffold a plugin package")
+    new.add_argument("what", choices=["plugin"])
+    new.add_argument("name", help="the plugin's name, e.g. page-sharing-snoop")
+    new.add_argument("--dir", default=".", help="where to create hvlab-NAME/ (default: here)")
+
     sub.add_parser("workloads", help="list workloads")
     sub.add_parser(
         "protections",
@@ -245,6 +250,19 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hvlab.scaffold import ScaffoldError, new_plugin
+
+    try:
+        root = new_plugin(args.name, Path(args.dir))
+    except (ScaffoldError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"created {root}: cd there, pip install -e '.[test]', then hvlab plugins")
+    return 0
+
+
 def cmd_workloads(_args: argparse.Namespace) -> int:
     from hvlab.model.workloads import WORKLOADS
 
@@ -267,6 +285,7 @@ COMMANDS = {
     "run": cmd_run,
     "export": cmd_export,
     "matrix": cmd_matrix,
+    "new": cmd_new,
     "plugins": cmd_plugins,
     "workloads": cmd_workloads,
     "protections": cmd_protections,

@@ -1,0 +1,121 @@
+"""`hvlab new plugin NAME`: an installable plugin package with its entry point and a test."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+PYPROJECT = """\
+[build-system]
+requires = ["hatchling>=1.25"]
+build-backend = "hatchling.build"
+
+[project]
+name = "hvlab-{name}"
+version = "0.1.0"
+description = "An hvlab attack plugin: {name}"
+requires-python = ">=3.11"
+dependencies = ["hvlab"]
+
+[project.optional-dependencies]
+test = ["pytest"]
+
+# hvlab finds the plugin through this entry point once the package is installed.
+[project.entry-points.hvlab]
+{name} = "{module}"
+
+[tool.hatch.build.targets.wheel]
+packages = ["{module}"]
+"""
+
+MODULE = '''\
+"""hvlab plugin {name}: guest A reads the page where guest B keeps its secret.
+
+Edit `program` to change what the attack does, and `breach_sets` to say which protections must
+be switched off for it to get through; `hvlab matrix` checks the claim under every design.
+"""
+
+from hvlab.hookspecs import hookimpl
+from hvlab.model.attacks import Attack, AttackActor
+from hvlab.model.engine import BeginProbe, EndProbe, Read, WaitUntil
+from hvlab.model.hv import PAGE_SIZE
+from hvlab.model.workloads import children_booted
+
+__version__ = "0.1.0"
+ATTACK = "{name}"
+
+
+def program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe(ATTACK, "A reads the GPA where B keeps its secret")
+    yield Read(40 * PAGE_SIZE, 16)
+    yield EndProbe()
+
+
+@hookimpl
+def hvlab_register_attacks(register):
+    register(
+        Attack(
+            name=ATTACK,
+            summary="guest A reads the page where guest B keeps its secret",
+            workload="boot",
+            breach_sets=(frozenset({{"exclusive-guest-memory"}}),),
+            actors=lambda: [AttackActor("A.{name}", "A", program)],
+        )
+    )
+'''
+
+TEST = '''\
+"""The plugin loads through its entry point and keeps its contract under all 256 designs."""
+
+from hvlab.matrix import matrix
+from hvlab.plugins import load_catalogue, site_handler
+
+
+def test_{ident}_loads_and_keeps_its_contract():
+    cat = load_catalogue()
+    assert cat.errors == []
+    attack = cat.attack("{name}")
+    assert attack.plugin == "{name}"
+    (row,) = matrix([attack], jobs=1, site_handler=site_handler(cat))
+    assert row.matches, (row.found, row.declared)
+'''
+
+README = """\
+# hvlab-{name}
+
+An hvlab attack plugin. Install it next to hvlab and run it:
+
+    pip install -e '.[test]'
+    hvlab plugins                      # lists {name}
+    hvlab run boot --attack {name}     # blocked by exclusive-guest-memory
+    hvlab run boot --attack {name} --off exclusive-guest-memory   # breached
+    pytest
+"""
+
+
+class ScaffoldError(ValueError):
+    pass
+
+
+def new_plugin(name: str, where: Path) -> Path:
+    if not NAME.match(name):
+        raise ScaffoldError(
+            f"plugin name '{name}' must be lower-case letters and digits, words joined by '-'"
+        )
+    root = where / f"hvlab-{name}"
+    if root.exists():
+        raise ScaffoldError(f"{root} already exists; choose another name or folder")
+    module = "hvlab_" + name.replace("-", "_")
+    files = {
+        root / "pyproject.toml": PYPROJECT.format(name=name, module=module),
+        root / module / "__init__.py": MODULE.format(name=name),
+        root / "tests" / f"test_{module}.py": TEST.format(name=name, ident=module),
+        root / "README.md": README.format(name=name),
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
