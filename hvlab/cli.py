@@ -243,10 +243,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         plugin = cat.manager.get_plugin(info.name)
         hooks = sorted(h.name for h in cat.manager.get_hookcallers(plugin) or [])
         attacks = sorted(a.name for a in cat.attacks.values() if a.plugin == info.name)
+        drivers = sorted(d for d, owner in cat.driver_owners.items() if owner == info.name)
         version = f" {info.version}" if info.version else ""
         print(f"{info.name}{version}  ({info.source})")
         print(f"  hooks:   {', '.join(hooks) or '-'}")
         print(f"  attacks: {', '.join(attacks) or '-'}")
+        if drivers:  # what it may install at sites, or the defenses it runs there
+            print(f"  sites:   {', '.join(drivers)}")
     return 0
 
 

@@ -81,9 +81,9 @@ def hvlab_site_vmbus_packet(ctx: PacketSite) -> None:
     sees frames while `guest-traffic-via-root` keeps the switch in the root.
 
     :param ctx: a `hvlab.model.sites.PacketSite`: `driver`, `where`, `source`, `destination`,
-        `length`, and the capabilities `observe()` (returns the frame) and `drop()`. Each use
-        is an event; what the driver learns is judged by the oracle with the driver as
-        principal.
+        `length`, and the capabilities `observe()` (returns the frame), `modify(frame)` and
+        `drop()`. Each use is an event; what the driver learns is judged by the oracle with the
+        driver as principal.
 
     Example::
 

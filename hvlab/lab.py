@@ -115,8 +115,10 @@ class Lab:
         self._machine = machine
         actors = workloads[workload].build(machine, **self.params)
         if attack is not None:
+            # Attackers move first when they can: the same rule the matrix runs by.
             actors += [
-                engine.Actor(a.name, a.partition, a.program, machine) for a in attack.actors()
+                engine.Actor(a.name, a.partition, a.program, machine, priority=1)
+                for a in attack.actors()
             ]
         engine.run(machine, actors, seed)
         machine.listeners.clear()

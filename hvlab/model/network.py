@@ -149,7 +149,8 @@ def forward(m: Machine, actor: str, where: str, relid: int, src: str, packet, pa
         m.emit(EventKind.VSP, actor, "drop", path=path, detail={"why": "unknown destination"})
         return
     full = route(m, src, dst)
-    if not sites.vmbus_packet(m, where, src, dst, body):
+    body = sites.vmbus_packet(m, where, src, dst, body)
+    if body is None:
         return
     if where == "hypervisor":
         # The frame is copied through hypervisor memory: the design the protection rules out.

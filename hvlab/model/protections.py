@@ -81,7 +81,10 @@ class Design:
         off: tuple[str, ...] | list[str] = (),
         extra: tuple[str, ...] = (),
     ) -> Design:
-        """The preset with `off` switched off as well; unknown ids raise with the valid list."""
+        """The preset with `off` switched off as well; unknown ids raise with the valid list.
+
+        Plugin-added protections (`extra`) are on in `hyperv`, which has everything on, and off
+        in the other presets, which are fixed designs from the source material."""
         valid = known_protections(extra)
         for pid in off:
             if pid not in valid:
@@ -89,9 +92,14 @@ class Design:
                     f"unknown protection '{pid}' (valid: {', '.join(valid)})"
                 )
         base = cls.preset(preset)
+        plugin_off = (
+            frozenset(e for e in extra if e not in PRINCIPLES)
+            if preset != "hyperv"
+            else frozenset()
+        )
         if not off:
-            return base
-        return cls(base.off | frozenset(off), "custom")
+            return cls(base.off | plugin_off, base.name) if plugin_off else base
+        return cls(base.off | plugin_off | frozenset(off), "custom")
 
     def is_on(self, protection: str) -> bool:
         return protection not in self.off

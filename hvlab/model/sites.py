@@ -42,6 +42,7 @@ class PacketSite:
     _m: Machine = field(repr=False)
     _frame: bytes = field(repr=False)
     dropped: bool = False
+    modified: bool = False
 
     @property
     def length(self) -> int:
@@ -60,6 +61,19 @@ class PacketSite:
         self._m.check_read(who, self._frame, who, {"site": VMBUS_PACKET})
         return self._frame
 
+    def modify(self, frame: bytes) -> None:
+        """Replace the frame with `frame` (at most as long as the original)."""
+        who = principal(self.where, self.driver)
+        self._frame = bytes(frame[: len(self._frame)])
+        self.modified = True
+        self._m.emit(
+            EventKind.SITE,
+            who,
+            "modify-frame",
+            path=(who,),
+            detail={"from": self.source, "to": self.destination, "length": len(frame)},
+        )
+
     def drop(self) -> None:
         """Stop the frame here."""
         who = principal(self.where, self.driver)
@@ -73,8 +87,11 @@ class PacketSite:
         )
 
 
-def vmbus_packet(m: Machine, where: str, source: str, destination: str, frame: bytes) -> bool:
-    """Run the packet site at `where`. Returns False if a driver dropped the frame. Drivers
+def vmbus_packet(
+    m: Machine, where: str, source: str, destination: str, frame: bytes
+) -> bytes | None:
+    """Run the packet site at `where`. Returns the frame to forward (drivers may have changed
+    it), or None if one dropped it. Drivers
     installed in the hypervisor while the switch runs in the root are told nothing — that is
     what guest-traffic-via-root buys — and the model records the decision in their scope."""
     from hvlab.model.protections import Protection
@@ -98,12 +115,13 @@ def vmbus_packet(m: Machine, where: str, source: str, destination: str, frame: b
                     },
                 ),
             )
-    keep = True
     for driver in installed(m, where):
         ctx = PacketSite(where, driver, source, destination, m, frame)
         _in_scope(m, where, driver, lambda c=ctx: _call(m, VMBUS_PACKET, c))
-        keep = keep and not ctx.dropped
-    return keep
+        if ctx.dropped:
+            return None
+        frame = ctx._frame
+    return frame
 
 
 def _call(m: Machine, site: str, ctx) -> None:

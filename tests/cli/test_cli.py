@@ -39,7 +39,11 @@ def test_memory_probe_monolithic_json(capsys):
     code, out, _ = run_cli(capsys, "run", "memory-probe", "--json", "--design", "monolithic")
     doc = json.loads(out)
     assert code == 0
-    assert doc["design"]["off"] == ["guest-traffic-via-root", "no-third-party-code"]
+    assert doc["design"]["off"] == [
+        "driver-signing",
+        "guest-traffic-via-root",
+        "no-third-party-code",
+    ]
     assert {p["result"] for p in doc["outcome"]["probes"]} == {"blocked"}
     denied = [e for e in doc["events"] if e["protection"] == "hypercall-only-access"]
     assert {"name": "HV_STATUS_ACCESS_DENIED", "value": 6} in [e["status"] for e in denied]

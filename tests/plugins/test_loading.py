@@ -320,3 +320,27 @@ def test_a_defense_id_cannot_be_taken_twice(tmp_path):
         "plugin 'again' raised in hvlab_register_defenses: ValueError: "
         "protection 'mediated-io' is already defined by hvlab"
     ]
+
+
+def test_site_capabilities_modify_and_drop_are_events(tmp_path, capsys):
+    code, _out, err = run_site_plugin(tmp_path, capsys, "ctx.modify(b'tampered')")
+    assert err == "" and code == 1  # it learned nothing: no breach, no protection decided
+    path = tmp_path / "spyplugin.py"
+    from hvlab.lab import Lab
+    from hvlab.plugins import site_handler
+
+    cat = load_catalogue([str(path)])
+    lab = Lab("ping", attack=cat.attack("spy"), site_handler=site_handler(cat))
+    lab.run()
+    modified = [e for e in lab.events if e.name == "modify-frame"]
+    switched = [e for e in lab.events if e.name == "switch-frame"]
+    assert modified and modified[0].actor == "root.driver:spy"
+    after = [e for e in switched if e.step > modified[0].step]
+    assert after[0].detail_dict()["length"] == len(b"tampered")
+    path.write_text(path.read_text().replace("ctx.modify(b'tampered')", "ctx.drop()"))
+    cat = load_catalogue([str(path)])
+    lab = Lab("ping", attack=cat.attack("spy"), site_handler=site_handler(cat))
+    outcome = lab.run()
+    assert [e for e in lab.events if e.name == "drop-frame"]
+    assert not [e for e in lab.events if e.name == "switch-frame"]
+    assert not outcome.completed  # A waits for an answer that never comes
