@@ -117,7 +117,7 @@ class Lab:
         if attack is not None:
             # Attackers move first when they can: the same rule the matrix runs by.
             actors += [
-                engine.Actor(a.name, a.partition, a.program, machine, priority=1)
+                engine.plugin_actor(a.name, a.partition, a.program, machine)
                 for a in attack.actors()
             ]
         engine.run(machine, actors, seed)

@@ -61,7 +61,7 @@ def run_cell(
     m.site_handler = site_handler
     m.defenses = tuple(defenses)
     actors = services(m) + continuation(attack.workload, m)
-    actors += [engine.Actor(a.name, a.partition, a.program, m, priority=1) for a in attack.actors()]
+    actors += [engine.plugin_actor(a.name, a.partition, a.program, m) for a in attack.actors()]
     engine.run(m, actors, seed, plant=False)
     outcome = assess(m.events)
     try:

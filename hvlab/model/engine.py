@@ -135,6 +135,20 @@ class InjectDriver:
 Program = Callable[["Actor"], Generator[Any, Any, None]]
 
 
+@dataclass(frozen=True)
+class Handle:
+    """What an attack program is given: its name and the partition it acts as — not the
+    machine. It acts only by yielding operations."""
+
+    name: str
+    partition: str
+
+
+def plugin_actor(name: str, partition: str, program: Callable, m: Machine) -> Actor:
+    """An actor for a plugin's program: it gets a Handle, and moves first when it is ready."""
+    return Actor(name, partition, lambda _actor: program(Handle(name, partition)), m, priority=1)
+
+
 @dataclass
 class Actor:
     """An actor: a principal (a partition's kernel, or a component of the root) and its program."""

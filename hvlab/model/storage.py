@@ -71,11 +71,12 @@ def disk_io(
 ):
     """storvsc: one SRB through the channel. Returns (SRB status, data read or b"");
     with `wait=False`, returns (None, b"") once the request is queued."""
-    pid, name = actor.pid, actor.name
+    name, partition = actor.name, actor.partition
+    pid = yield Do(lambda m: m.pid(partition), "whoami")
     buffer = buffer_page * PAGE_SIZE
     if cdb == CDB_WRITE and data:
         yield Write(buffer, data)
-    relid = actor.machine.store.get(("vsc", pid, Device.STORAGE))
+    relid = yield Do(lambda m: m.store.get(("vsc", pid, Device.STORAGE)), "storage channel")
 
     def submit(m: Machine):
         out_ring, _ = channel_rings(m, relid, "guest")
@@ -101,7 +102,7 @@ def disk_io(
         yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION | relid << 32))
     if not wait:
         return None, b""
-    status = yield from wait_completion(actor, relid)
+    status = yield from wait_completion(name, pid, relid)
     if cdb == CDB_READ and status == SRB_STATUS_SUCCESS:
         got = yield Read(buffer, sectors * devices.SECTOR)
         return status, got or b""
@@ -117,9 +118,8 @@ def clear_guest_flag(m: Machine, pid: int, relid: int) -> None:
     m.store.set(key, m.store.get(key, 0) & ~(1 << relid) or None)
 
 
-def wait_completion(actor: Actor, relid: int):
+def wait_completion(name: str, pid: int, relid: int):
     """Wait for the root's signal, then read the completion off the in-ring."""
-    pid, name = actor.pid, actor.name
     while True:
         yield WaitUntil(guest_signalled(pid, relid), "storage completion")
 

@@ -344,3 +344,26 @@ def test_site_capabilities_modify_and_drop_are_events(tmp_path, capsys):
     assert [e for e in lab.events if e.name == "drop-frame"]
     assert not [e for e in lab.events if e.name == "switch-frame"]
     assert not outcome.completed  # A waits for an answer that never comes
+
+
+def test_attack_programs_get_a_handle_not_the_machine(tmp_path, capsys):
+    path = plugin(
+        tmp_path,
+        "curious",
+        """
+        def program(actor):
+            assert (actor.name, actor.partition) == ("A.curious", "A")
+            assert not hasattr(actor, "machine") and not hasattr(actor, "store")
+            yield WaitUntil(children_booted, "booted")
+            yield BeginProbe("curious", "A reads where B keeps its secret")
+            yield Read(40 * 4096, 16)
+            yield EndProbe()
+
+        @hookimpl
+        def hvlab_register_attacks(register):
+            register(Attack("curious", "A reads B", "boot", (frozenset({"exclusive-guest-memory"}),),
+                            lambda: [AttackActor("A.curious", "A", program)]))
+        """,
+    )
+    assert main(["run", "boot", "--plugin", path, "--attack", "curious"]) == 0
+    assert "curious                blocked by exclusive-guest-memory" in capsys.readouterr().out
