@@ -361,7 +361,8 @@ def test_attack_programs_get_a_handle_not_the_machine(tmp_path, capsys):
 
         @hookimpl
         def hvlab_register_attacks(register):
-            register(Attack("curious", "A reads B", "boot", (frozenset({"exclusive-guest-memory"}),),
+            sets = (frozenset({"exclusive-guest-memory"}),)
+            register(Attack("curious", "A reads B", "boot", sets,
                             lambda: [AttackActor("A.curious", "A", program)]))
         """,
     )
