@@ -86,36 +86,10 @@ def test_normal_workloads_still_work_with_every_protection_on():
 def test_driver_signing_decides_when_the_loader_exists(capsys):
     from hvlab.cli import main
 
-    assert (
-        main(
-            [
-                "run",
-                "ping",
-                "--attack",
-                "mitm-driver",
-                "--off",
-                "no-third-party-code",
-                "guest-traffic-via-root",
-            ]
-        )
-        == 0
-    )
+    mitm = ["run", "ping", "--attack", "mitm-driver", "--off"]
+    loader = ["no-third-party-code", "guest-traffic-via-root"]
+    assert main([*mitm, *loader]) == 0
     assert "mitm-driver            blocked by driver-signing" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "run",
-                "ping",
-                "--attack",
-                "mitm-driver",
-                "--off",
-                "no-third-party-code",
-                "guest-traffic-via-root",
-                "driver-signing",
-            ]
-        )
-        == 0
-    )
-    assert "mitm-driver            BREACHED: B-traffic reached hypervisor.driver:mitm" in (
-        capsys.readouterr().out
-    )
+    assert main([*mitm, *loader, "driver-signing"]) == 0
+    out = capsys.readouterr().out
+    assert "mitm-driver            BREACHED: B-traffic reached hypervisor.driver:mitm" in out
