@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hvlab.model import canaries, partitions
@@ -165,7 +165,6 @@ class Actor:
     started: bool = False
     daemon: bool = False  # a service (a VSP, the VMBus server): the run need not wait for it
     priority: int = 0  # among ready actors the highest priority runs first (attackers: 1)
-    vars: dict = field(default_factory=dict)
 
     @property
     def pid(self) -> int:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hvlab.model.events import EventKind, Phase
-from hvlab.model.hv import PAGE_SIZE, HvCallCode, HvStatus
+from hvlab.model.hv import PAGE_SIZE, HvStatus
 from hvlab.model.memory import HYPERVISOR
 from hvlab.model.partitions import PartitionState
 from hvlab.model.protections import Protection
@@ -334,6 +334,3 @@ def _finish(m, actor, name, path, status, reps, reject, *, validating=False, out
         detail=detail,
     )
     return result
-
-
-__all__ = ["HvCallCode", "HypercallInput", "HypercallResult", "Reject", "hypercall", "validate"]

@@ -17,7 +17,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from hvlab.model import ring as rings
-from hvlab.model import sites, synic, topology, vsp
+from hvlab.model import sites, topology, vsp
 from hvlab.model.engine import Actor, Call, Do, WaitUntil
 from hvlab.model.events import EventKind
 from hvlab.model.hv import PAGE_SIZE, HvCallCode
@@ -178,6 +178,3 @@ def forward(m: Machine, actor: str, where: str, relid: int, src: str, packet, pa
         PacketType.COMP, nvsp(SEND_RNDIS_PKT_COMPLETE, status=1), packet.desc.trans_id, flags=0
     )
     vsp.send(m, actor, relid, ack, tuple(reversed(full[:3])), side=where)
-
-
-__all__ = ["receive", "send", "service", "synic", "vswitch"]

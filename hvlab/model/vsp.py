@@ -265,6 +265,3 @@ def synic_sint() -> int:
 
 def u32s(raw: bytes, offset: int, count: int) -> tuple[int, ...]:
     return struct.unpack_from(f"<{count}I", raw.ljust(offset + 4 * count, b"\0"), offset)
-
-
-__all__ = ["Fetched", "corrupt", "fetch", "send", "signalled", "synic", "take_signals"]
