@@ -111,7 +111,7 @@ def get_plugin_manager(files: list[str] | tuple[str, ...] = (), *, entry_points:
         if error:
             errors.append(error)
         else:
-            add(module, Path(path).stem, str(path))
+            add(module, Path(path).stem, str(path), str(getattr(module, "__version__", "")))
     return pm, infos, errors
 
 

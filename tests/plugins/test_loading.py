@@ -368,3 +368,13 @@ def test_attack_programs_get_a_handle_not_the_machine(tmp_path, capsys):
     )
     assert main(["run", "boot", "--plugin", path, "--attack", "curious"]) == 0
     assert "curious                blocked by exclusive-guest-memory" in capsys.readouterr().out
+
+
+def test_plugins_lists_a_file_plugin_with_its_version(capsys):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "hvlab-root-reader"
+    assert main(["plugins", "--plugin", str(example / "hvlab_root_reader.py")]) == 0
+    out = capsys.readouterr().out
+    assert f"hvlab_root_reader 0.1.0  ({example / 'hvlab_root_reader.py'})" in out
+    assert "attacks: root-driver-reads-a" in out
