@@ -3,7 +3,8 @@ no loader: a request to load a driver into it is refused, and the driver never r
 it off the hypervisor gains a loader — the monolithic design, where vendor drivers run inside
 the hypervisor. Drivers loaded into the root are the root's business, under every design.
 
-Store keys: ("driver", where, name) -> who asked for it.
+Store keys: ("driver", where, name) -> (who asked for it, the probe it was asked in);
+("drivers", where) -> the names installed there, sorted (read on every frame a switch forwards).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
 
     if not driver_load(m, where, name, requester):
         return False
-    m.store.set(("driver", where, name), (requester, m.scope))
+    install(m, where, name, requester)
     m.emit(
         EventKind.DRIVER,
         HYPERVISOR if where == HYPERVISOR else "root.kernel",
@@ -69,7 +70,7 @@ def inject_driver(m: Machine, requester: str, name: str) -> bool:
     )
     if not result.ok:
         return False
-    m.store.set(("driver", HYPERVISOR, name), (requester, m.scope))
+    install(m, HYPERVISOR, name, requester)
     m.emit(
         EventKind.DRIVER,
         requester,
@@ -80,5 +81,11 @@ def inject_driver(m: Machine, requester: str, name: str) -> bool:
     return True
 
 
+def install(m: Machine, where: str, name: str, requester: str) -> None:
+    m.store.set(("driver", where, name), (requester, m.scope))
+    m.store.set(("drivers", where), tuple(sorted({*loaded(m, where), name})))
+
+
 def loaded(m: Machine, where: str) -> list[str]:
-    return sorted(k[2] for k in m.store.data if k[0] == "driver" and k[1] == where)
+    """The drivers installed in `where`, by name."""
+    return list(m.store.get(("drivers", where), ()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hvlab.model.drivers import loaded
 from hvlab.model.events import EventKind
 
 if TYPE_CHECKING:
@@ -21,10 +22,6 @@ if TYPE_CHECKING:
 
 VMBUS_PACKET = "vmbus-packet"
 DRIVER_LOAD = "driver-load"
-
-
-def installed(m: Machine, where: str) -> list[str]:
-    return sorted(k[2] for k in m.store.data if k[0] == "driver" and k[1] == where)
 
 
 def principal(where: str, driver: str) -> str:
@@ -97,7 +94,7 @@ def vmbus_packet(
     from hvlab.model.protections import Protection
 
     if where == "root":
-        for driver in installed(m, "hypervisor"):
+        for driver in loaded(m, "hypervisor"):
             _in_scope(
                 m,
                 where="hypervisor",
@@ -115,7 +112,7 @@ def vmbus_packet(
                     },
                 ),
             )
-    for driver in installed(m, where):
+    for driver in loaded(m, where):
         ctx = PacketSite(where, driver, source, destination, m, frame)
         _in_scope(m, where, driver, lambda c=ctx: _call(m, VMBUS_PACKET, c))
         if ctx.dropped:
