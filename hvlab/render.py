@@ -14,8 +14,7 @@ SHOWN_DETAIL = ("why", "canary", "partition", "gpa", "frame", "to", "probe", "sk
 def status_text(ev: Event) -> str:
     if ev.status is None:
         return ""
-    label = getattr(ev.status, "label", ev.status.name)
-    return f"{label}" if int(ev.status) else label
+    return getattr(ev.status, "label", ev.status.name)
 
 
 def note_text(ev: Event) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hvlab.model import memory, partitions
 from hvlab.model.events import EventKind, Phase
 from hvlab.model.hv import PAGE_SIZE, HvStatus
 from hvlab.model.memory import HYPERVISOR
@@ -137,8 +138,7 @@ def block_sizes(spec: CallSpec, ctl: HypercallInput) -> tuple[int, int]:
 
 def validate(m: Machine, pid: int, ctl: HypercallInput, in_gpa: int, out_gpa: int):
     """Rules 1-8 above. Returns (spec, None) or (spec-or-None, Reject)."""
-    from hvlab.model import partitions
-    from hvlab.model.calls import CALLS
+    from hvlab.model.calls import CALLS  # calls.py imports this module: bind late
 
     spec = CALLS.get(ctl.code)
     if spec is None or (spec.maintenance and m.on(HOA)):
@@ -197,8 +197,7 @@ def hypercall(
     m: Machine, pid: int, value: int, in_gpa: int = 0, out_gpa: int = 0, actor: str | None = None
 ) -> HypercallResult:
     """One hypercall by partition `pid`: entry → validate → dispatch → complete."""
-    from hvlab.model import memory, partitions
-    from hvlab.model.calls import Call
+    from hvlab.model.calls import Call  # calls.py imports this module: bind late
 
     caller = m.name(pid)
     actor = actor or caller
@@ -297,8 +296,6 @@ def _write_output(
 ):
     """The hypervisor translates the output GPA once and writes the block from there, as a
     page-sized mapping does: that is only safe because rule 5 kept the block inside the page."""
-    from hvlab.model import memory
-
     entry = m.store.get(("slat", pid, gpa // PAGE_SIZE))
     if entry is None:
         return

@@ -21,7 +21,8 @@ from hvlab.model.hv import HvCallCode
 from hvlab.model.invoke import call, pack
 from hvlab.model.partitions import ROOT_PID
 from hvlab.model.ring import DESCRIPTOR, KNOWN_FLAGS, Descriptor, PacketType, Ring
-from hvlab.model.vmbus import VSP_VALIDATES, chan, root_to_child_connection, set_chan
+from hvlab.model.vmbus import SINT, VSP_VALIDATES, chan, root_to_child_connection, set_chan
+from hvlab.model.vmbus import rings as channel_rings
 
 if TYPE_CHECKING:
     from hvlab.model.machine import Machine
@@ -87,7 +88,7 @@ def fetch(
         if validating and state in ("rescinded", "closed") and _has_data(m, relid, actor, side):
             corrupt(m, actor, relid, f"packet on a {state} channel", path)
         return None
-    out_ring, _ = _rings(m, relid, side)
+    out_ring, _ = channel_rings(m, relid, side)
     idx = rings.indices(m, out_ring, actor)
     if idx is None:
         return None
@@ -124,8 +125,6 @@ def fetch(
 
 def _adopt_scope(m: Machine, relid: int, trans_id: int) -> None:
     """Handle a packet inside the probe that sent it, if one did."""
-    from hvlab.model.vmbus import rings as channel_rings
-
     guest_out, _ = channel_rings(m, relid, "guest")
     key = ("packet-scope", guest_out.pid, guest_out.header, trans_id)
     scope = m.store.get(key)
@@ -135,15 +134,9 @@ def _adopt_scope(m: Machine, relid: int, trans_id: int) -> None:
 
 
 def _has_data(m: Machine, relid: int, actor: str, side: str) -> bool:
-    out_ring, _ = _rings(m, relid, side)
+    out_ring, _ = channel_rings(m, relid, side)
     idx = rings.indices(m, out_ring, actor)
     return idx is not None and idx[0] != idx[1]
-
-
-def _rings(m: Machine, relid: int, side: str) -> tuple[Ring, Ring]:
-    from hvlab.model.vmbus import rings as channel_rings
-
-    return channel_rings(m, relid, side)
 
 
 def _check_descriptor(desc: Descriptor, available: int) -> str | None:
@@ -182,7 +175,7 @@ def send(
     m: Machine, actor: str, relid: int, raw: bytes, path: tuple[str, ...], side: str = "root"
 ) -> bool:
     """Write a packet to the channel's in-ring; signal the guest on empty → non-empty."""
-    _, in_ring = _rings(m, relid, side)
+    _, in_ring = channel_rings(m, relid, side)
     written, was_empty = rings.write(m, in_ring, actor, raw)
     if not written:
         m.emit(EventKind.VSP, actor, "ring-full", path=path, detail={"relid": relid})
@@ -193,7 +186,7 @@ def send(
     if was_empty:
         owner = chan(m, relid, "owner")
         if side == "hypervisor":
-            synic.set_flag(m, owner, 0, synic_sint(), relid, actor)
+            synic.set_flag(m, owner, 0, SINT, relid, actor)
         else:
             conn = root_to_child_connection(owner, "event")
             call(m, ROOT_PID, HvCallCode.SIGNAL_EVENT, pack(conn | relid << 32), actor=actor)
@@ -216,7 +209,7 @@ def drain(m: Machine, actor: str, relid: int, path: tuple[str, ...], side: str =
     finally:
         m.scope = outer
     if m.on(VSP_VALIDATES):
-        key = ("sief", ROOT_PID, 0, synic_sint())
+        key = ("sief", ROOT_PID, 0, SINT)
         m.store.set(key, m.store.get(key, 0) | 1 << relid)
         m.emit(
             EventKind.VSP,
@@ -241,7 +234,7 @@ def drain(m: Machine, actor: str, relid: int, path: tuple[str, ...], side: str =
 
 def take_signals(m: Machine, relids: list[int]) -> list[int]:
     """Clear and return the channels among `relids` whose guest signalled the root."""
-    key = ("sief", ROOT_PID, 0, synic_sint())
+    key = ("sief", ROOT_PID, 0, SINT)
     flags = m.store.get(key, 0)
     hit = [r for r in relids if flags >> r & 1]
     if hit:
@@ -253,14 +246,8 @@ def take_signals(m: Machine, relids: list[int]) -> list[int]:
 
 
 def signalled(m: Machine, relids: list[int]) -> bool:
-    flags = m.store.get(("sief", ROOT_PID, 0, synic_sint()), 0)
+    flags = m.store.get(("sief", ROOT_PID, 0, SINT), 0)
     return any(flags >> r & 1 for r in relids)
-
-
-def synic_sint() -> int:
-    from hvlab.model.vmbus import SINT
-
-    return SINT
 
 
 def u32s(raw: bytes, offset: int, count: int) -> tuple[int, ...]:
