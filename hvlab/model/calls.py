@@ -26,7 +26,7 @@ from hvlab.model.hv import (
 )
 from hvlab.model.hypercalls import HOA, HypercallInput, Reject
 from hvlab.model.memory import HYPERVISOR, ROOT
-from hvlab.model.partitions import MAX_VPS, ROOT_PID, PartitionState, VpState
+from hvlab.model.partitions import MAX_VPS, PartitionState, VpState
 from hvlab.model.protections import Protection
 
 if TYPE_CHECKING:
@@ -167,9 +167,7 @@ def delete_partition(call: Call) -> None:
 def _release_frame(st, pfn: int, name: str) -> None:
     """A frame no child maps any more goes back to the root that lent it, and stops being that
     child's marked page. (Its contents stay until the root's memory manager reuses it.)"""
-    if memory.frame_owner(st, pfn) == name and not any(
-        p != ROOT_PID for p, _ in memory.mappers(st, pfn)
-    ):
+    if memory.frame_owner(st, pfn) == name and not memory.guests_mapping(st, pfn):
         memory.set_owner(st, pfn, ROOT)
         st.set(("marker", pfn), None)
 

@@ -72,6 +72,13 @@ def mappers(store: Store, pfn: int) -> tuple[tuple[int, int], ...]:
     return store.get(("rmap", pfn), ())
 
 
+def guests_mapping(store: Store, pfn: int) -> set[int]:
+    """The partitions other than the root whose maps point at `pfn`."""
+    from hvlab.model.partitions import ROOT_PID
+
+    return {pid for pid, _ in mappers(store, pfn) if pid != ROOT_PID}
+
+
 def read_phys(store: Store, spa: int, size: int) -> bytes:
     """Read `size` bytes at system physical address `spa` (no checks: the hardware view)."""
     if size <= 0:

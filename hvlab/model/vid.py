@@ -29,14 +29,16 @@ class RootVid:
     def __init__(self, machine: Machine) -> None:
         self.m = machine
 
+    def unused(self, pfn: int) -> bool:
+        """The root owns the frame and no guest maps it."""
+        st = self.m.store
+        return memory.frame_owner(st, pfn) == ROOT and not memory.guests_mapping(st, pfn)
+
     def free_frames(self, count: int) -> list[int]:
         """The lowest `count` frames of the VM budget that nobody but the root uses."""
-        st = self.m.store
         out = []
         for pfn in self.m.layout.vm_frames:
-            if memory.frame_owner(st, pfn) == ROOT and all(
-                p == ROOT_PID for p, _ in memory.mappers(st, pfn)
-            ):
+            if self.unused(pfn):
                 out.append(pfn)
                 if len(out) == count:
                     break
@@ -52,8 +54,7 @@ class RootVid:
         no guest yet is zeroed first: it may hold what an earlier guest left in it."""
         st = self.m.store
         for pfn in frames:
-            users = [p for p, _ in memory.mappers(st, pfn) if p != ROOT_PID]
-            if self.m.on(EXCLUSIVE) and any(p != child for p in users):
+            if self.m.on(EXCLUSIVE) and memory.guests_mapping(st, pfn) - {child}:
                 self.policy(
                     "refuse-shared-frame",
                     EXCLUSIVE,
@@ -61,13 +62,7 @@ class RootVid:
                     why="the frame already backs another guest",
                 )
                 return None
-        fresh = [
-            pfn
-            for pfn in frames
-            if memory.frame_owner(st, pfn) == ROOT
-            and not any(p != ROOT_PID for p, _ in memory.mappers(st, pfn))
-            and not memory.frame_is_zero(st, pfn)
-        ]
+        fresh = [pfn for pfn in frames if self.unused(pfn) and not memory.frame_is_zero(st, pfn)]
         if fresh:
             for pfn in fresh:
                 memory.zero_frame(st, pfn)
