@@ -42,6 +42,23 @@ GUEST_SECRET_PAGE = 20
 DEFAULT_LAYOUT = Layout()
 
 
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """A guest the boot workload builds: its RAM, its deposited pool, where it keeps a secret."""
+
+    name: str
+    ram_pages: int
+    pool_pages: int
+    secret_gpa: int
+
+
+CHILDREN = (
+    ChildSpec("A", 32, 8, GUEST_SECRET_PAGE * PAGE_SIZE),
+    # B's secret sits above A's RAM, where a hot-added page of A could land on it.
+    ChildSpec("B", 48, 8, 40 * PAGE_SIZE),
+)
+
+
 def page_of(address: int) -> int:
     return address // PAGE_SIZE
 

@@ -24,8 +24,17 @@ from hvlab.model.hv import PAGE_SIZE, HvCallCode
 from hvlab.model.invoke import pack
 from hvlab.model.protections import Protection
 from hvlab.model.ring import PacketType
-from hvlab.model.storage import clear_guest_flag, guest_signalled, next_tid
-from hvlab.model.vmbus import EVENT_CONNECTION, VSP_VALIDATES, Device, chan, channels, relid_of
+from hvlab.model.vmbus import (
+    EVENT_CONNECTION,
+    VSP_VALIDATES,
+    Device,
+    chan,
+    channels,
+    clear_guest_flag,
+    guest_signalled,
+    next_tid,
+    relid_of,
+)
 from hvlab.model.vmbus import rings as channel_rings
 
 if TYPE_CHECKING:

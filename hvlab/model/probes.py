@@ -14,10 +14,9 @@ from hvlab.model.engine import Actor, BeginProbe, Call, EndProbe, Leak, RawHyper
 from hvlab.model.hv import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, MapFlags
 from hvlab.model.hypercalls import HypercallInput
 from hvlab.model.invoke import pack
-from hvlab.model.layout import DEFAULT_LAYOUT, GUEST_INPUT_PAGE
+from hvlab.model.layout import CHILDREN, DEFAULT_LAYOUT, GUEST_INPUT_PAGE
 
-B_SECRET_GPA = 40 * PAGE_SIZE  # where guest B keeps its secret (above A's 32 pages of RAM)
-A_RAM_PAGES = 32
+A_SPEC, B_SPEC = CHILDREN
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def hv_patch(actor: Actor):
 
 
 def guest_snoop(actor: Actor):
-    yield Read(B_SECRET_GPA, 16)
+    yield Read(B_SPEC.secret_gpa, 16)
 
 
 def privileged_hypercall(actor: Actor):
@@ -56,7 +55,7 @@ def privileged_hypercall(actor: Actor):
 
 def malformed_rep(actor: Actor):
     reps = 257
-    out_gpa = (A_RAM_PAGES - 1) * PAGE_SIZE
+    out_gpa = (A_SPEC.ram_pages - 1) * PAGE_SIZE
     header = pack(HV_PARTITION_ID_SELF, 0)
     names = b"".join(pack(0x0002_0010) for _ in range(reps))  # HvX64RegisterRip
     value = HypercallInput.encode(HvCallCode.GET_VP_REGISTERS, rep_count=reps, rep_start=reps - 1)

@@ -22,7 +22,16 @@ from hvlab.model.events import EventKind
 from hvlab.model.hv import PAGE_SIZE, HvCallCode
 from hvlab.model.invoke import pack
 from hvlab.model.ring import PacketType
-from hvlab.model.vmbus import EVENT_CONNECTION, VSP_VALIDATES, Device, chan, channels
+from hvlab.model.vmbus import (
+    EVENT_CONNECTION,
+    VSP_VALIDATES,
+    Device,
+    chan,
+    channels,
+    clear_guest_flag,
+    guest_signalled,
+    next_tid,
+)
 from hvlab.model.vmbus import rings as channel_rings
 
 if TYPE_CHECKING:
@@ -54,10 +63,6 @@ def path_of(m: Machine, child: str) -> tuple[str, ...]:
 
 
 # -- guest side ---------------------------------------------------------------------------------
-def next_tid(m: Machine, pid: int) -> int:
-    tid = m.store.get(("vsc", pid, "tid"), 0) + 1
-    m.store.set(("vsc", pid, "tid"), tid)
-    return tid
 
 
 def disk_io(
@@ -107,15 +112,6 @@ def disk_io(
         got = yield Read(buffer, sectors * devices.SECTOR)
         return status, got or b""
     return status, b""
-
-
-def guest_signalled(pid: int, relid: int):
-    return lambda m: m.store.get(("sief", pid, 0, 2), 0) >> relid & 1
-
-
-def clear_guest_flag(m: Machine, pid: int, relid: int) -> None:
-    key = ("sief", pid, 0, 2)
-    m.store.set(key, m.store.get(key, 0) & ~(1 << relid) or None)
 
 
 def wait_completion(name: str, pid: int, relid: int):

@@ -139,6 +139,23 @@ def receive(actor: Actor):
     return msg[1]
 
 
+def next_tid(m: Machine, pid: int) -> int:
+    """The guest's next transaction id (its VSCs share one counter)."""
+    tid = m.store.get(("vsc", pid, "tid"), 0) + 1
+    m.store.set(("vsc", pid, "tid"), tid)
+    return tid
+
+
+def guest_signalled(pid: int, relid: int):
+    """A condition: the root has raised the channel's event flag in the guest."""
+    return lambda m: m.store.get(("sief", pid, 0, SINT), 0) >> relid & 1
+
+
+def clear_guest_flag(m: Machine, pid: int, relid: int) -> None:
+    key = ("sief", pid, 0, SINT)
+    m.store.set(key, m.store.get(key, 0) & ~(1 << relid) or None)
+
+
 def fields(payload: bytes, count: int) -> tuple[int, ...]:
     return struct.unpack_from(f"<{count}I", payload.ljust(8 + 4 * count, b"\0"), 8)
 

@@ -29,28 +29,13 @@ from hvlab.model.hv import (
     InterceptType,
 )
 from hvlab.model.invoke import pack
-from hvlab.model.layout import GUEST_HYPERCALL_PAGE, GUEST_SECRET_PAGE
+from hvlab.model.layout import CHILDREN, GUEST_HYPERCALL_PAGE, ChildSpec
 from hvlab.model.machine import DISK_SECRET_LBA, Machine
 from hvlab.model.memory import ROOT
 from hvlab.model.synic import PORT_TYPE_EVENT, PORT_TYPE_MESSAGE
 
 VMBUS_CONNECTION, EVENT_CONNECTION = vmbus.VMBUS_CONNECTION, vmbus.EVENT_CONNECTION
 LINUX_GUEST_OS_ID = 0x8100_0000_0000_0000  # bit 63 set: open-source OS; vendor/version bits 0
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    name: str
-    ram_pages: int
-    pool_pages: int
-    secret_gpa: int
-
-
-CHILDREN = (
-    ChildSpec("A", 32, 8, GUEST_SECRET_PAGE * PAGE_SIZE),
-    # B's secret sits above A's RAM, where a hot-added page of A could land on it.
-    ChildSpec("B", 48, 8, 40 * PAGE_SIZE),
-)
 
 
 def secret_name(child: str) -> str:
