@@ -10,6 +10,7 @@ from __future__ import annotations
 from hvlab.hookspecs import hookimpl
 from hvlab.model import storage
 from hvlab.model.attacks import Attack, AttackActor
+from hvlab.model.devices import ATA_READ_SECTORS
 from hvlab.model.engine import (
     BeginProbe,
     EndProbe,
@@ -23,7 +24,7 @@ from hvlab.model.engine import (
 from hvlab.model.hv import PAGE_SIZE
 from hvlab.model.probes import PROBES, run
 from hvlab.model.protections import Protection as P
-from hvlab.model.workloads import children_booted
+from hvlab.model.workloads import children_booted, ide_command
 
 __version__ = "0.1.0"
 
@@ -88,15 +89,7 @@ def _direct_io_program(actor):
     yield WaitUntil(children_booted, "both guests booted")
     yield BeginProbe("direct-device-io", DIRECT_IO_SUMMARY)
     lba = 64 + 5  # B's block 5 as a physical LBA: the attacker knows the disk's layout
-    for port, value in (
-        (0x1F2, 1),
-        (0x1F3, lba),
-        (0x1F4, 0),
-        (0x1F5, 0),
-        (0x1F6, 0xE0),
-        (0x1F7, 0x20),
-    ):  # ATA READ SECTORS
-        yield PortIo(port, bytes([value]))
+    yield from ide_command(ATA_READ_SECTORS, lba)
     yield PortIo(0x1F0, size=512)
     yield EndProbe()
 
