@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from hvlab.model import canaries, partitions
+from hvlab.model import partitions
 from hvlab.model.events import EventKind
 from hvlab.model.hv import PAGE_SIZE, HvCallCode
 from hvlab.model.hypercalls import hypercall
@@ -238,20 +238,16 @@ def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
         return False
     pfn = m.store.get(("slat", pid, op.gpa // PAGE_SIZE))[0]
     owner = actor.partition
-    canaries.plant_secret(m.store, op.name, token, (owner, ROOT, HYPERVISOR), pfn)
-    canaries.plant_marker(m.store, pfn, op.name, (owner, ROOT))
-    m.emit(
-        EventKind.CANARY,
-        "lab",
-        "secret",
-        path=(f"{owner}.kernel",),
-        detail={
-            "canary": op.name,
-            "partition": owner,
-            "gpa": op.gpa,
-            "frame": pfn,
-            "token": token.hex(),
-        },
+    m.register_secret(
+        op.name,
+        token,
+        (owner, ROOT, HYPERVISOR),
+        pfn,
+        (f"{owner}.kernel",),
+        writers=(owner, ROOT),
+        partition=owner,
+        gpa=op.gpa,
+        frame=pfn,
     )
     return True
 

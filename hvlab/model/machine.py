@@ -100,13 +100,8 @@ class Machine:
         token = self.new_token("hv-secret")
         secret_spa = lay.hv_data.start * PAGE_SIZE + 0x100
         memory.write_phys(self.store, secret_spa, token)
-        canaries.plant_secret(self.store, "hv-secret", token, (HYPERVISOR,), lay.hv_data.start)
-        self.emit(
-            EventKind.CANARY,
-            "lab",
-            "secret",
-            path=(HYPERVISOR,),
-            detail={"canary": "hv-secret", "spa": secret_spa, "token": token.hex()},
+        self.register_secret(
+            "hv-secret", token, (HYPERVISOR,), lay.hv_data.start, (HYPERVISOR,), spa=secret_spa
         )
         for pfn in lay.hv_code:
             canaries.plant_marker(self.store, pfn, "hv-code", ())
@@ -126,18 +121,38 @@ class Machine:
         token = self.new_token("B-disk")
         sector = devices.VIRTUAL_DISKS["B"].first + DISK_SECRET_LBA
         devices.write_sector(self.store, sector, b"KEYS" + token)
-        canaries.plant_secret(self.store, "B-disk", token, ("B", ROOT, HYPERVISOR), -sector)
+        self.register_secret(
+            "B-disk",
+            token,
+            ("B", ROOT, HYPERVISOR),
+            -sector,
+            ("hw.disk",),
+            sector=sector,
+            lba=DISK_SECRET_LBA,
+        )
+
+    def register_secret(
+        self,
+        name: str,
+        token: bytes,
+        entitled: tuple[str, ...],
+        location: int,
+        path: tuple[str, ...],
+        writers: tuple[str, ...] | None = None,
+        **where,
+    ) -> None:
+        """Tell the oracle about a secret already stored: who may read it, and the event that
+        says the lab planted it. `location` is a frame, or minus a disk sector. With `writers`
+        the frame also carries an integrity marker only they may write."""
+        canaries.plant_secret(self.store, name, token, entitled, location)
+        if writers is not None:
+            canaries.plant_marker(self.store, location, name, writers)
         self.emit(
             EventKind.CANARY,
             "lab",
             "secret",
-            path=("hw.disk",),
-            detail={
-                "canary": "B-disk",
-                "sector": sector,
-                "lba": DISK_SECRET_LBA,
-                "token": token.hex(),
-            },
+            path=path,
+            detail={"canary": name, **where, "token": token.hex()},
         )
 
     def new_token(self, name: str) -> bytes:

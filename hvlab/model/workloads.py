@@ -249,19 +249,10 @@ def ping(machine: Machine, **_params) -> list[Actor]:
 
 
 def plant_traffic(m: Machine) -> bytes:
-    from hvlab.model import canaries
-    from hvlab.model.events import EventKind
     from hvlab.model.memory import HYPERVISOR
 
     token = m.new_token("B-traffic")
-    canaries.plant_secret(m.store, "B-traffic", token, ("A", "B", ROOT, HYPERVISOR), -1)
-    m.emit(
-        EventKind.CANARY,
-        "lab",
-        "secret",
-        path=("B.netvsc",),
-        detail={"canary": "B-traffic", "token": token.hex()},
-    )
+    m.register_secret("B-traffic", token, ("A", "B", ROOT, HYPERVISOR), -1, ("B.netvsc",))
     return token
 
 
