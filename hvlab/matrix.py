@@ -46,7 +46,7 @@ def all_designs(extra: tuple[str, ...] = ()) -> list[frozenset[str]]:
     return out
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def booted_state(boot_off: frozenset[str], seed: int) -> dict:
     m = Machine(Design(boot_off), seed)
     engine.run(m, boot(m), seed)

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from functools import cache
-
-from hvlab.model import engine
+from hvlab.matrix import booted_state
 from hvlab.model.hv import PAGE_SIZE
 from hvlab.model.hypercalls import HypercallResult, hypercall
 from hvlab.model.machine import Machine
 from hvlab.model.protections import Design
-from hvlab.model.workloads import WORKLOADS
-
-
-@cache
-def _booted_state(off: frozenset[str]) -> dict:
-    m = Machine(Design(off), seed=0)
-    engine.run(m, WORKLOADS["boot"].build(m), 0)
-    return m.store.snapshot()
 
 
 def booted(*off: str) -> Machine:
     """A fresh machine in the state the boot workload leaves, under the design with `off` off."""
-    return Machine(Design(frozenset(off)), seed=0, state=_booted_state(frozenset(off)))
+    return Machine(Design(frozenset(off)), seed=0, state=booted_state(frozenset(off), 0))
 
 
 def place(m: Machine, pid: int, gpa: int, data: bytes) -> None:
