@@ -28,6 +28,7 @@ def build_parser() -> Parser:
         description="A terminal lab that steps through a Hyper-V style hypervisor, event by event.",
     )
     parser.add_argument("--version", action="version", version=f"hvlab {__version__}")
+    add_lab_options(parser)
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     with_plugins = Parser(add_help=False)
     with_plugins.add_argument(
@@ -79,6 +80,13 @@ def build_parser() -> Parser:
     new.add_argument("name", help="the plugin's name, e.g. page-sharing-snoop")
     new.add_argument("--dir", default=".", help="where to create hvlab-NAME/ (default: here)")
 
+    serve = sub.add_parser("serve", help="serve the TUI to a browser (textual-serve)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    add_lab_options(serve)
+
     sub.add_parser("workloads", help="list workloads")
     sub.add_parser(
         "protections",
@@ -88,14 +96,48 @@ def build_parser() -> Parser:
     return parser
 
 
+def add_lab_options(parser: argparse.ArgumentParser) -> None:
+    """What `hvlab` (the TUI) and `hvlab serve` open on; without any, the start screen."""
+    from hvlab.model.protections import PRESETS
+
+    lab = parser.add_argument_group("opening the lab (the TUI)")
+    lab.add_argument("--workload", metavar="ID", help="open the lab on this workload")
+    lab.add_argument("--attack", dest="lab_attack", metavar="NAME", help="with this attack")
+    lab.add_argument(
+        "--design", dest="lab_design", metavar="PRESET", help=f"preset: {', '.join(PRESETS)}"
+    )
+    lab.add_argument(
+        "--off",
+        dest="lab_off",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="protections switched off",
+    )
+    lab.add_argument("--seed", dest="lab_seed", type=int, default=0, help="seed (default 0)")
+    lab.add_argument(
+        "--plugin",
+        dest="lab_plugin",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also load this plugin file (repeatable)",
+    )
+    lab.add_argument(
+        "--narrate",
+        action="store_true",
+        help="narration mode: one labelled line per step, no drawing (screen readers, captions)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
         if args.command is None:
-            # Until the TUI exists, plain `hvlab` shows the default workload's trace.
-            args = parser.parse_args(["run", "boot"])
+            return cmd_tui(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"hvlab: {exc}", file=sys.stderr)
@@ -172,6 +214,79 @@ def design_from(args: argparse.Namespace, extra: tuple[str, ...] = ()):
         return Design.build(args.design, args.off, extra)
     except (UnknownProtectionError, UnknownDesignError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def lab_session(args: argparse.Namespace):
+    """The catalogue and, when the options name a run, its session (None: the start screen)."""
+    from hvlab.plugins import load_catalogue
+    from hvlab.session import RunSpec, Session, SessionError
+
+    cat = load_catalogue(args.lab_plugin, echo=False)
+    for error in cat.errors:
+        print(f"hvlab: {error}", file=sys.stderr)
+    if not (args.workload or args.lab_attack or args.lab_design or args.lab_off):
+        return cat, None
+    workload = args.workload
+    if workload is None and args.lab_attack in cat.attacks:
+        workload = cat.attacks[args.lab_attack].workload
+    spec = RunSpec(
+        workload=workload or "boot",
+        attack=args.lab_attack,
+        preset=args.lab_design or "hyperv",
+        off=tuple(args.lab_off),
+        seed=args.lab_seed,
+    )
+    try:
+        return cat, Session(spec, cat)
+    except SessionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    cat, session = lab_session(args)
+    if args.narrate and not sys.stdout.isatty():
+        # Not a terminal (a pipe, a caption file, a screen reader's log): narrate the whole run.
+        from hvlab.narration import narrate_all
+        from hvlab.session import RunSpec, Session
+
+        session = session or Session(RunSpec(), cat)
+        lab = session.lab
+        for line in narrate_all(lab.events, len(lab.events)):
+            print(line)
+        print(f"Outcome: {lab.outcome.result}.")
+        return 0
+    from hvlab.tui.app import HvlabApp
+
+    HvlabApp(cat, session, narrate=args.narrate).run()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import shlex
+
+    from textual_serve.server import Server
+
+    lab_session(args)  # bad options fail here, in the terminal, not in the browser
+    argv = [sys.executable, "-m", "hvlab"]
+    for flag, value in (
+        ("--workload", args.workload),
+        ("--attack", args.lab_attack),
+        ("--design", args.lab_design),
+    ):
+        if value:
+            argv += [flag, value]
+    if args.lab_off:
+        argv += ["--off", *args.lab_off]
+    if args.lab_seed:
+        argv += ["--seed", str(args.lab_seed)]
+    for path in args.lab_plugin:
+        argv += ["--plugin", path]
+    if args.narrate:
+        argv.append("--narrate")
+    print(f"hvlab: serving on http://{args.host}:{args.port} (ctrl+c stops)", file=sys.stderr)
+    server = Server(shlex.join(argv), host=args.host, port=args.port, title="hvlab")
+    server.serve()
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -286,6 +401,7 @@ def cmd_protections(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run,
+    "serve": cmd_serve,
     "export": cmd_export,
     "matrix": cmd_matrix,
     "new": cmd_new,

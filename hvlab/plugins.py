@@ -49,6 +49,7 @@ class Catalogue:
     errors: list[str] = field(default_factory=list)
     driver_owners: dict[str, str] = field(default_factory=dict)
     defenses: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (principle, plugin)
+    echo: bool = True  # print plugin errors to stderr as they happen
 
     @property
     def extra_protections(self) -> tuple[str, ...]:
@@ -149,11 +150,13 @@ def one_line(exc: BaseException) -> str:
 
 
 def load_catalogue(
-    files: list[str] | tuple[str, ...] = (), *, entry_points: bool = True
+    files: list[str] | tuple[str, ...] = (), *, entry_points: bool = True, echo: bool = True
 ) -> Catalogue:
-    """Load plugins and collect what they register, attributing every error to its plugin."""
+    """Load plugins and collect what they register, attributing every error to its plugin.
+
+    `echo=False` keeps plugin trouble off stderr (the TUI shows it as notifications instead)."""
     pm, infos, errors = get_plugin_manager(files, entry_points=entry_points)
-    cat = Catalogue(pm, infos, errors=errors)
+    cat = Catalogue(pm, infos, errors=errors, echo=echo)
     cat.workloads.update(WORKLOADS)
     for impl in pm.hook.hvlab_register_workloads.get_hookimpls():
         _collect(
@@ -256,7 +259,8 @@ def guarded(fn: Callable, *args, **kwargs):
 
 def report(cat: Catalogue, plugin: str, hook: str, problem: str) -> None:
     cat.errors.append(f"plugin '{plugin}' {problem} in {hook}; blocked for this session")
-    print(f"hvlab: {cat.errors[-1]}", file=sys.stderr)
+    if cat.echo:
+        print(f"hvlab: {cat.errors[-1]}", file=sys.stderr)
     cat.manager.set_blocked(plugin)
 
 

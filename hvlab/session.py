@@ -1,0 +1,209 @@
+"""A learner's session: the run on screen, the run before the last switch, the filter.
+
+The TUI draws what this holds and changes it only through these methods, so every pane and
+every test reads one source of truth. No Textual here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from hvlab.lab import Divergence, Lab, UnknownWorkloadError
+from hvlab.model.events import Event
+from hvlab.model.protections import (
+    PRESETS,
+    Design,
+    UnknownDesignError,
+    UnknownProtectionError,
+    known_protections,
+)
+from hvlab.plugins import Catalogue, finish_run, load_catalogue, site_handler, start_run
+from hvlab.trace_filter import TraceFilter
+
+
+class SessionError(ValueError):
+    """A request the session cannot carry out; the message is one line for the learner."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that decides a run: the same spec always gives the same trace."""
+
+    workload: str = "boot"
+    attack: str | None = None
+    preset: str = "hyperv"
+    off: tuple[str, ...] = ()
+    seed: int = 0
+
+    def describe(self) -> str:
+        parts = [self.workload]
+        if self.attack:
+            parts.append(f"attack {self.attack}")
+        parts.append(f"design {self.preset}" + (f" -{'/-'.join(self.off)}" if self.off else ""))
+        return " · ".join(parts)
+
+
+@dataclass
+class Session:
+    spec: RunSpec
+    catalogue: Catalogue = field(default_factory=lambda: load_catalogue([], echo=False))
+    lab: Lab = field(init=False)
+    baseline: Lab | None = field(default=None, init=False)
+    divergence: Divergence | None = field(default=None, init=False)
+    switched: str | None = field(default=None, init=False)
+    filter: TraceFilter = field(default_factory=TraceFilter, init=False)
+    _visible: list[int] | None = field(default=None, init=False)
+    _errors_seen: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.lab = self._build(self.spec)
+
+    # -- runs -------------------------------------------------------------------------------
+    @property
+    def protections(self) -> tuple[str, ...]:
+        return known_protections(self.catalogue.extra_protections)
+
+    @property
+    def design(self) -> Design:
+        return self.lab.design
+
+    def _design(self, spec: RunSpec) -> Design:
+        try:
+            return Design.build(spec.preset, list(spec.off), self.catalogue.extra_protections)
+        except (UnknownDesignError, UnknownProtectionError) as exc:
+            raise SessionError(str(exc)) from None
+
+    def _build(self, spec: RunSpec) -> Lab:
+        cat = self.catalogue
+        attack = None
+        if spec.attack:
+            try:
+                attack = cat.attack(spec.attack)
+            except KeyError as exc:
+                raise SessionError(exc.args[0]) from None
+        design = self._design(spec)
+        info = {
+            "workload": spec.workload,
+            "design": sorted(design.off),
+            "seed": spec.seed,
+            "attack": spec.attack,
+        }
+        start_run(cat, info)
+        try:
+            lab = Lab(
+                spec.workload,
+                design,
+                spec.seed,
+                attack=attack,
+                workloads=cat.workloads,
+                site_handler=site_handler(cat),
+                defenses=cat.extra_protections,
+            )
+        except UnknownWorkloadError as exc:
+            raise SessionError(str(exc)) from None
+        finish_run(cat, info, lab.events, lab.outcome)
+        lab.rewind()
+        return lab
+
+    def _replace(self, spec: RunSpec, switched: str | None) -> Divergence | None:
+        """Replay under `spec`, keep the old run beside it, land on the same step."""
+        new = self._build(spec)
+        new.goto(min(self.lab.cursor, new.last))
+        self.baseline, self.lab, self.spec = self.lab, new, spec
+        self.switched = switched
+        self.divergence = self.baseline.compare(new)
+        self._visible = None
+        return self.divergence
+
+    def toggle(self, protection: str) -> Divergence | None:
+        """Switch one protection and replay the same run; return where the two runs part."""
+        if protection not in self.protections:
+            raise SessionError(
+                f"unknown protection '{protection}' (valid: {', '.join(self.protections)})"
+            )
+        design = self.design
+        off = set(design.off)
+        off ^= {protection}
+        spec = self._spec_for(frozenset(off))
+        return self._replace(spec, protection)
+
+    def _spec_for(self, off: frozenset[str]) -> RunSpec:
+        """A spec whose design switches off exactly `off`: a preset's name when one matches."""
+        for name in PRESETS:
+            if self._design(replace(self.spec, preset=name, off=())).off == off:
+                return replace(self.spec, preset=name, off=())
+        base = self._design(replace(self.spec, preset="hyperv", off=()))
+        return replace(self.spec, preset="hyperv", off=tuple(sorted(off - base.off)))
+
+    def set_preset(self, preset: str) -> Divergence | None:
+        if preset not in PRESETS:
+            raise SessionError(f"unknown design '{preset}' (valid: {', '.join(sorted(PRESETS))})")
+        return self._replace(replace(self.spec, preset=preset, off=()), None)
+
+    def next_preset(self) -> str:
+        names = sorted(PRESETS)
+        here = self.spec.preset if not self.spec.off else None
+        return names[(names.index(here) + 1) % len(names)] if here in names else "hyperv"
+
+    # -- the cursor -------------------------------------------------------------------------
+    @property
+    def cursor(self) -> int:
+        return self.lab.cursor
+
+    @property
+    def event(self) -> Event | None:
+        return self.lab.event
+
+    def goto(self, n: int) -> int:
+        return self.lab.goto(n)
+
+    def step(self, count: int = 1) -> int:
+        """Step forward through the events the filter shows (all of them without a filter)."""
+        if not self.filter.active:
+            return self.lab.step(count)
+        visible = self.visible
+        from bisect import bisect_left, bisect_right
+
+        if count >= 0:
+            i = bisect_right(visible, self.cursor) + count - 1
+            return self.lab.goto(visible[min(i, len(visible) - 1)]) if visible else self.cursor
+        i = bisect_left(visible, self.cursor) + count
+        return self.lab.goto(visible[i] if i >= 0 else -1) if visible else self.cursor
+
+    def back(self, count: int = 1) -> int:
+        return self.step(-count)
+
+    def next_decision(self) -> int:
+        """The next step where a protection decided, or a canary was breached."""
+        for ev in self.lab.events[self.cursor + 1 :]:
+            if ev.blocked or ev.kind.value == "breach":
+                return self.lab.goto(ev.step)
+        return self.cursor
+
+    # -- filtering --------------------------------------------------------------------------
+    def set_filter(self, text: str) -> None:
+        """Raises SessionError on a bad filter, leaving the old one in place."""
+        try:
+            self.filter = TraceFilter.parse(text)
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        self._visible = None
+
+    @property
+    def visible(self) -> list[int]:
+        """Steps of the events the filter shows."""
+        if self._visible is None:
+            f = self.filter
+            self._visible = (
+                list(range(len(self.lab.events)))
+                if not f.active
+                else [ev.step for ev in self.lab.events if f.matches(ev)]
+            )
+        return self._visible
+
+    # -- plugin trouble ---------------------------------------------------------------------
+    def new_errors(self) -> list[str]:
+        """Plugin errors not yet shown to the learner."""
+        errors = self.catalogue.errors[self._errors_seen :]
+        self._errors_seen = len(self.catalogue.errors)
+        return errors

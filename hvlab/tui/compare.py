@@ -1,0 +1,65 @@
+"""Two runs side by side from the first step where they part, and the protection that decided."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from hvlab.lab import Lab
+from hvlab.render import outcome_lines
+from hvlab.session import Session
+from hvlab.tui.highlight import event_line
+
+AROUND = 3  # events shown before the divergence
+AFTER = 12
+
+
+def outcome_text(lab: Lab) -> Text:
+    lines = list(outcome_lines(lab.outcome))
+    style = "bold red" if lab.outcome.result == "breached" else "bold green"
+    return Text("\n".join(lines), style=style)
+
+
+def compare_view(session: Session) -> Table | Text:
+    old, new = session.baseline, session.lab
+    if old is None:
+        return Text(
+            "Switch a protection (t, then enter) or the design (d): the same run replays and the "
+            "two runs appear here side by side from the first step where they differ.",
+            style="italic",
+        )
+    div = session.divergence
+    what = f"switched {session.switched}" if session.switched else f"design {new.design.label}"
+    table = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
+    for head in (f"before: {old.design.label}", f"after: {what}, {new.design.label}"):
+        table.add_column(Text(head, style="bold"), ratio=1, overflow="ellipsis", no_wrap=True)
+    if div is None:
+        table.caption = Text(
+            "The two runs are identical, event for event: this switch changed nothing."
+        )
+    else:
+        decided = f", decided by {div.protection}" if div.protection else ""
+        table.title = Text(f"the runs part at step {div.step}{decided} (g: go there)", style="bold")
+        for i in range(max(0, div.step - AROUND), div.step + AFTER):
+            cells = []
+            for lab in (old, new):
+                if i < len(lab.events):
+                    ev = lab.events[i]
+                    line = event_line(ev)[6:]  # without the step column
+                    style = "bold" if i == div.step else ("dim" if i < div.step else "")
+                    if ev.blocked:
+                        style += " red"
+                    cells.append(Text(f"{i:>5} {line}", style=style))
+                else:
+                    cells.append(Text("   (run ended)", style="dim"))
+            table.add_row(*cells)
+    table.add_row(outcome_text(old), outcome_text(new))
+    return table
+
+
+class Compare(Static):
+    """Before and after the last switch; see `compare_view`."""
+
+    def show(self, session: Session) -> None:
+        self.update(compare_view(session))

@@ -1,0 +1,57 @@
+"""Every key of the screen that opened it, read from that screen's bindings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+INTRO = (
+    "hvlab steps through a model of a Hyper-V style machine, one event at a time. The trace is "
+    "on the left; the architecture with the current event's path, and the tabs (detail, memory, "
+    "protections, compare, plugins) on the right. Switch a protection off and the same run "
+    "replays: the compare tab shows where the two runs part and which protection decided."
+)
+
+
+def keys_table(bindings: list[Binding]) -> Table:
+    table = Table(box=None, padding=(0, 2), show_header=True)
+    table.add_column("keys", style="bold cyan", no_wrap=True)
+    table.add_column("does")
+    for b in bindings:
+        keys = ", ".join(
+            {"right": "→", "left": "←", "question_mark": "?", "equals_sign": "="}.get(k, k)
+            for k in b.key.split(",")
+        )
+        table.add_row(Text(keys), Text(b.description or b.action))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """Escape, q or ? closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: 90%; border: round $accent;
+                                  background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", priority=True),
+    ]
+
+    def __init__(self, bindings: list[Binding]) -> None:
+        super().__init__()
+        self.keys = [b for b in bindings if isinstance(b, Binding)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(Text("hvlab — help\n", style="bold"))
+            yield Static(Text(INTRO + "\n"))
+            yield Static(keys_table(self.keys))
+
+    def action_dismiss(self, result=None) -> None:
+        self.dismiss(None)

@@ -1,0 +1,127 @@
+"""The lab: the trace on the left; the architecture and the tabs on the right.
+
+Every pane is redrawn from the session after each move; a pane that fails to draw says so in
+place and in a notification, and the session — the state — is untouched.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from hvlab.session import Session
+from hvlab.tui.compare import Compare
+from hvlab.tui.detail import EventDetail
+from hvlab.tui.highlight import HEADER, highlight
+from hvlab.tui.memory import AddressSpaces
+from hvlab.tui.plugins_pane import PluginsPane
+from hvlab.tui.protections import Protections
+from hvlab.tui.stepping import STEP_BINDINGS, Stepping
+from hvlab.tui.timeline import Timeline
+from hvlab.tui.topology import Topology, path_line
+
+TABS = ("detail", "memory", "protections", "compare", "plugins")
+
+
+def status_line(session: Session) -> Text:
+    lab = session.lab
+    text = Text()
+    text.append(f" step {lab.cursor}/{lab.last} ", style="bold reverse")
+    text.append(f" {session.spec.describe()} ")
+    if session.filter.active:
+        text.append(f" filter: {session.filter.describe()} ", style="black on yellow")
+    result = lab.outcome.result
+    style = {"breached": "bold white on red", "blocked": "bold black on green"}.get(result, "bold")
+    text.append(f" outcome at the end: {result} ", style=style)
+    return text
+
+
+class LabScreen(Stepping):
+    """Keys (all in the footer and on the help screen, all working whatever has focus):
+    n/→ step, b/← back, j jump, e/end run to the end, home start, x next decision,
+    space play/pause, +/- speed, t protections, d design, f filter, g divergence,
+    1-5 tabs, s screenshot, ? help, o new run, q quit."""
+
+    CSS_PATH = "hvlab.tcss"
+    BINDINGS = [
+        *STEP_BINDINGS,
+        Binding("t", "protections", "Protections", priority=True),
+        *(
+            Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)
+            for i, name in enumerate(TABS, 1)
+        ),
+    ]
+
+    def __init__(self, session: Session, **kwargs) -> None:
+        super().__init__(session, **kwargs)
+        self.failures: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        with Vertical(id="left"):
+            yield Static(highlight(HEADER), id="trace-header")
+            yield Timeline(self.session, id="timeline")
+            yield Topology(id="topology")
+        with Vertical(id="right"):
+            yield Static(id="path")
+            with TabbedContent(id="tabs", initial="detail"):
+                with TabPane("1 Detail", id="detail"), VerticalScroll():
+                    yield EventDetail(id="event-detail")
+                with TabPane("2 Memory", id="memory"), VerticalScroll():
+                    yield AddressSpaces(id="address-spaces")
+                with TabPane("3 Protections", id="protections"):
+                    yield Protections(id="protection-list")
+                with TabPane("4 Compare", id="compare"), VerticalScroll():
+                    yield Compare(id="compare-view")
+                with TabPane("5 Plugins", id="plugins"):
+                    yield PluginsPane(self.session.catalogue, id="plugins-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+        self.report_plugin_errors()
+        self.query_one(Timeline).focus()
+
+    def on_resize(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        s = self.session
+        ev = s.event
+        total = len(s.lab.events)
+        self.draw("status", lambda: self.query_one("#status", Static).update(status_line(s)))
+        self.draw("timeline", lambda: self.query_one(Timeline).show(s))
+        self.draw("topology", lambda: self.query_one(Topology).show(ev, s.design))
+        self.draw("path", lambda: self.query_one("#path", Static).update(path_line(ev, s.design)))
+        self.draw("detail", lambda: self.query_one(EventDetail).show(ev, total))
+        width = self.query_one("#right").size.width - 2  # less the scroll bar
+        self.draw("memory", lambda: self.query_one(AddressSpaces).show(s.lab.state.data, ev, width))
+        self.draw("protections", lambda: self.query_one(Protections).show(s, ev))
+        self.draw("compare", lambda: self.query_one(Compare).show(s))
+
+    def draw(self, pane: str, paint) -> None:
+        try:
+            paint()
+        except Exception as exc:  # one pane failing must not take the lab down
+            message = f"the {pane} pane failed to draw: {type(exc).__name__}: {exc}"
+            self.failures.append(message)
+            self.notify(message, title="display error", severity="error", timeout=8)
+
+    # -- panes talking back -----------------------------------------------------------------
+    def on_timeline_step_chosen(self, message: Timeline.StepChosen) -> None:
+        self.session.goto(message.step)
+        self.moved()
+
+    def on_protections_toggled(self, message: Protections.Toggled) -> None:
+        self.action_toggle(message.protection)
+        self.query_one(TabbedContent).active = "compare"
+
+    def action_protections(self) -> None:
+        self.query_one(TabbedContent).active = "protections"
+        self.query_one(Protections).focus()
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = name

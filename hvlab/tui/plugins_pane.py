@@ -1,0 +1,84 @@
+"""Installed plugins, what each registers and where it may act, and its source, highlighted."""
+
+from __future__ import annotations
+
+import inspect
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from hvlab.plugins import SITE_HOOKS, Catalogue
+
+
+def plugin_summary(cat: Catalogue, name: str) -> Text:
+    plugin = cat.manager.get_plugin(name)
+    hooks = sorted(h.name for h in cat.manager.get_hookcallers(plugin) or [])
+    attacks = sorted(a.name for a in cat.attacks.values() if a.plugin == name)
+    drivers = sorted(d for d, owner in cat.driver_owners.items() if owner == name)
+    sites = sorted(site for site, hook in SITE_HOOKS.items() if hook in hooks)
+    blocked = cat.manager.is_blocked(name)
+    text = Text()
+    text.append(name, style="bold red" if blocked else "bold")
+    text.append("  (blocked for this session)\n" if blocked else "\n")
+    text.append(f"  hooks:   {', '.join(hooks) or '-'}\n")
+    text.append(f"  attacks: {', '.join(attacks) or '-'}\n")
+    text.append(f"  sites:   {', '.join(sites) or '-'}   drivers: {', '.join(drivers) or '-'}\n")
+    return text
+
+
+def plugin_source(cat: Catalogue, name: str) -> Syntax | Text:
+    plugin = cat.manager.get_plugin(name)
+    try:
+        source = inspect.getsource(plugin)
+        path = inspect.getsourcefile(plugin) or name
+    except (TypeError, OSError):
+        return Text(f"no source available for plugin '{name}'", style="italic")
+    return (
+        Syntax(
+            source,
+            "python",
+            line_numbers=True,
+            word_wrap=False,
+            theme="ansi_dark",
+            code_width=None,
+            background_color="default",
+        )
+        if path
+        else Text(source)
+    )
+
+
+class PluginsPane(Horizontal):
+    """Left: the plugins; right: the highlighted one's hooks, sites and source."""
+
+    DEFAULT_CSS = """
+    PluginsPane > OptionList { width: 30; }
+    PluginsPane > VerticalScroll { width: 1fr; }
+    """
+
+    def __init__(self, catalogue: Catalogue, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.catalogue = catalogue
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(*(Option(p.name, id=p.name) for p in self.catalogue.plugins))
+        with VerticalScroll():
+            yield Static(id="plugin-summary")
+            yield Static(id="plugin-source")
+
+    def on_mount(self) -> None:
+        if self.catalogue.plugins:
+            self.show_plugin(self.catalogue.plugins[0].name)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id:
+            self.show_plugin(event.option.id)
+
+    def show_plugin(self, name: str) -> None:
+        self.query_one("#plugin-summary", Static).update(plugin_summary(self.catalogue, name))
+        self.query_one("#plugin-source", Static).update(plugin_source(self.catalogue, name))

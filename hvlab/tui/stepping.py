@@ -1,0 +1,233 @@
+"""What both lab views share: the keys that move through time and switch the design.
+
+A screen using this holds a `Session` and implements `show()`, which redraws from it.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+
+from hvlab.session import Session, SessionError
+from hvlab.tui.dialogs import Ask
+
+SPEEDS = (1, 2, 5, 10, 25, 50)  # steps per second in play mode
+
+# Global keys: priority, so that a focused list or table cannot swallow them.
+STEP_BINDINGS = [
+    Binding("n,right", "step", "Step", priority=True),
+    Binding("b,left", "back", "Back", priority=True),
+    Binding("j", "jump", "Jump", priority=True),
+    Binding("e,end", "to_end", "End", priority=True),
+    Binding("home", "rewind", "Start", show=False, priority=True),
+    Binding("x", "next_decision", "Next decision", priority=True),
+    Binding("g", "divergence", "Go to divergence", show=False, priority=True),
+    Binding("space", "play", "Play/pause", priority=True),
+    Binding("plus,equals_sign", "faster", "Faster", show=False, priority=True),
+    Binding("minus", "slower", "Slower", show=False, priority=True),
+    Binding("d", "design", "Design", priority=True),
+    Binding("f", "filter", "Filter", priority=True),
+    Binding("s", "screenshot", "Screenshot", show=False, priority=True),
+    Binding("question_mark,f1", "help", "Help", priority=True),
+    Binding("o", "start_over", "New run", show=False, priority=True),
+    Binding("q", "app.quit", "Quit", priority=True),
+]
+
+
+class Stepping(Screen):
+    """Base for the lab and narration screens."""
+
+    class StepTaken(Message):
+        """The cursor moved to `step` (-1: before the first event)."""
+
+        def __init__(self, step: int) -> None:
+            self.step = step
+            super().__init__()
+
+    class DesignSwitched(Message):
+        """A replay under another design finished; `divergence` is where the runs part."""
+
+        def __init__(self, protection: str | None, divergence) -> None:
+            self.protection = protection
+            self.divergence = divergence
+            super().__init__()
+
+    def __init__(self, session: Session, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+        self.speed = 2
+        self._player: Timer | None = None
+
+    # -- to be provided by the screen -------------------------------------------------------
+    def show(self) -> None:
+        raise NotImplementedError
+
+    # -- moving -----------------------------------------------------------------------------
+    def moved(self) -> None:
+        self.show()
+        self.post_message(self.StepTaken(self.session.cursor))
+
+    def action_step(self) -> None:
+        self.session.step()
+        self.moved()
+
+    def action_back(self) -> None:
+        self.session.back()
+        self.moved()
+
+    def action_to_end(self) -> None:
+        self.session.goto(self.session.lab.last)
+        self.moved()
+
+    def action_rewind(self) -> None:
+        self.session.goto(-1)
+        self.moved()
+
+    def action_next_decision(self) -> None:
+        here = self.session.cursor
+        if self.session.next_decision() == here:
+            self.notify("No protection decides and nothing is breached after this step.")
+        self.moved()
+
+    def action_divergence(self) -> None:
+        if self.session.divergence is None:
+            self.notify("No divergence: switch a protection first (t), or the runs are the same.")
+            return
+        self.session.goto(self.session.divergence.step)
+        self.moved()
+
+    def action_jump(self) -> None:
+        last = self.session.lab.last
+
+        def done(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            try:
+                n = int(answer.strip(), 0)
+            except ValueError:
+                self.notify(f"'{answer}' is not a step number (0 to {last})", severity="error")
+                return
+            self.session.goto(n)
+            self.moved()
+
+        self.app.push_screen(Ask(f"Jump to step (0 to {last}, -1 for the start):"), done)
+
+    # -- play -------------------------------------------------------------------------------
+    def action_play(self) -> None:
+        if self._player is not None:
+            self.pause("paused")
+            return
+        if self.session.cursor >= self.session.lab.last:
+            self.session.goto(-1)
+        self._player = self.set_interval(1 / SPEEDS[self.speed], self._tick)
+        self.notify(f"playing at {SPEEDS[self.speed]} steps/s; space pauses", timeout=2)
+
+    def pause(self, why: str) -> None:
+        if self._player is not None:
+            self._player.stop()
+            self._player = None
+            self.notify(why, timeout=3)
+
+    @property
+    def playing(self) -> bool:
+        return self._player is not None
+
+    def _tick(self) -> None:
+        self.action_step()
+        ev = self.session.event
+        if self.session.cursor >= self.session.lab.last:
+            self.pause("end of the run")
+        elif ev is not None and (ev.blocked or ev.kind.value == "breach"):
+            what = f"blocked by {ev.protection}" if ev.blocked else "BREACH"
+            self.pause(f"paused at step {ev.step}: {what}")
+
+    def _set_speed(self, delta: int) -> None:
+        self.speed = max(0, min(len(SPEEDS) - 1, self.speed + delta))
+        if self._player is not None:
+            self._player.stop()
+            self._player = self.set_interval(1 / SPEEDS[self.speed], self._tick)
+        self.notify(f"speed {SPEEDS[self.speed]} steps/s", timeout=2)
+
+    def action_faster(self) -> None:
+        self._set_speed(1)
+
+    def action_slower(self) -> None:
+        self._set_speed(-1)
+
+    # -- switching --------------------------------------------------------------------------
+    def switch(self, change, protection: str | None) -> None:
+        """Run `change()` (a toggle or a preset) against the session and report the result."""
+        self.pause("paused for the replay")
+        try:
+            divergence = change()
+        except SessionError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.report_plugin_errors()
+        self.show()
+        self.post_message(self.DesignSwitched(protection, divergence))
+        if divergence is None:
+            self.notify("Replayed: the two runs are the same, event for event.")
+        else:
+            by = f", decided by {divergence.protection}" if divergence.protection else ""
+            self.notify(
+                f"Replayed under {self.session.design.label}: the runs part at step "
+                f"{divergence.step}{by}. Outcome now: {self.session.lab.outcome.result}."
+            )
+
+    def action_toggle(self, protection: str) -> None:
+        self.switch(lambda: self.session.toggle(protection), protection)
+
+    def action_design(self) -> None:
+        preset = self.session.next_preset()
+        self.switch(lambda: self.session.set_preset(preset), None)
+
+    def action_filter(self) -> None:
+        def done(answer: str | None) -> None:
+            if answer is None:
+                return
+            try:
+                self.session.set_filter(answer)
+            except SessionError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            shown = len(self.session.visible)
+            self.notify(f"filter: {self.session.filter.describe()} ({shown} events)", timeout=3)
+            self.show()
+
+        self.app.push_screen(
+            Ask(
+                "Filter (actor=, partition=, kind=, channel=, plugin=, or a word; empty: all):",
+                self.session.filter.describe() if self.session.filter.active else "",
+                "partition=B kind=hypercall",
+            ),
+            done,
+        )
+
+    def report_plugin_errors(self) -> None:
+        for error in self.session.new_errors():
+            self.notify(error, title="plugin blocked", severity="error", timeout=10)
+
+    def action_screenshot(self) -> None:
+        import os
+
+        name = f"hvlab-{self.session.spec.workload}-step{self.session.cursor}.svg"
+        path = self.app.save_screenshot(name, path=os.getcwd())
+        self.notify(f"saved {path}")
+
+    def action_help(self) -> None:
+        from hvlab.tui.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self.BINDINGS))
+
+    def action_start_over(self) -> None:
+        from hvlab.tui.start import StartScreen
+
+        self.pause("")
+        self.app.switch_screen(StartScreen(self.session.catalogue, self.session.spec))
+
+    def on_unmount(self) -> None:
+        if self._player is not None:
+            self._player.stop()

@@ -1,0 +1,87 @@
+"""The trace as a scrolling list, one highlighted line per event; only visible lines are drawn,
+so a million-event run scrolls as fast as a short one."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from hvlab.session import Session
+from hvlab.tui.highlight import event_text
+
+CURSOR = Style(bgcolor="grey30", bold=True)
+DECIDED = Style(bgcolor="dark_red")
+
+
+class Timeline(ScrollView, can_focus=True):
+    """Events of the run that the filter shows. The cursor line is marked with `>` and a bar.
+
+    Click a line to jump to that step.
+    """
+
+    class StepChosen(Message):
+        """The learner picked a step in the timeline."""
+
+        def __init__(self, step: int) -> None:
+            self.step = step
+            super().__init__()
+
+    def __init__(self, session: Session, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+        self._cache: dict[tuple[int, int], Strip] = {}
+
+    def show(self, session: Session) -> None:
+        if session is not self.session or len(self._cache) > 4096:
+            self._cache.clear()
+        self.session = session
+        visible = session.visible
+        self.virtual_size = Size(200, len(visible))
+        here = self.cursor_row()
+        if here is not None:
+            top, height = int(self.scroll_offset.y), max(1, self.size.height)
+            if not top <= here < top + height:
+                self.scroll_to(y=max(0, here - height // 3), animate=False, immediate=True)
+        self.refresh()
+
+    def cursor_row(self) -> int | None:
+        visible = self.session.visible
+        i = bisect_left(visible, self.session.cursor)
+        return i if i < len(visible) and visible[i] == self.session.cursor else None
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        visible = self.session.visible
+        width = self.size.width
+        if row >= len(visible):
+            return Strip.blank(width, self.rich_style)
+        step = visible[row]
+        key = (id(self.session.lab), step)
+        strip = self._cache.get(key)
+        if strip is None:
+            ev = self.session.lab.events[step]
+            text = event_text(ev)
+            segments = list(text.render(self.app.console))
+            strip = Strip(segments, text.cell_len)
+            if ev.blocked or ev.kind.value == "breach":
+                strip = Strip([Segment("!", DECIDED), *strip]).simplify()
+            else:
+                strip = Strip([Segment(" "), *strip])
+            self._cache[key] = strip
+        strip = strip.crop(scroll_x, scroll_x + width).extend_cell_length(width)
+        if step == self.session.cursor:
+            strip = Strip([Segment(">", CURSOR), *strip.crop(1)]).apply_style(CURSOR)
+        return strip.apply_style(self.rich_style)
+
+    def on_click(self, event: Click) -> None:
+        row = int(self.scroll_offset.y) + event.y
+        if 0 <= row < len(self.session.visible):
+            self.post_message(self.StepChosen(self.session.visible[row]))
