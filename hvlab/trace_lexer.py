@@ -63,7 +63,7 @@ class HvlabTraceLexer(RegexLexer):
             (r"\bblocked by\b", Generic.Strong),
             (r"HvCall\w+", Name.Function),
             (r"\b(entry|validate|dispatch|complete)\b", Name.Attribute),
-            (r"(HV_STATUS_)?SUCCESS\b", Generic.Inserted),
+            (r"(HV_STATUS_)?SUCCESS\b|(?<= )ok(?= |$)", Generic.Inserted),
             (r"\b(" + FAILURES + r")\b", Generic.Deleted),
             (r"HV_STATUS_\w+|HvStatus\.\w+|#UD\b", Generic.Deleted),
             (r"\[[\w:.-]+\]", Name.Exception),

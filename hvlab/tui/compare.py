@@ -9,10 +9,10 @@ from textual.widgets import Static
 from hvlab.lab import Lab
 from hvlab.render import outcome_lines
 from hvlab.session import Session
-from hvlab.tui.highlight import event_line
+from hvlab.tui.highlight import compact_line
 
 AROUND = 3  # events shown before the divergence
-AFTER = 12
+AFTER = 8
 
 
 def outcome_text(lab: Lab) -> Text:
@@ -30,10 +30,14 @@ def compare_view(session: Session) -> Table | Text:
             style="italic",
         )
     div = session.divergence
-    what = f"switched {session.switched}" if session.switched else f"design {new.design.label}"
+    if session.switched:
+        state = "on" if new.design.is_on(session.switched) else "off"
+        what = f"{session.switched} switched {state}"
+    else:
+        what = f"design {new.design.label}"
     table = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
-    for head in (f"before: {old.design.label}", f"after: {what}, {new.design.label}"):
-        table.add_column(Text(head, style="bold"), ratio=1, overflow="ellipsis", no_wrap=True)
+    for head in (f"before: {old.design.label}", f"after: {what}"):
+        table.add_column(Text(head, style="bold"), ratio=1, overflow="fold")
     if div is None:
         table.caption = Text(
             "The two runs are identical, event for event: this switch changed nothing."
@@ -46,11 +50,10 @@ def compare_view(session: Session) -> Table | Text:
             for lab in (old, new):
                 if i < len(lab.events):
                     ev = lab.events[i]
-                    line = event_line(ev)[6:]  # without the step column
                     style = "bold" if i == div.step else ("dim" if i < div.step else "")
                     if ev.blocked:
                         style += " red"
-                    cells.append(Text(f"{i:>5} {line}", style=style))
+                    cells.append(Text(compact_line(ev), style=style))
                 else:
                     cells.append(Text("   (run ended)", style="dim"))
             table.add_row(*cells)

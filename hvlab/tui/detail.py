@@ -3,6 +3,7 @@ field by field (the bit layout of the Hyper-V hypercall input value)."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -53,7 +54,7 @@ def group_of(change: Change) -> str:
     return head
 
 
-def describe(ev: Event | None, total: int) -> Text | Table:
+def describe(ev: Event | None, total: int) -> Text | Group:
     if ev is None:
         return Text("Before the first step. Press n to step.", style="italic")
     d = ev.detail_dict()
@@ -71,7 +72,6 @@ def describe(ev: Event | None, total: int) -> Text | Table:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="magenta", no_wrap=True)
     grid.add_column()
-    grid.add_row(head)
 
     def add(*cells) -> None:  # plain strings become Text: a '[' in a key is never markup
         grid.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
@@ -107,8 +107,8 @@ def describe(ev: Event | None, total: int) -> Text | Table:
         if len(ev.changes) > 200:
             add("", f"… and {len(ev.changes) - 200} more")
     else:
-        add(Text("changed nothing in the machine state", style="dim"), "")
-    return grid
+        head.append("\nchanged nothing in the machine state", style="dim")
+    return Group(head, grid)
 
 
 class EventDetail(Static):

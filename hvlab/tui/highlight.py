@@ -49,19 +49,34 @@ def highlight(line: str) -> Text:
 
 
 def short_status(ev: Event) -> str:
-    return status_text(ev).removeprefix("HV_STATUS_")
+    """`ok` for success (the common case, kept quiet); a failure by its name, less the prefix."""
+    text = status_text(ev).removeprefix("HV_STATUS_")
+    return "ok" if text == "SUCCESS" else text
 
 
 def event_line(ev: Event) -> str:
-    """The columns of `hvlab run`, narrower: no time, statuses without their HV_STATUS_ prefix."""
+    """The columns of `hvlab run`, narrower: no time column, short statuses."""
     what = ev.name + (f" {ev.phase.value}" if ev.phase.value else "")
     return (
         f"{ev.step:>5} {ev.actor:<16} {ev.kind.value:<9} {what:<30} "
-        f"{short_status(ev):<14} {note_text(ev)}"
+        f"{short_status(ev):<10} {note_text(ev)}"
     ).rstrip()
 
 
-HEADER = f"{'step':>5} {'actor':<16} {'kind':<9} {'what':<30} {'status':<14} note"
+HEADER = f"{'step':>5} {'actor':<16} {'kind':<9} {'what':<30} {'status':<10} note"
+
+
+def compact_line(ev: Event) -> str:
+    """Step, actor, what, and only a failing status or the deciding protection."""
+    parts = [f"{ev.step:>4}", ev.actor, ev.name]
+    if ev.phase.value:
+        parts.append(ev.phase.value)
+    status = short_status(ev)
+    if status and status != "ok":
+        parts.append(status)
+    if ev.blocked:
+        parts.append(f"✗ {ev.protection}")
+    return " ".join(parts)
 
 
 def event_text(ev: Event) -> Text:

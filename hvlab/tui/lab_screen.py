@@ -28,14 +28,14 @@ TABS = ("detail", "memory", "protections", "compare", "plugins")
 
 def status_line(session: Session) -> Text:
     lab = session.lab
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f" step {lab.cursor}/{lab.last} ", style="bold reverse")
-    text.append(f" {session.spec.describe()} ")
-    if session.filter.active:
-        text.append(f" filter: {session.filter.describe()} ", style="black on yellow")
     result = lab.outcome.result
     style = {"breached": "bold white on red", "blocked": "bold black on green"}.get(result, "bold")
-    text.append(f" outcome at the end: {result} ", style=style)
+    text.append(f" run ends: {result} ", style=style)
+    if session.filter.active:
+        text.append(f" filter: {session.filter.describe()} ", style="black on yellow")
+    text.append(f" {session.spec.describe()} ")
     return text
 
 
@@ -47,8 +47,9 @@ class LabScreen(Stepping):
 
     CSS_PATH = "hvlab.tcss"
     BINDINGS = [
-        *STEP_BINDINGS,
+        *STEP_BINDINGS[:2],
         Binding("t", "protections", "Protections", priority=True),
+        *STEP_BINDINGS[2:],
         *(
             Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)
             for i, name in enumerate(TABS, 1)
@@ -118,6 +119,11 @@ class LabScreen(Stepping):
     def on_protections_toggled(self, message: Protections.Toggled) -> None:
         self.action_toggle(message.protection)
         self.query_one(TabbedContent).active = "compare"
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # the side-by-side view and the plugin source need room: the right side widens for them
+        self.set_class(event.pane.id in ("compare", "plugins"), "-roomy")
+        self.show()
 
     def action_protections(self) -> None:
         self.query_one(TabbedContent).active = "protections"

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from hvlab.model.events import Event, EventKind
 from hvlab.model.hv import PAGE_SIZE
+from hvlab.trace_filter import partition_of
 
 OWNER_STYLES = {
     "hypervisor": ("H", "bold white on magenta"),
@@ -60,12 +61,14 @@ def pictures(data: Mapping, ev: Event | None) -> list[Grid]:
     touched_gpa: dict[int, set[int]] = {}
     if ev is not None:
         d = ev.detail_dict()
-        pid = by_name.get(str(d.get("partition")))
-        if "gpa" in d and pid is not None:
+        pid = by_name.get(partition_of(ev))
+        if isinstance(d.get("gpa"), int) and pid is not None:
             page = d["gpa"] // PAGE_SIZE
             touched_gpa.setdefault(pid, set()).add(page)
             if page in slat.get(pid, {}):
                 touched_spa.add(slat[pid][page])
+            elif names.get(pid) == "root" and page < size:
+                touched_spa.add(page)  # the root's addresses are physical ones (identity map)
         for key in ("frame", "spa"):
             if isinstance(d.get(key), int):
                 touched_spa.add(d[key])

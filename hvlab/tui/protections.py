@@ -1,4 +1,4 @@
-"""The protections as switches. Enter or space on one switches it and replays the same run."""
+"""The protections as switches. Enter on one switches it and replays the same run."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from hvlab.session import Session
 class Protections(OptionList):
     """One line per protection: on/off, the id, the principle; the one that decided the current
     event is marked ◀. Selecting a line posts `Toggled`."""
-
-    BINDINGS = [("space", "select", "Switch")]
 
     class Toggled(Message):
         """The learner switched protection `protection`."""

@@ -21,7 +21,7 @@ class StartScreen(Screen):
     DEFAULT_CSS = """
     StartScreen { align: center middle; }
     StartScreen > Vertical { width: 80; height: auto; border: round $accent; padding: 0 2; }
-    StartScreen Label { margin-top: 1; }
+    StartScreen Label { margin-top: 1; color: $text-muted; }
     StartScreen Button { margin-top: 1; width: 100%; }
     """
     BINDINGS = [
@@ -46,6 +46,7 @@ class StartScreen(Screen):
                 [(f"{w.name} — {w.summary}", w.name) for w in cat.workloads.values()],
                 value=self.spec.workload,
                 allow_blank=False,
+                compact=True,
                 id="workload",
             )
             yield Label("Attack")
@@ -54,6 +55,7 @@ class StartScreen(Screen):
                 + [(f"{a.name} ({a.workload})", a.name) for a in cat.attacks.values()],
                 value=self.spec.attack or NONE,
                 allow_blank=False,
+                compact=True,
                 id="attack",
             )
             yield Label("Design")
@@ -61,6 +63,7 @@ class StartScreen(Screen):
                 [(name, name) for name in sorted(PRESETS)],
                 value=self.spec.preset if self.spec.preset in PRESETS else "hyperv",
                 allow_blank=False,
+                compact=True,
                 id="design",
             )
             yield Button("Open the lab (ctrl+o)", variant="primary", id="open")

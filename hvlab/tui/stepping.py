@@ -19,18 +19,18 @@ SPEEDS = (1, 2, 5, 10, 25, 50)  # steps per second in play mode
 STEP_BINDINGS = [
     Binding("n,right", "step", "Step", priority=True),
     Binding("b,left", "back", "Back", priority=True),
+    Binding("question_mark,f1", "help", "Help", priority=True),
+    Binding("d", "design", "Design", priority=True),
+    Binding("x", "next_decision", "Next decision", priority=True),
     Binding("j", "jump", "Jump", priority=True),
+    Binding("space", "play", "Play", priority=True),
+    Binding("f", "filter", "Filter", priority=True),
     Binding("e,end", "to_end", "End", priority=True),
     Binding("home", "rewind", "Start", show=False, priority=True),
-    Binding("x", "next_decision", "Next decision", priority=True),
     Binding("g", "divergence", "Go to divergence", show=False, priority=True),
-    Binding("space", "play", "Play/pause", priority=True),
     Binding("plus,equals_sign", "faster", "Faster", show=False, priority=True),
     Binding("minus", "slower", "Slower", show=False, priority=True),
-    Binding("d", "design", "Design", priority=True),
-    Binding("f", "filter", "Filter", priority=True),
     Binding("s", "screenshot", "Screenshot", show=False, priority=True),
-    Binding("question_mark,f1", "help", "Help", priority=True),
     Binding("o", "start_over", "New run", show=False, priority=True),
     Binding("q", "app.quit", "Quit", priority=True),
 ]
@@ -173,7 +173,7 @@ class Stepping(Screen):
         else:
             by = f", decided by {divergence.protection}" if divergence.protection else ""
             self.notify(
-                f"Replayed under {self.session.design.label}: the runs part at step "
+                f"Replayed (design: {self.session.design.label}). The runs part at step "
                 f"{divergence.step}{by}. Outcome now: {self.session.lab.outcome.result}."
             )
 
