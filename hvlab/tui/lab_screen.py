@@ -6,6 +6,9 @@ place and in a notification, and the session — the state — is untouched.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -45,7 +48,7 @@ class LabScreen(Stepping):
     space play/pause, +/- speed, t protections, d design, f filter, g divergence,
     1-5 tabs, s screenshot, ? help, o new run, q quit."""
 
-    CSS_PATH = "hvlab.tcss"
+    CSS_PATH = Path(__file__).with_name("hvlab.tcss")  # absolute: subclasses live elsewhere
     BINDINGS = [
         *STEP_BINDINGS[:2],
         Binding("t", "protections", "Protections", priority=True),
@@ -59,6 +62,8 @@ class LabScreen(Stepping):
     def __init__(self, session: Session, **kwargs) -> None:
         super().__init__(session, **kwargs)
         self.failures: list[str] = []
+        self._memory_steps: dict[int, list[int]] = {}
+        self._path_lines = -1
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
@@ -71,7 +76,7 @@ class LabScreen(Stepping):
             with TabbedContent(id="tabs", initial="detail"):
                 with TabPane("1 Detail", id="detail"), VerticalScroll():
                     yield EventDetail(id="event-detail")
-                with TabPane("2 Memory", id="memory"), VerticalScroll():
+                with TabPane("2 Memory", id="memory"):
                     yield AddressSpaces(id="address-spaces")
                 with TabPane("3 Protections", id="protections"):
                     yield Protections(id="protection-list")
@@ -90,18 +95,54 @@ class LabScreen(Stepping):
         self.show()
 
     def show(self) -> None:
+        """Redraw what is on screen from the session; tabs not shown are drawn when opened."""
         s = self.session
         ev = s.event
-        total = len(s.lab.events)
-        self.draw("status", lambda: self.query_one("#status", Static).update(status_line(s)))
+        # fixed one-line panes: no new layout for them
+        status = self.query_one("#status", Static)
+        self.draw("status", lambda: status.update(status_line(s), layout=False))
         self.draw("timeline", lambda: self.query_one(Timeline).show(s))
-        self.draw("topology", lambda: self.query_one(Topology).show(ev, s.design))
-        self.draw("path", lambda: self.query_one("#path", Static).update(path_line(ev, s.design)))
-        self.draw("detail", lambda: self.query_one(EventDetail).show(ev, total))
-        width = self.query_one("#right").size.width - 2  # less the scroll bar
-        self.draw("memory", lambda: self.query_one(AddressSpaces).show(s.lab.state.data, ev, width))
-        self.draw("protections", lambda: self.query_one(Protections).show(s, ev))
-        self.draw("compare", lambda: self.query_one(Compare).show(s))
+        topology = self.query_one(Topology)
+        if topology.display:
+            self.draw("topology", lambda: topology.show(ev, s.design))
+        self.draw("path", lambda: self.show_path(ev))
+        tab = self.query_one(TabbedContent).active
+        if tab == "detail":
+            total = len(s.lab.events)
+            self.draw("detail", lambda: self.query_one(EventDetail).show(ev, total))
+        elif tab == "memory":
+            width = self.query_one("#right").size.width - 2  # less the scroll bar
+            pane = self.query_one(AddressSpaces)
+            key = self.memory_key()
+            self.draw("memory", lambda: pane.show(self.memory_data(), ev, width, key))
+        elif tab == "protections":
+            self.draw("protections", lambda: self.query_one(Protections).show(s, ev))
+        elif tab == "compare":
+            self.draw("compare", lambda: self.query_one(Compare).show(s))
+
+    def show_path(self, ev) -> None:
+        pane = self.query_one("#path", Static)
+        text = path_line(ev, self.session.design)
+        lines = (text.cell_len // max(1, pane.size.width - 2)) + 1 if pane.size.width else 0
+        pane.update(text, layout=lines != self._path_lines)
+        self._path_lines = lines
+
+    def memory_key(self):
+        """Names the memory layout at the cursor: the last step that changed frames or maps."""
+        lab = self.session.lab
+        steps = self._memory_steps.get(id(lab))
+        if steps is None:
+            steps = [
+                ev.step
+                for ev in lab.events
+                if any(c[0][0] in ("frame", "slat", "part", "parts") for c in ev.changes)
+            ]
+            self._memory_steps = {id(lab): steps}
+        return (id(lab), bisect_right(steps, lab.cursor))
+
+    def memory_data(self):
+        """The state the address-space pane draws (the benchmark swaps in a bigger machine)."""
+        return self.session.lab.state.data
 
     def draw(self, pane: str, paint) -> None:
         try:

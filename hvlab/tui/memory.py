@@ -1,14 +1,21 @@
-"""Address spaces: the machine's physical frames by owner, then each partition's GPA→SPA map,
-one cell per page. Every owner has a colour *and* a letter; the touched frame is ◆, a refused
-access ✗ — readable without colour."""
+"""Address spaces: each guest's GPA→SPA map, the machine's physical frames by owner, then the
+root's map — one cell per page. Every owner has a colour *and* a letter; the frame the current
+event touches is ◆, a refused access ✗: readable without colour.
+
+Drawn line by line (only the rows on screen), and the owner grids are rebuilt only when the
+memory layout changed: most steps only move the ◆.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 
-from rich.text import Text
-from textual.widgets import Static
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from hvlab.model.events import Event, EventKind
 from hvlab.model.hv import PAGE_SIZE
@@ -20,16 +27,8 @@ OWNER_STYLES = {
 }
 CHILD_STYLES = ("black on green", "black on yellow", "black on cyan", "white on dark_orange3")
 UNMAPPED = ("·", "dim")
-TOUCHED = "bold black on bright_white"
-REFUSED = "bold white on red"
-
-
-@dataclass(frozen=True)
-class Grid:
-    title: str
-    cells: tuple[str | None, ...]  # the owner of the frame behind each cell, None if unmapped
-    touched: frozenset[int] = frozenset()
-    refused: frozenset[int] = frozenset()
+TOUCHED = ("◆", "bold black on bright_white")
+REFUSED = ("✗", "bold white on red")
 
 
 def owner_style(owner: str | None, children: list[str]) -> tuple[str, str]:
@@ -45,8 +44,25 @@ def owner_style(owner: str | None, children: list[str]) -> tuple[str, str]:
     return name[:1].upper(), style
 
 
-def pictures(data: Mapping, ev: Event | None) -> list[Grid]:
-    """The grids for a state (the store's mapping) and the event at the cursor."""
+@dataclass(frozen=True)
+class Grid:
+    title: str
+    cells: tuple[str | None, ...]  # the owner of the frame behind each cell, None if unmapped
+    partition: int | None = None  # None: the physical frames
+
+
+@dataclass
+class Picture:
+    """The owner grids of one memory layout, and what is needed to place the marks."""
+
+    grids: list[Grid]
+    slat: dict[int, dict[int, int]]
+    by_name: dict[str, int]
+    frames: int
+    children: list[str] = field(default_factory=list)
+
+
+def picture(data: Mapping) -> Picture:
     frames: dict[int, str] = {}
     slat: dict[int, dict[int, int]] = {}
     for key, value in data.items():
@@ -55,95 +71,146 @@ def pictures(data: Mapping, ev: Event | None) -> list[Grid]:
         elif key[0] == "slat":
             slat.setdefault(key[1], {})[key[2]] = value[0]
     names = {pid: data.get(("part", pid, "name"), str(pid)) for pid in data.get(("parts",), ())}
-    by_name = {name: pid for pid, name in names.items()}
     size = max(frames, default=-1) + 1
-    touched_spa: set[int] = set()
-    touched_gpa: dict[int, set[int]] = {}
-    if ev is not None:
-        d = ev.detail_dict()
-        pid = by_name.get(partition_of(ev))
-        if isinstance(d.get("gpa"), int) and pid is not None:
-            page = d["gpa"] // PAGE_SIZE
-            touched_gpa.setdefault(pid, set()).add(page)
-            if page in slat.get(pid, {}):
-                touched_spa.add(slat[pid][page])
-            elif names.get(pid) == "root" and page < size:
-                touched_spa.add(page)  # the root's addresses are physical ones (identity map)
-        for key in ("frame", "spa"):
-            if isinstance(d.get(key), int):
-                touched_spa.add(d[key])
-        if isinstance(d.get("frames"), tuple):
-            touched_spa.update(f for f in d["frames"] if isinstance(f, int))
-    refused = ev is not None and (ev.blocked or ev.kind is EventKind.FAULT)
-    physical = Grid(
-        "physical frames (SPA), by owner",
-        tuple(frames.get(i) for i in range(size)),
-        frozenset(() if refused else touched_spa),
-        frozenset(touched_spa if refused else ()),
-    )
-    grids = []
-    # guests first (they are small and where isolation shows), then the machine, then the root
-    for pid, name in sorted(names.items(), key=lambda item: (item[1] == "root", item[0])):
-        pages = data.get(("part", pid, "gpa_pages")) or (max(slat.get(pid, {0: 0}), default=0) + 1)
+    guests, root = [], []
+    for pid, name in names.items():
+        pages = data.get(("part", pid, "gpa_pages")) or (max(slat.get(pid, {0: 0})) + 1)
         smap = slat.get(pid, {})
-        hit = touched_gpa.get(pid, set())
-        grids.append(
-            Grid(
-                f"{name}: GPA page → owner of the frame it maps ({len(smap)} of {pages} mapped)",
-                tuple(frames.get(smap[g]) if g in smap else None for g in range(pages)),
-                frozenset(() if refused else hit),
-                frozenset(hit if refused else ()),
-            )
+        grid = Grid(
+            f"{name}: GPA page → owner of the frame it maps ({len(smap)} of {pages} mapped)",
+            tuple(frames.get(smap[g]) if g in smap else None for g in range(pages)),
+            pid,
         )
-    at = len([n for n in names.values() if n != "root"])
-    return [*grids[:at], physical, *grids[at:]]
-
-
-def draw(grids: list[Grid], width: int) -> Text:
-    per_row = next((n for n in (64, 32, 16) if n + 6 <= width), 8)
-    children = sorted(
-        {o.split(":", 1)[-1] for g in grids for o in g.cells if o and o not in OWNER_STYLES}
+        (root if name == "root" else guests).append(grid)
+    physical = Grid("physical frames (SPA), by owner", tuple(frames.get(i) for i in range(size)))
+    children = sorted({o.split(":", 1)[-1] for o in frames.values() if o and o not in OWNER_STYLES})
+    return Picture(
+        [*guests, physical, *root], slat, {n: p for p, n in names.items()}, size, children
     )
-    out = Text(no_wrap=True, overflow="crop")
-    out.append("legend ", style="bold")
-    for owner in ["hypervisor", "root", *children, *(f"pool:{c}" for c in children)]:
-        symbol, style = owner_style(owner, children)
-        out.append(symbol, style=style)
-        out.append(f" {owner}  ")
-    out.append("\n       ")
-    out.append("· unmapped  ", style="dim")
-    out.append("◆", style=TOUCHED)
-    out.append(" touched  ")
-    out.append("✗", style=REFUSED)
-    out.append(" refused\n")
-    for grid in grids:
-        out.append(grid.title + "\n", style="bold")
-        for start in range(0, len(grid.cells), per_row):
-            out.append(f"{start:#05x} ", style="dim")
-            run_style, run = None, []
-            for i in range(start, min(start + per_row, len(grid.cells))):
-                if i in grid.refused:
-                    symbol, style = "✗", REFUSED
-                elif i in grid.touched:
-                    symbol, style = "◆", TOUCHED
-                else:
-                    symbol, style = owner_style(grid.cells[i], children)
-                if style != run_style and run:
-                    out.append("".join(run), style=run_style)
-                    run = []
-                run_style = style
-                run.append(symbol)
-            if run:
-                out.append("".join(run), style=run_style)
-            out.append("\n")
+
+
+def marks(pic: Picture, ev: Event | None) -> dict[tuple[int | None, int], tuple[str, str]]:
+    """(partition or None for physical, cell) → the mark the current event puts there."""
+    if ev is None:
+        return {}
+    d = ev.detail_dict()
+    pid = pic.by_name.get(partition_of(ev))
+    gpa_pages: set[int] = set()
+    spa: set[int] = set()
+    if isinstance(d.get("gpa"), int) and pid is not None:
+        page = d["gpa"] // PAGE_SIZE
+        gpa_pages.add(page)
+        if page in pic.slat.get(pid, {}):
+            spa.add(pic.slat[pid][page])
+        elif pic.by_name.get("root") == pid and page < pic.frames:
+            spa.add(page)  # the root's addresses are physical ones (identity map)
+    for key in ("frame", "spa"):
+        if isinstance(d.get(key), int):
+            spa.add(d[key])
+    if isinstance(d.get("frames"), tuple):
+        spa.update(f for f in d["frames"] if isinstance(f, int))
+    mark = REFUSED if (ev.blocked or ev.kind is EventKind.FAULT) else TOUCHED
+    out = {(None, f): mark for f in spa}
+    out.update({(pid, g): mark for g in gpa_pages})
     return out
 
 
-class AddressSpaces(Static):
-    """Frames by owner and each partition's second-level map; see the module docstring."""
+def per_row_for(width: int) -> int:
+    return next((n for n in (64, 32, 16) if n + 6 <= width), 8)
 
-    DEFAULT_CSS = "AddressSpaces { text-wrap: nowrap; text-overflow: clip; }"
 
-    def show(self, data: Mapping, ev: Event | None, width: int) -> None:
-        """`width`: the columns to fill (this pane may be hidden in a tab, with no size)."""
-        self.update(draw(pictures(data, ev), width))
+class AddressSpaces(ScrollView, can_focus=True):
+    """The grids of `picture`, with the marks of `marks`; see the module docstring."""
+
+    DEFAULT_CSS = "AddressSpaces { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._key: Hashable = None
+        self._picture: Picture | None = None
+        self._marks: dict = {}
+        self._rows: list[tuple] = []  # ("text", str, style) or ("cells", grid index, start)
+        self._width = 0
+        self._styles: dict[str, Style] = {}
+
+    def show(self, data: Mapping, ev: Event | None, width: int, key: Hashable = None) -> None:
+        """`key` names the memory layout: the same key means the same owners (None: unknown,
+        always rebuild). `width`: the columns to fill."""
+        if key is None or key != self._key or self._picture is None:
+            self._picture = picture(data)
+            self._key = key
+            self._width = 0
+        self._marks = marks(self._picture, ev)
+        if width != self._width:
+            self._width = width
+            self._rows = self._layout(per_row_for(width))
+            self.virtual_size = Size(width, len(self._rows))
+        self._reveal()
+        self.refresh()
+
+    def _layout(self, per_row: int) -> list[tuple]:
+        pic = self._picture
+        rows: list[tuple] = [("legend",), ("legend2",)]
+        for i, grid in enumerate(pic.grids):
+            rows.append(("text", grid.title, "bold"))
+            rows += [("cells", i, start, per_row) for start in range(0, len(grid.cells), per_row)]
+        return rows
+
+    def _reveal(self) -> None:
+        """Scroll so that the first marked cell is on screen."""
+        if not self._marks or not self.size.height:
+            return
+        pic = self._picture
+        for y, row in enumerate(self._rows):
+            if row[0] != "cells":
+                continue
+            _, gi, start, per_row = row
+            pid = pic.grids[gi].partition
+            if any((pid, c) in self._marks for c in range(start, start + per_row)):
+                top = int(self.scroll_offset.y)
+                if not top <= y < top + self.size.height:
+                    self.scroll_to(y=max(0, y - 2), animate=False, immediate=True)
+                return
+
+    def style(self, spec: str) -> Style:
+        if spec not in self._styles:
+            self._styles[spec] = Style.parse(spec) if spec else Style()
+        return self._styles[spec]
+
+    def render_line(self, y: int) -> Strip:
+        row_index = int(self.scroll_offset.y) + y
+        width = self.size.width
+        if row_index >= len(self._rows) or self._picture is None:
+            return Strip.blank(width, self.rich_style)
+        row = self._rows[row_index]
+        pic = self._picture
+        if row[0] == "legend":
+            segments = [Segment("legend ", self.style("bold"))]
+            owners = ["hypervisor", "root", *pic.children, *(f"pool:{c}" for c in pic.children)]
+            for owner in owners:
+                symbol, spec = owner_style(owner, pic.children)
+                segments += [Segment(symbol, self.style(spec)), Segment(f" {owner}  ")]
+        elif row[0] == "legend2":
+            segments = [Segment("       "), Segment("· unmapped  ", self.style("dim"))]
+            for (symbol, spec), what in ((TOUCHED, " touched  "), (REFUSED, " refused")):
+                segments += [Segment(symbol, self.style(spec)), Segment(what)]
+        elif row[0] == "text":
+            segments = [Segment(row[1], self.style(row[2]))]
+        else:
+            _, gi, start, per_row = row
+            grid = pic.grids[gi]
+            segments = [Segment(f"{start:#05x} ", self.style("dim"))]
+            run, run_spec = [], None
+            for i in range(start, min(start + per_row, len(grid.cells))):
+                symbol, spec = self._marks.get((grid.partition, i)) or owner_style(
+                    grid.cells[i], pic.children
+                )
+                if spec != run_spec and run:
+                    segments.append(Segment("".join(run), self.style(run_spec)))
+                    run = []
+                run_spec = spec
+                run.append(symbol)
+            if run:
+                segments.append(Segment("".join(run), self.style(run_spec)))
+        strip = Strip(segments).crop(int(self.scroll_offset.x), int(self.scroll_offset.x) + width)
+        return strip.extend_cell_length(width).apply_style(self.rich_style)

@@ -37,19 +37,36 @@ class Timeline(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.session = session
         self._cache: dict[tuple[int, int], Strip] = {}
+        self._cache_cleared = True
+        self._row: int | None = None
+        self._shown: tuple | None = None  # the run and filter on screen
 
     def show(self, session: Session) -> None:
         if session is not self.session or len(self._cache) > 4096:
             self._cache.clear()
+            self._cache_cleared = True
         self.session = session
         visible = session.visible
-        self.virtual_size = Size(200, len(visible))
+        size = Size(200, len(visible))
+        resized = size != self.virtual_size
+        self.virtual_size = size
         here = self.cursor_row()
-        if here is not None:
-            top, height = int(self.scroll_offset.y), max(1, self.size.height)
-            if not top <= here < top + height:
-                self.scroll_to(y=max(0, here - height // 3), animate=False, immediate=True)
-        self.refresh()
+        top, height = int(self.scroll_offset.y), max(1, self.size.height)
+        scrolled = False
+        if here is not None and not top <= here < top + height:
+            self.scroll_to(y=max(0, here - height // 3), animate=False, immediate=True)
+            scrolled = True
+        before, self._row = self._row, here
+        shown = (id(session.lab), session.filter)
+        if resized or scrolled or self._cache_cleared or shown != self._shown:
+            self._cache_cleared = False
+            self._shown = shown
+            self.refresh()
+            return
+        # a step only moves the cursor bar: redraw the two lines it left and reached
+        for row in {before, here} - {None}:
+            if top <= row < top + height:
+                self.refresh_lines(row - top)
 
     def cursor_row(self) -> int | None:
         visible = self.session.visible

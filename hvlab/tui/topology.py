@@ -97,4 +97,4 @@ class Topology(Static):
                 out.append(" ")
             out.append("\n")
         out.rstrip()
-        self.update(out)
+        self.update(out, layout=False)  # the same rows every step

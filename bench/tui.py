@@ -1,0 +1,152 @@
+"""TUI benchmarks, each against a bare Textual app measured in the same run.
+
+    start: process start → first frame drawn, hvlab (`hvlab --workload ping --attack
+           mitm-driver`, which also loads plugins and computes the run) vs. a hello-world app
+    step:  the step key → the frame redrawn, with 8 partitions × 1,024 pages in the address-space
+           pane on screen, vs. a key that updates one label in a bare app
+
+Both apps run headless (Textual renders every frame as on a terminal, to no output).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+async def _first_frame_then_exit(pilot) -> None:
+    await pilot.pause()  # the first screen is composed, laid out and drawn
+    pilot.app.exit()
+
+
+def start_child(which: str) -> None:
+    if which == "bare":
+        from textual.app import App
+        from textual.widgets import Static
+
+        class Hello(App):
+            def compose(self):
+                yield Static("Hello, world")
+
+        Hello().run(headless=True, auto_pilot=_first_frame_then_exit)
+        return
+    from hvlab.cli import build_parser, lab_session
+    from hvlab.tui.app import HvlabApp
+
+    args = build_parser().parse_args(["--workload", "ping", "--attack", "mitm-driver"])
+    cat, session = lab_session(args)
+    HvlabApp(cat, session).run(headless=True, auto_pilot=_first_frame_then_exit)
+
+
+def start_seconds(which: str, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, __file__, "--start", which], check=True, capture_output=True
+        )
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+# -- step latency ----------------------------------------------------------------------------
+def big_memory(partitions: int = 8, pages: int = 1024) -> dict:
+    """A state with `partitions` guests of `pages` mapped pages each, over their own frames."""
+    data: dict = {("parts",): tuple(range(1, partitions + 1))}
+    frame = 0
+    for pid in range(1, partitions + 1):
+        name = "root" if pid == 1 else f"G{pid}"
+        data[("part", pid, "name")] = name
+        data[("part", pid, "gpa_pages")] = pages
+        for gpa in range(pages):
+            data[("frame", frame)] = (name, "ram")
+            data[("slat", pid, gpa)] = (frame, "rwx")
+            frame += 1
+    return data
+
+
+async def _press_times(app, key: str, presses: int, before=None) -> list[float]:
+    """Seconds from a key press to the first frame drawn after it.
+
+    Headless, Textual computes each frame but skips encoding it for the terminal; the hook
+    below does that work too (as a real terminal would need) and notes when the frame is done.
+    `App._display` is Textual's private frame output: a benchmark may lean on it, tests do not.
+    """
+    samples = []
+    frames: list[float] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        if before:
+            await before(pilot)
+        await pilot.pause()
+        display = app._display
+
+        def timed_display(screen, renderable):
+            if renderable is not None:
+                renderable.render_segments(app.console)
+                frames.append(time.perf_counter())
+            display(screen, renderable)
+
+        app._display = timed_display
+        for _ in range(presses):
+            frames.clear()
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            if frames:
+                samples.append(frames[0] - t0)
+    if len(samples) < presses:
+        raise RuntimeError(f"{presses - len(samples)} key presses drew no frame")
+    return samples
+
+
+def step_seconds(presses: int) -> tuple[float, float]:
+    """Median seconds per step key → frame: (hvlab, bare app)."""
+    from textual.app import App
+    from textual.widgets import Static
+
+    from hvlab.plugins import load_catalogue
+    from hvlab.session import RunSpec, Session
+    from hvlab.tui.app import HvlabApp
+    from hvlab.tui.lab_screen import LabScreen
+
+    memory = big_memory()
+
+    class BigLab(LabScreen):
+        def memory_data(self):
+            return memory
+
+    class BigApp(HvlabApp):
+        def open_lab(self, session):
+            self.push_screen(BigLab(session))
+
+    class Counter(App):
+        BINDINGS = [("n", "step", "Step")]  # noqa: RUF012
+
+        def compose(self):
+            yield Static("0", id="n")
+
+        def action_step(self):
+            label = self.query_one("#n", Static)
+            label.update(str(int(str(label.content)) + 1))
+
+    cat = load_catalogue([], echo=False)
+    session = Session(RunSpec("busy"), cat)
+
+    async def memory_tab(pilot):
+        await pilot.press("2")
+
+    hv = asyncio.run(_press_times(BigApp(cat, session), "n", presses, memory_tab))
+    bare = asyncio.run(_press_times(Counter(), "n", presses))
+    return statistics.median(hv), statistics.median(bare)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--start":
+        start_child(sys.argv[2])
