@@ -243,9 +243,13 @@ def lab_session(args: argparse.Namespace):
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
+    import os
+
     cat, session = lab_session(args)
-    if args.narrate and not sys.stdout.isatty():
-        # Not a terminal (a pipe, a caption file, a screen reader's log): narrate the whole run.
+    # TEXTUAL_DRIVER is set when something drives the app without a terminal (`hvlab serve`)
+    terminal = os.environ.get("TEXTUAL_DRIVER") or (sys.stdout.isatty() and sys.stdin.isatty())
+    if not terminal and args.narrate:
+        # a pipe, a caption file, a screen reader's log: narrate the whole run
         from hvlab.narration import narrate_all
         from hvlab.session import RunSpec, Session
 
@@ -255,6 +259,11 @@ def cmd_tui(args: argparse.Namespace) -> int:
             print(line)
         print(f"Outcome: {lab.outcome.result}.")
         return 0
+    if not terminal:
+        raise UsageError(
+            "the lab needs a terminal; without one use 'hvlab run boot' for a trace, "
+            "'hvlab --narrate' for a narrated one, or 'hvlab serve' for a browser"
+        )
     from hvlab.tui.app import HvlabApp
 
     HvlabApp(cat, session, narrate=args.narrate).run()

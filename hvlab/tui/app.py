@@ -12,7 +12,7 @@ class HvlabApp(App):
     """Opens on the lab when given a session, on the start screen otherwise."""
 
     TITLE = "hvlab"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (150, "-xwide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     ENABLE_COMMAND_PALETTE = False
 

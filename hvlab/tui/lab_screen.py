@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.lazy import Lazy
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from hvlab.session import Session
@@ -76,14 +77,15 @@ class LabScreen(Stepping):
             with TabbedContent(id="tabs", initial="detail"):
                 with TabPane("1 Detail", id="detail"), VerticalScroll():
                     yield EventDetail(id="event-detail")
+                # mounted just after the first frame: start-up draws only what is on screen
                 with TabPane("2 Memory", id="memory"):
-                    yield AddressSpaces(id="address-spaces")
+                    yield Lazy(AddressSpaces(id="address-spaces"))
                 with TabPane("3 Protections", id="protections"):
-                    yield Protections(id="protection-list")
-                with TabPane("4 Compare", id="compare"), VerticalScroll():
-                    yield Compare(id="compare-view")
+                    yield Lazy(Protections(id="protection-list"))
+                with TabPane("4 Compare", id="compare"):
+                    yield Lazy(VerticalScroll(Compare(id="compare-view")))
                 with TabPane("5 Plugins", id="plugins"):
-                    yield PluginsPane(self.session.catalogue, id="plugins-pane")
+                    yield Lazy(PluginsPane(self.session.catalogue, id="plugins-pane"))
         yield Footer()
 
     def on_mount(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -30,7 +29,9 @@ def plugin_summary(cat: Catalogue, name: str) -> Text:
     return text
 
 
-def plugin_source(cat: Catalogue, name: str) -> Syntax | Text:
+def plugin_source(cat: Catalogue, name: str):
+    from rich.syntax import Syntax  # pulls in Pygments' Python lexer: only when looked at
+
     plugin = cat.manager.get_plugin(name)
     try:
         source = inspect.getsource(plugin)
@@ -63,6 +64,7 @@ class PluginsPane(Horizontal):
     def __init__(self, catalogue: Catalogue, **kwargs) -> None:
         super().__init__(**kwargs)
         self.catalogue = catalogue
+        self._filled = False
 
     def compose(self) -> ComposeResult:
         yield OptionList(*(Option(p.name, id=p.name) for p in self.catalogue.plugins))
@@ -70,8 +72,10 @@ class PluginsPane(Horizontal):
             yield Static(id="plugin-summary")
             yield Static(id="plugin-source")
 
-    def on_mount(self) -> None:
-        if self.catalogue.plugins:
+    def on_show(self) -> None:
+        # filled when first shown: highlighting plugin source is not worth delaying start-up for
+        if self.catalogue.plugins and not self._filled:
+            self._filled = True
             self.show_plugin(self.catalogue.plugins[0].name)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -85,7 +85,7 @@ class Topology(Static):
         rows.append(("hardware", lambda n: n.layer == "hardware"))
         out = Text()
         for label, wanted in rows:
-            out.append(f"{label:<11}", style="bold")
+            out.append(f"{label:<12}", style="bold")
             for node in (n for n in topo.nodes if wanted(n)):
                 name = short(node.id)
                 if node.id in order:

@@ -69,9 +69,10 @@ def test_table_output_lists_events_and_outcome(capsys):
     assert lines[-2] == "outcome: ok" and lines[-1].startswith("digest ")
 
 
-def test_no_command_prints_the_default_trace(capsys):
-    code, out, _ = run_cli(capsys)
-    assert code == 0 and out.startswith("hvlab run boot")
+def test_no_command_without_a_terminal_says_what_to_run_instead(capsys):
+    code, out, err = run_cli(capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "needs a terminal" in err and "hvlab run boot" in err
 
 
 @pytest.mark.parametrize(
