@@ -16,7 +16,10 @@ NONE = "(no attack)"
 
 
 class StartScreen(Screen):
-    """Enter opens the lab with the choices shown; choosing an attack picks its workload."""
+    """Enter (on the button, focused at start) or ctrl+o opens the lab with the choices shown;
+    tab moves between the choices; choosing an attack picks its workload."""
+
+    AUTO_FOCUS = "#open"
 
     DEFAULT_CSS = """
     StartScreen { align: center middle; }

@@ -91,7 +91,7 @@ class Topology(Static):
                 if node.id in order:
                     style = BLOCKED if (ev and ev.blocked and node.id == last) else ON_PATH
                     mark = "✗" if style == BLOCKED else str(order[node.id])
-                    out.append(f"{mark}{name}", style=style)
+                    out.append(f"{mark}:{name}", style=style)
                 else:
                     out.append(f" {name}", style=IDLE)
                 out.append(" ")

@@ -86,5 +86,10 @@ async def test_the_start_screen_opens_the_chosen_run(catalogue):
         await pilot.press("o")
         await pilot.pause()
         assert isinstance(app.screen, StartScreen)
-        # the start screen remembers what was open
+        # the start screen remembers what was open, and enter opens it again
         assert app.screen.query_one("#attack", Select).value == "mitm-driver"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LabScreen)
+        await pilot.press("n", "n", "b")
+        assert app.session.cursor == 0
