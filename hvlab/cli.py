@@ -159,38 +159,15 @@ def catalogue_from(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hvlab.lab import Lab, UnknownWorkloadError
-    from hvlab.plugins import finish_run, site_handler, start_run
+    from hvlab.session import RunSpec, SessionError, run_lab
 
     cat = catalogue_from(args)
-    design = design_from(args, cat.extra_protections)
-    attack = None
-    if args.attack:
-        try:
-            attack = cat.attack(args.attack)
-        except KeyError as exc:
-            raise UsageError(exc.args[0]) from None
-    info = {
-        "workload": args.workload,
-        "design": sorted(design.off),
-        "seed": args.seed,
-        "attack": args.attack,
-    }
-    start_run(cat, info)
+    spec = RunSpec(args.workload, args.attack, args.design, tuple(args.off), args.seed)
     try:
-        lab = Lab(
-            args.workload,
-            design,
-            args.seed,
-            attack=attack,
-            workloads=cat.workloads,
-            site_handler=site_handler(cat),
-            defenses=cat.extra_protections,
-        )
-    except UnknownWorkloadError as exc:
+        lab = run_lab(cat, spec)
+    except SessionError as exc:
         raise UsageError(str(exc)) from None
-    outcome = lab.run()
-    finish_run(cat, info, lab.events, outcome)
+    design, outcome = lab.design, lab.outcome
     if args.json:
         json.dump(lab.to_json(), sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")

@@ -43,6 +43,46 @@ class RunSpec:
         return " · ".join(parts)
 
 
+def design_for(spec: RunSpec, cat: Catalogue) -> Design:
+    try:
+        return Design.build(spec.preset, list(spec.off), cat.extra_protections)
+    except (UnknownDesignError, UnknownProtectionError) as exc:
+        raise SessionError(str(exc)) from None
+
+
+def run_lab(cat: Catalogue, spec: RunSpec) -> Lab:
+    """Compute the run `spec` names with the catalogue's plugins, telling them it started and
+    finished. The returned lab's cursor is at the last event."""
+    attack = None
+    if spec.attack:
+        try:
+            attack = cat.attack(spec.attack)
+        except KeyError as exc:
+            raise SessionError(exc.args[0]) from None
+    design = design_for(spec, cat)
+    info = {
+        "workload": spec.workload,
+        "design": sorted(design.off),
+        "seed": spec.seed,
+        "attack": spec.attack,
+    }
+    start_run(cat, info)
+    try:
+        lab = Lab(
+            spec.workload,
+            design,
+            spec.seed,
+            attack=attack,
+            workloads=cat.workloads,
+            site_handler=site_handler(cat),
+            defenses=cat.extra_protections,
+        )
+    except UnknownWorkloadError as exc:
+        raise SessionError(str(exc)) from None
+    finish_run(cat, info, lab.events, lab.outcome)
+    return lab
+
+
 @dataclass
 class Session:
     spec: RunSpec
@@ -68,40 +108,10 @@ class Session:
         return self.lab.design
 
     def _design(self, spec: RunSpec) -> Design:
-        try:
-            return Design.build(spec.preset, list(spec.off), self.catalogue.extra_protections)
-        except (UnknownDesignError, UnknownProtectionError) as exc:
-            raise SessionError(str(exc)) from None
+        return design_for(spec, self.catalogue)
 
     def _build(self, spec: RunSpec) -> Lab:
-        cat = self.catalogue
-        attack = None
-        if spec.attack:
-            try:
-                attack = cat.attack(spec.attack)
-            except KeyError as exc:
-                raise SessionError(exc.args[0]) from None
-        design = self._design(spec)
-        info = {
-            "workload": spec.workload,
-            "design": sorted(design.off),
-            "seed": spec.seed,
-            "attack": spec.attack,
-        }
-        start_run(cat, info)
-        try:
-            lab = Lab(
-                spec.workload,
-                design,
-                spec.seed,
-                attack=attack,
-                workloads=cat.workloads,
-                site_handler=site_handler(cat),
-                defenses=cat.extra_protections,
-            )
-        except UnknownWorkloadError as exc:
-            raise SessionError(str(exc)) from None
-        finish_run(cat, info, lab.events, lab.outcome)
+        lab = run_lab(self.catalogue, spec)
         lab.rewind()
         return lab
 
