@@ -1,0 +1,94 @@
+"""`hvlab check`: each lesson's reference solution must reach every goal, its known-bad moves
+must miss one, and every attack must match its declared contract. What a teacher or CI runs."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from hvlab.lessons.runner import known_ids, play
+from hvlab.lessons.schema import Lesson, load_lessons
+from hvlab.plugins import Catalogue
+
+
+@dataclass(frozen=True)
+class Result:
+    group: str  # "lessons", "contracts" or "files"
+    name: str
+    passed: bool
+    message: str = ""
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "group": self.group,
+            "name": self.name,
+            "passed": self.passed,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def check_lesson(lesson: Lesson, cat: Catalogue) -> Result:
+    import time
+
+    started = time.perf_counter()
+    if lesson.known_bad is None:
+        return Result("lessons", lesson.id, False, f"{lesson.path}: no [known_bad] moves to check")
+    ok, why = play(lesson, cat)
+    if not ok:
+        return Result("lessons", lesson.id, False, f"reference solution fails: {why}")
+    bad_ok, _ = play(lesson, cat, lesson.known_bad)
+    if bad_ok:
+        step = lesson.known_bad[0] + 1
+        return Result("lessons", lesson.id, False, f"known-bad moves reach the goal of step {step}")
+    return Result("lessons", lesson.id, True, seconds=time.perf_counter() - started)
+
+
+def check_contracts(cat: Catalogue, jobs: int = 2) -> list[Result]:
+    from hvlab.matrix import matrix
+    from hvlab.plugins import site_handler
+
+    rows = matrix(
+        list(cat.attacks.values()),
+        jobs=jobs,
+        site_handler=site_handler(cat),
+        defenses=cat.extra_protections,
+    )
+    out = []
+    for r in rows:
+        fmt = " or ".join("{" + ", ".join(sorted(s)) + "}" for s in r.found) or "never"
+        message = "" if r.matches else f"declared breach sets differ from the model's: {fmt}"
+        out.append(Result("contracts", r.attack, r.matches, message))
+    return out
+
+
+def run_check(
+    paths: list[Path], cat: Catalogue, contracts: bool = True
+) -> tuple[list[Result], list[str]]:
+    lessons, errors = load_lessons(paths, known_ids(cat))
+    results = [check_lesson(lesson, cat) for lesson in lessons]
+    if contracts:
+        results += check_contracts(cat)
+    return results, errors
+
+
+def junit(results: list[Result], errors: list[str]) -> bytes:
+    suite = ET.Element(
+        "testsuite",
+        name="hvlab check",
+        tests=str(len(results) + len(errors)),
+        failures=str(sum(not r.passed for r in results)),
+        errors=str(len(errors)),
+    )
+    for r in results:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"hvlab.{r.group}", name=r.name, time=f"{r.seconds:.3f}"
+        )
+        if not r.passed:
+            ET.SubElement(case, "failure", message=r.message).text = r.message
+    for line in errors:
+        case = ET.SubElement(suite, "testcase", classname="hvlab.files", name=line.split(":")[0])
+        ET.SubElement(case, "error", message=line).text = line
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)

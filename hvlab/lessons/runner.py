@@ -1,0 +1,136 @@
+"""Playing a lesson against the model: actions, the learner's moves, and goals.
+
+Goals are judged by the model's own verdicts (the oracle's probe outcomes, the events' paths),
+never by positions or screen contents. The TUI and `hvlab check` both drive this class.
+"""
+
+from __future__ import annotations
+
+from hvlab.lessons.schema import Action, Goal, Lesson
+from hvlab.model.events import EventKind
+from hvlab.model.protections import PRESETS, known_protections
+from hvlab.model.topology import build
+from hvlab.model.workloads import WORKLOADS
+from hvlab.plugins import Catalogue
+from hvlab.session import RunSpec, Session
+
+
+def known_ids(cat: Catalogue) -> dict[str, tuple[str, ...]]:
+    """Every id a lesson may name, for checking lesson files."""
+    from hvlab.model.protections import Design
+
+    nodes = {n.id for preset in PRESETS for n in build(Design.preset(preset)).nodes}
+    nodes |= {n.id for n in build(Design(frozenset(known_protections()))).nodes}
+    return {
+        "workloads": tuple(cat.workloads or WORKLOADS),
+        "attacks": tuple(cat.attacks),
+        "protections": known_protections(cat.extra_protections),
+        "presets": tuple(sorted(PRESETS)),
+        "kinds": tuple(k.value for k in EventKind),
+        "nodes": tuple(sorted(nodes)),
+    }
+
+
+def goal_met(goal: Goal, session: Session) -> bool:
+    lab = session.lab
+    if goal.kind:
+        for ev in lab.events[: lab.cursor + 1]:
+            if ev.kind.value == goal.kind and goal.crossed in ev.path:
+                return True
+        return False
+    if any(session.design.is_on(p) for p in goal.off):
+        return False
+    for probe in lab.outcome.probes:
+        if probe.name != goal.attack or probe.result != goal.result:
+            continue
+        if goal.by and probe.protection != goal.by:
+            continue
+        # the learner must have reached the step where it was decided
+        return probe.step is not None and lab.cursor >= probe.step
+    return False
+
+
+class LessonRun:
+    """A lesson in progress: the current step, its session, and the moves made."""
+
+    def __init__(self, lesson: Lesson, catalogue: Catalogue, step: int = 0) -> None:
+        self.lesson = lesson
+        self.catalogue = catalogue
+        self.session: Session | None = None
+        self.index = -1
+        for i in range(step + 1):  # replay earlier steps' actions: the state they leave
+            self.enter(i)
+
+    @property
+    def step(self):
+        return self.lesson.steps[self.index]
+
+    def enter(self, index: int) -> None:
+        self.index = index
+        action = self.step.action
+        if action is not None:
+            self.apply(action)
+        elif self.session is None:
+            self.session = Session(RunSpec(), self.catalogue)
+
+    def apply(self, action: Action) -> None:
+        if action.run:
+            spec = RunSpec(action.run, action.attack, action.design, action.off, action.seed)
+            self.session = Session(spec, self.catalogue)
+            return
+        if self.session is None:
+            self.session = Session(RunSpec(), self.catalogue)
+        s = self.session
+        if action.switch_off and s.design.is_on(action.switch_off):
+            s.toggle(action.switch_off)
+        elif action.switch_on and not s.design.is_on(action.switch_on):
+            s.toggle(action.switch_on)
+        elif action.jump:
+            for ev in s.lab.events:
+                if ev.kind.value == action.jump and (action.name in (None, ev.name)):
+                    s.goto(ev.step)
+                    break
+
+    def move(self, move: str) -> None:
+        """One learner move, as written in solutions: end, step [N], back [N], next-decision,
+        goto N, switch-off ID, switch-on ID, design PRESET."""
+        s = self.session
+        verb, _, arg = move.partition(" ")
+        if verb == "end":
+            s.goto(s.lab.last)
+        elif verb == "step":
+            s.step(int(arg) if arg else 1)
+        elif verb == "back":
+            s.back(int(arg) if arg else 1)
+        elif verb == "next-decision":
+            s.next_decision()
+        elif verb == "goto":
+            s.goto(int(arg))
+        elif verb in ("switch-off", "switch-on") and s.design.is_on(arg) == (verb == "switch-off"):
+            s.toggle(arg)
+        elif verb == "design":
+            s.set_preset(arg)
+
+    def goal_met(self) -> bool:
+        goal = self.step.goal
+        return goal is None or goal_met(goal, self.session)
+
+    @property
+    def last_step(self) -> bool:
+        return self.index == len(self.lesson.steps) - 1
+
+
+def play(lesson: Lesson, catalogue: Catalogue, replace_moves=None) -> tuple[bool, str]:
+    """Play every step with its solution (or, for one step, other moves); (passed, why not)."""
+    run = LessonRun(lesson, catalogue)
+    for i, step in enumerate(lesson.steps):
+        if i:
+            run.enter(i)
+        moves = step.solution
+        if replace_moves is not None and replace_moves[0] == i:
+            moves = replace_moves[1]
+        for move in moves:
+            run.move(move)
+        if not run.goal_met():
+            return False, f"step {i + 1}: goal not reached ({step.goal.describe()})"
+    return True, ""
