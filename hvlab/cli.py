@@ -75,10 +75,32 @@ def build_parser() -> Parser:
     export.add_argument("--off", action="extend", nargs="+", default=[], metavar="ID")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
 
-    new = sub.add_parser("new", help="scaffold a plugin package")
-    new.add_argument("what", choices=["plugin"])
-    new.add_argument("name", help="the plugin's name, e.g. page-sharing-snoop")
-    new.add_argument("--dir", default=".", help="where to create hvlab-NAME/ (default: here)")
+    new = sub.add_parser("new", help="scaffold a plugin package or a lesson file")
+    new.add_argument("what", choices=["plugin", "lesson"])
+    new.add_argument("name", help="the plugin's name or the lesson's id, e.g. page-sharing-snoop")
+    new.add_argument(
+        "--dir", default=".", help="where to create hvlab-NAME/ or ID.toml (default: here)"
+    )
+
+    sub.add_parser("lessons", help="list the lessons with your progress")
+    lesson = sub.add_parser("lesson", help="open the lab on a lesson")
+    lesson.add_argument("id", help="lesson id (see 'hvlab lessons')")
+    check = sub.add_parser(
+        "check", help="replay every lesson's reference and known-bad moves, and the contracts"
+    )
+    check.add_argument("paths", nargs="*", metavar="PATH", help="lesson files or folders")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    check.add_argument(
+        "--no-contracts", action="store_true", help="skip the attack contracts (lessons only)"
+    )
+    fuzz = sub.add_parser("fuzz", help="the SDL gate: random and boundary hypercalls")
+    fuzz.add_argument("--seconds", type=float, default=30, help="time limit (default 30)")
+    fuzz.add_argument("--off", action="extend", nargs="+", default=[], metavar="ID")
+    fuzz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    progress = sub.add_parser("progress", help="export or import your lesson progress")
+    progress.add_argument("action", choices=["export", "import", "show"])
+    progress.add_argument("file", nargs="?", help="the file to write or read")
 
     serve = sub.add_parser("serve", help="serve the TUI to a browser (textual-serve)")
     serve.add_argument(
@@ -236,6 +258,17 @@ def cmd_tui(args: argparse.Namespace) -> int:
             print(line)
         print(f"Outcome: {lab.outcome.result}.")
         return 0
+    if session is not None:
+        return open_tui(cat, session, narrate=args.narrate)
+    lessons, _errors, _cat, progress = lessons_and_progress()
+    return open_tui(cat, None, narrate=args.narrate, lessons=lessons, progress=progress)
+
+
+def open_tui(cat, session, *, narrate: bool, lessons=(), progress=None, lesson=None) -> int:
+    import os
+
+    # TEXTUAL_DRIVER is set when something drives the app without a terminal (`hvlab serve`)
+    terminal = os.environ.get("TEXTUAL_DRIVER") or (sys.stdout.isatty() and sys.stdin.isatty())
     if not terminal:
         raise UsageError(
             "the lab needs a terminal; without one use 'hvlab run boot' for a trace, "
@@ -243,7 +276,10 @@ def cmd_tui(args: argparse.Namespace) -> int:
         )
     from hvlab.tui.app import HvlabApp
 
-    HvlabApp(cat, session, narrate=args.narrate).run()
+    app = HvlabApp(
+        cat, session, narrate=narrate, lessons=list(lessons), progress=progress, lesson=lesson
+    )
+    app.run()
     return 0
 
 
@@ -357,13 +393,144 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hvlab.scaffold import ScaffoldError, new_plugin
+    from hvlab.scaffold import ScaffoldError, new_lesson, new_plugin
 
     try:
+        if args.what == "lesson":
+            path = new_lesson(args.name, Path(args.dir))
+            print(f"created {path}: edit it, then hvlab check {path}")
+            return 0
         root = new_plugin(args.name, Path(args.dir))
     except (ScaffoldError, OSError) as exc:
         raise UsageError(str(exc)) from None
     print(f"created {root}: cd there, pip install -e '.[test]', then hvlab plugins")
+    return 0
+
+
+def lessons_and_progress(paths=None, *, report: bool = True):
+    """The shipped lessons (or those under `paths`), the catalogue, the learner's progress; each
+    bad lesson file is one line on stderr."""
+    from pathlib import Path
+
+    from hvlab.lessons import bundled_dir, load_lessons
+    from hvlab.lessons.progress import Progress
+    from hvlab.lessons.runner import known_ids
+    from hvlab.plugins import load_catalogue
+
+    cat = load_catalogue([], echo=False)
+    lessons, errors = load_lessons([Path(p) for p in paths or [bundled_dir()]], known_ids(cat))
+    if report:
+        for line in errors:
+            print(f"hvlab: {line}", file=sys.stderr)
+    progress = Progress.open()
+    for notice in progress.notices:
+        print(f"hvlab: {notice}", file=sys.stderr)
+    return lessons, errors, cat, progress
+
+
+def cmd_lessons(_args: argparse.Namespace) -> int:
+    lessons, errors, _cat, progress = lessons_and_progress()
+    for i, lesson in enumerate(lessons, 1):
+        status = progress.status(lesson.id)
+        after = f"  (after {', '.join(lesson.prerequisites)})" if lesson.prerequisites else ""
+        print(f"{i:>2}. {lesson.id:<26} {status:<12} {lesson.title}{after}")
+    return 2 if errors else 0
+
+
+def cmd_lesson(args: argparse.Namespace) -> int:
+    lessons, _errors, cat, progress = lessons_and_progress()
+    chosen = [lesson for lesson in lessons if lesson.id == args.id]
+    if not chosen:
+        raise UsageError(f"unknown lesson '{args.id}' (valid: {', '.join(x.id for x in lessons)})")
+    return open_tui(cat, None, narrate=False, lessons=lessons, progress=progress, lesson=chosen[0])
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hvlab.lessons import bundled_dir
+    from hvlab.lessons.check import junit, run_check
+    from hvlab.plugins import load_catalogue
+
+    paths = [Path(p) for p in args.paths] or [bundled_dir()]
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or folder: {p}")
+    cat = load_catalogue([], echo=False)
+    results, errors = run_check(paths, cat, contracts=not args.no_contracts)
+    if args.junit:
+        try:
+            Path(args.junit).write_bytes(junit(results, errors))
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.junit}: {exc.strerror}") from None
+    if args.json:
+        doc = {
+            "passed": all(r.passed for r in results) and not errors,
+            "results": [r.to_json() for r in results],
+            "errors": errors,
+        }
+        json.dump(doc, sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        for line in errors:
+            print(f"hvlab: {line}", file=sys.stderr)
+        for r in results:
+            mark = "ok  " if r.passed else "FAIL"
+            print(f"{mark} {r.group[:-1]:<8} {r.name:<26} {r.message}".rstrip())
+        failed = sum(not r.passed for r in results)
+        print(f"{len(results) - failed} passed, {failed} failed, {len(errors)} unreadable")
+    if errors:
+        return 2
+    return 0 if all(r.passed for r in results) else 1
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from hvlab.fuzz import fuzz
+    from hvlab.model.protections import known_protections
+
+    for pid in args.off:
+        if pid not in known_protections():
+            raise UsageError(
+                f"unknown protection '{pid}' (valid: {', '.join(known_protections())})"
+            )
+    off = frozenset(args.off)
+    design = ", ".join(sorted(off)) or "none"
+    print(f"hvlab fuzz: hypercalls from guest A, protections off: {design}", flush=True)
+    found = fuzz(off, max(0.1, args.seconds), args.seed)
+    if found.problem is None:
+        print(f"no violation in {found.calls} calls ({found.seconds:.1f} s)")
+        return 0
+    print(f"VIOLATION after {found.calls} calls ({found.seconds:.1f} s): {found.problem}")
+    print(f"minimal input: {found.minimal.describe()}")
+    return 1
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hvlab.lessons.progress import Progress, ProgressError
+
+    progress = Progress.open()
+    for notice in progress.notices:
+        print(f"hvlab: {notice}", file=sys.stderr)
+    if args.action == "show":
+        print(f"{progress.path}{' (read-only)' if progress.read_only else ''}")
+        for lesson_id, entry in sorted(progress.lessons.items()):
+            print(f"  {lesson_id:<26} {entry.status:<12} step {entry.step + 1}")
+        return 0
+    if not args.file:
+        raise UsageError(f"'hvlab progress {args.action}' needs a FILE")
+    try:
+        if args.action == "export":
+            progress.export(Path(args.file))
+            print(f"wrote {args.file}")
+        else:
+            count = progress.import_(Path(args.file))
+            print(f"imported {count} lessons' progress from {args.file} into {progress.path}")
+    except ProgressError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{args.file}: {exc.strerror}") from None
     return 0
 
 
@@ -388,6 +555,11 @@ def cmd_protections(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run,
     "serve": cmd_serve,
+    "lessons": cmd_lessons,
+    "lesson": cmd_lesson,
+    "check": cmd_check,
+    "fuzz": cmd_fuzz,
+    "progress": cmd_progress,
     "export": cmd_export,
     "matrix": cmd_matrix,
     "new": cmd_new,

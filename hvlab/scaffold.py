@@ -1,4 +1,5 @@
-"""`hvlab new plugin NAME`: an installable plugin package with its entry point and a test."""
+"""`hvlab new plugin NAME`: an installable plugin package with its entry point and a test;
+`hvlab new lesson ID`: a lesson file that `hvlab check` accepts."""
 
 from __future__ import annotations
 
@@ -119,3 +120,48 @@ def new_plugin(name: str, where: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+LESSON = '''\
+schema_version = 1
+id = "{name}"
+title = "{title}"
+summary = "One sentence: what the learner will see."
+prerequisites = ["tour"]
+
+[[steps]]
+title = "The attack, with the protection on"
+narration = """
+Say what the run shows and what to look for. Markdown works: **bold**, `code`, lists.
+"""
+action = {{ run = "boot", attack = "hv-read" }}
+predict = {{ prompt = "What happens?", choices = ["It gets through", "It is blocked"], answer = 1 }}
+hints = [
+  "A nudge.",
+  "A pointer to a pane or a step: x jumps to the next decision.",
+  "A walkthrough.",
+  "The reveal: press e, the run ends blocked.",
+]
+goal = {{ attack = "hv-read", result = "blocked", by = "separate-address-spaces" }}
+solution = ["end"]
+
+# Moves that must NOT reach that step's goal: `hvlab check` fails the lesson if they do.
+[known_bad]
+step = 1
+moves = ["step 1"]
+'''
+
+
+def new_lesson(name: str, where: Path) -> Path:
+    """Write ID.toml: a one-step lesson that `hvlab check` accepts, to edit from there."""
+    if not NAME.match(name):
+        raise ScaffoldError(
+            f"lesson id '{name}' must be lowercase letters and digits, words joined by '-'"
+        )
+    path = where / f"{name}.toml"
+    if path.exists():
+        raise ScaffoldError(f"{path} already exists; pick another id or remove it")
+    where.mkdir(parents=True, exist_ok=True)
+    title = name.replace("-", " ").capitalize()
+    path.write_text(LESSON.format(name=name, title=title))
+    return path

@@ -67,7 +67,10 @@ def check_contracts(cat: Catalogue, jobs: int = 2) -> list[Result]:
 def run_check(
     paths: list[Path], cat: Catalogue, contracts: bool = True
 ) -> tuple[list[Result], list[str]]:
-    lessons, errors = load_lessons(paths, known_ids(cat))
+    from hvlab.lessons.schema import bundled_dir
+
+    shipped, _ = load_lessons([bundled_dir()], known_ids(cat))
+    lessons, errors = load_lessons(paths, known_ids(cat), {x.id for x in shipped})
     results = [check_lesson(lesson, cat) for lesson in lessons]
     if contracts:
         results += check_contracts(cat)

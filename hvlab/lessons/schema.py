@@ -336,10 +336,13 @@ def _moves(r: _Reader, key: str, known: dict | None) -> tuple[str, ...]:
 
 
 def load_lessons(
-    paths: Iterable[Path], known: dict[str, tuple[str, ...]] | None = None
+    paths: Iterable[Path],
+    known: dict[str, tuple[str, ...]] | None = None,
+    elsewhere: Iterable[str] = (),
 ) -> tuple[list[Lesson], list[str]]:
     """Every lesson file under `paths` (files or folders): the good lessons, and one error line
-    per bad file. Duplicate ids, unknown and cyclic prerequisites are errors too."""
+    per bad file. Duplicate ids, unknown and cyclic prerequisites are errors too; `elsewhere`
+    names lessons outside `paths` that prerequisites may name (the shipped ones)."""
     files: list[Path] = []
     for p in paths:
         files += sorted(p.glob("*.toml")) if p.is_dir() else [p]
@@ -357,7 +360,7 @@ def load_lessons(
             continue
         seen[lesson.id] = f
         lessons.append(lesson)
-    ids = {lesson.id for lesson in lessons}
+    ids = {lesson.id for lesson in lessons} | set(elsewhere)
     good = []
     for lesson in lessons:
         missing = [p for p in lesson.prerequisites if p not in ids]
@@ -387,9 +390,10 @@ def _in_order(lessons: list[Lesson]) -> list[Lesson]:
     placed: list[Lesson] = []
     done: set[str] = set()
     pending = list(lessons)
+    local = {lesson.id for lesson in lessons}
     while pending:
         for lesson in pending:
-            if all(p in done for p in lesson.prerequisites):
+            if all(p in done or p not in local for p in lesson.prerequisites):
                 placed.append(lesson)
                 done.add(lesson.id)
                 pending.remove(lesson)

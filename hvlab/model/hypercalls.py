@@ -286,7 +286,8 @@ def hypercall(
     )
     output = b"".join(outputs)
     if output and out_size:
-        first = spec.out_size + (ctl.rep_start * spec.out_elem if spec.rep else 0)
+        # a rep call's elements follow its fixed output block; a simple call's block starts at 0
+        first = spec.out_size + ctl.rep_start * spec.out_elem if spec.rep else 0
         _write_output(m, pid, caller, actor, out_gpa, first, output)
     return _finish(m, actor, name, path, status, reps, reject, output=output)
 
