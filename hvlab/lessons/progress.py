@@ -121,6 +121,13 @@ class Progress:
         self.notices: list[str] = []
         self.read_only = False
 
+    @classmethod
+    def in_memory(cls) -> Progress:
+        """Progress that is never written (a lab opened on a run, tests)."""
+        self = cls(Path("progress.toml"))
+        self.read_only = True
+        return self
+
     @property
     def backup(self) -> Path:
         return self.path.with_name(self.path.name + ".bak")

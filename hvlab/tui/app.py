@@ -1,15 +1,19 @@
-"""The hvlab Textual app: a start screen, the lab, narration mode."""
+"""The hvlab Textual app: the lessons and the free lab, the lab screen, narration mode."""
 
 from __future__ import annotations
 
 from textual.app import App
 
+from hvlab.lessons.progress import Progress
+from hvlab.lessons.runner import LessonRun
+from hvlab.lessons.schema import Lesson
 from hvlab.plugins import Catalogue
-from hvlab.session import Session
+from hvlab.session import RunSpec, Session
 
 
 class HvlabApp(App):
-    """Opens on the lab when given a session, on the start screen otherwise."""
+    """Opens on the lab when given a session, on a lesson when given one, and otherwise on the
+    first unfinished lesson (or the start screen when there are no lessons)."""
 
     TITLE = "hvlab"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (150, "-xwide")]
@@ -22,19 +26,47 @@ class HvlabApp(App):
         session: Session | None = None,
         *,
         narrate: bool = False,
+        lessons: list[Lesson] | None = None,
+        progress: Progress | None = None,
+        lesson: Lesson | None = None,
+        first_lesson: bool = True,
     ) -> None:
         super().__init__()
         self.catalogue = catalogue
         self.first_session = session
         self.narrate = narrate
+        self.lessons = list(lessons or [])
+        self.progress = progress if progress is not None else Progress.in_memory()
+        self.first_lesson = lesson
+        if lesson is None and session is None and first_lesson and self.lessons:
+            self.first_lesson = next(
+                (x for x in self.lessons if self.progress.status(x.id) != "done"), None
+            )
 
     def on_mount(self) -> None:
+        for notice in self.progress.notices:
+            self.notify(notice, title="progress", severity="warning", timeout=12)
         if self.first_session is not None:
             self.open_lab(self.first_session)
+        elif self.first_lesson is not None and not self.narrate:
+            self.open_lesson(self.first_lesson)
         else:
-            from hvlab.tui.start import StartScreen
+            self.show_start()
 
-            self.push_screen(StartScreen(self.catalogue))
+    def show_start(self, spec: RunSpec | None = None) -> None:
+        from hvlab.tui.start import StartScreen
+
+        screen = StartScreen(self.catalogue, spec, lessons=self.lessons, progress=self.progress)
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def _show(self, screen) -> None:
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
 
     def open_lab(self, session: Session) -> None:
         if self.narrate:
@@ -46,10 +78,20 @@ class HvlabApp(App):
 
             screen = LabScreen(session)
         self.sub_title = session.spec.describe()
-        if len(self.screen_stack) > 1:
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
+        self._show(screen)
+
+    def open_lesson(self, lesson: Lesson) -> None:
+        from hvlab.tui.lab_screen import LabScreen
+
+        entry = self.progress.get(lesson.id)
+        step = min(entry.step, len(lesson.steps) - 1)
+        if entry.status == "new":
+            entry.status = "in-progress"
+        run = LessonRun(lesson, self.catalogue, step)
+        lessons = self.lessons
+        number = f"{lessons.index(lesson) + 1}/{len(lessons)}" if lesson in lessons else ""
+        self.sub_title = lesson.title
+        self._show(LabScreen(run.session, lesson=run, progress=self.progress, number=number))
 
     @property
     def session(self) -> Session | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Input, Label, OptionList
 
 
 class Ask(ModalScreen[str | None]):
@@ -29,6 +29,40 @@ class Ask(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Choose(ModalScreen[int | None]):
+    """Pick one of `choices` (enter, or its number); escape cancels."""
+
+    DEFAULT_CSS = """
+    Choose { align: center middle; }
+    Choose > Vertical { width: 70; height: auto; border: round $accent; padding: 0 1;
+                        background: $surface; }
+    Choose OptionList { height: auto; max-height: 12; }
+    """
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, choices: tuple[str, ...]) -> None:
+        super().__init__()
+        self.question, self.choices = question, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question)
+            yield OptionList(*(f"{n}) {c}" for n, c in enumerate(self.choices, 1)))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option_index)
+
+    def on_key(self, event) -> None:
+        if event.character and event.character.isdigit():
+            n = int(event.character) - 1
+            if 0 <= n < len(self.choices):
+                event.stop()
+                self.dismiss(n)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -16,10 +16,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.lazy import Lazy
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from hvlab.lessons.progress import Progress
+from hvlab.lessons.runner import LessonRun
 from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
+from hvlab.tui.dialogs import Choose
 from hvlab.tui.highlight import HEADER, highlight
+from hvlab.tui.lesson_pane import LessonPane
 from hvlab.tui.memory import AddressSpaces
 from hvlab.tui.plugins_pane import PluginsPane
 from hvlab.tui.protections import Protections
@@ -53,6 +57,10 @@ class LabScreen(Stepping):
     BINDINGS = [
         *STEP_BINDINGS[:2],
         Binding("t", "protections", "Protections", priority=True),
+        Binding("p", "predict", "Predict", priority=True),
+        Binding("h", "hint", "Hint", priority=True),
+        Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
+        Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
         *STEP_BINDINGS[2:],
         *(
             Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)
@@ -60,9 +68,21 @@ class LabScreen(Stepping):
         ),
     ]
 
-    def __init__(self, session: Session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
+    def __init__(
+        self,
+        session: Session,
+        *,
+        lesson: LessonRun | None = None,
+        progress: Progress | None = None,
+        number: str = "",
+        **kwargs,
+    ) -> None:
+        super().__init__(lesson.session if lesson else session, **kwargs)
+        self.lesson = lesson
+        self.progress = progress
+        self.number = number
         self.failures: list[str] = []
+        self._announced: dict[int, bool] = {}
         self._memory_steps: dict[int, list[int]] = {}
         self._path_lines = -1
 
@@ -74,6 +94,9 @@ class LabScreen(Stepping):
             yield Topology(id="topology")
         with Vertical(id="right"):
             yield Static(id="path")
+            if self.lesson is not None:
+                with VerticalScroll(id="lesson-scroll"):
+                    yield LessonPane(id="lesson")
             with TabbedContent(id="tabs", initial="detail"):
                 with TabPane("1 Detail", id="detail"), VerticalScroll():
                     yield EventDetail(id="event-detail")
@@ -89,6 +112,7 @@ class LabScreen(Stepping):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_class(self.lesson is not None, "-lesson")
         self.show()
         self.report_plugin_errors()
         self.query_one(Timeline).focus()
@@ -108,6 +132,8 @@ class LabScreen(Stepping):
         if topology.display:
             self.draw("topology", lambda: topology.show(ev, s.design))
         self.draw("path", lambda: self.show_path(ev))
+        if self.lesson is not None:
+            self.draw("lesson", self.show_lesson)
         tab = self.query_one(TabbedContent).active
         if tab == "detail":
             total = len(s.lab.events)
@@ -121,6 +147,93 @@ class LabScreen(Stepping):
             self.draw("protections", lambda: self.query_one(Protections).show(s, ev))
         elif tab == "compare":
             self.draw("compare", lambda: self.query_one(Compare).show(s))
+
+    # -- the lesson -------------------------------------------------------------------------
+    def entry(self):
+        return self.progress.get(self.lesson.lesson.id)
+
+    def show_lesson(self) -> None:
+        run, entry = self.lesson, self.entry()
+        met = run.goal_met()
+        if met and run.step.goal is not None and not self._announced.get(run.index):
+            self._announced[run.index] = True
+            if run.last_step:
+                entry.status = "done"
+                self.notify(f"Lesson '{run.lesson.title}' done. o: the lessons", timeout=8)
+            else:
+                self.notify("Goal reached ✓ — ] for the next step", timeout=6)
+            self.save()
+        self.query_one(LessonPane).show(run, entry, self.number)
+
+    def save(self) -> None:
+        try:
+            self.progress.save()
+        except OSError as exc:
+            self.notify(f"progress not saved: {exc.strerror}", severity="error")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The lesson keys exist only in a lesson (hidden from the footer otherwise)."""
+        if action in ("predict", "hint", "lesson_step"):
+            return self.lesson is not None
+        return True
+
+    def may_move(self) -> bool:
+        if self.lesson is None:
+            return True
+        step = self.lesson.step
+        if step.predict is not None and self.lesson.index not in self.entry().predictions:
+            self.notify("First commit your prediction: press p.", timeout=4)
+            return False
+        return True
+
+    def action_predict(self) -> None:
+        if self.lesson is None or self.lesson.step.predict is None:
+            self.notify("This step asks for no prediction.")
+            return
+        predict, index = self.lesson.step.predict, self.lesson.index
+
+        def done(choice: int | None) -> None:
+            if choice is None:
+                return
+            self.entry().predictions[index] = choice
+            self.save()
+            self.show()
+
+        self.app.push_screen(Choose(predict.prompt, predict.choices), done)
+
+    def action_hint(self) -> None:
+        if self.lesson is None or not self.lesson.step.hints:
+            self.notify("No hints on this step.")
+            return
+        entry, index = self.entry(), self.lesson.index
+        entry.hints[index] = min(entry.hints.get(index, 0) + 1, len(self.lesson.step.hints))
+        self.save()
+        self.show()
+
+    def action_lesson_step(self, delta: int) -> None:
+        if self.lesson is None:
+            return
+        run = self.lesson
+        target = run.index + delta
+        if not 0 <= target < len(run.lesson.steps):
+            self.notify(
+                "That was the last step: o for the lessons." if delta > 0 else "First step."
+            )
+            return
+        if delta > 0 and not run.goal_met():
+            self.notify(f"Not yet: {run.step.goal.describe()} (h for a hint)")
+            return
+        self.pause("")
+        if delta > 0:
+            run.enter(target)
+        else:
+            self.lesson = run = LessonRun(run.lesson, run.catalogue, target)
+        entry = self.entry()
+        entry.step, entry.status = target, ("done" if entry.status == "done" else "in-progress")
+        self.save()
+        self.session = run.session
+        self.show()
+        self.query_one("#lesson-scroll").scroll_home(animate=False)
 
     def show_path(self, ev) -> None:
         pane = self.query_one("#path", Static)

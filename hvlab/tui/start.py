@@ -1,76 +1,146 @@
-"""The start screen: pick a workload, an attack (or none) and a design, then open the lab."""
+"""The start screen: the lessons with their status, and a free lab (workload, attack, design)."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Label, Select, Static
+from textual.widgets import Button, Footer, OptionList, Select, Static
+from textual.widgets.option_list import Option
 
+from hvlab.lessons.progress import Progress
+from hvlab.lessons.schema import Lesson
 from hvlab.model.protections import PRESETS
 from hvlab.plugins import Catalogue
 from hvlab.session import RunSpec, Session, SessionError
+from hvlab.tui.dialogs import Choose
 
 NONE = "(no attack)"
+STATUS_STYLE = {"new": "bold", "in-progress": "bold yellow", "done": "green"}
 
 
 class StartScreen(Screen):
-    """Enter (on the button, focused at start) or ctrl+o opens the lab with the choices shown;
-    tab moves between the choices; choosing an attack picks its workload."""
-
-    AUTO_FOCUS = "#open"
+    """Enter on a lesson opens it; r resets the highlighted lesson, R all (each asks first).
+    Below, ctrl+o opens a free lab with the workload, attack and design chosen."""
 
     DEFAULT_CSS = """
-    StartScreen { align: center middle; }
-    StartScreen > Vertical { width: 80; height: auto; border: round $accent; padding: 0 2; }
-    StartScreen Label { margin-top: 1; color: $text-muted; }
-    StartScreen Button { margin-top: 1; width: 100%; }
+    StartScreen { align: center top; }
+    StartScreen > Vertical { width: 100; max-width: 100%; height: 1fr; padding: 0 1; }
+    StartScreen #lessons { height: 1fr; min-height: 5; }
+    StartScreen #free { height: auto; }
+    StartScreen #free Select { width: 1fr; }
+    StartScreen Label { color: $text-muted; }
+    StartScreen Button { width: auto; min-width: 12; }
     """
     BINDINGS = [
-        Binding("ctrl+o", "open", "Open the lab", priority=True),
+        Binding("ctrl+o", "open", "Open the free lab", priority=True),
+        Binding("r", "reset(False)", "Reset lesson"),
+        Binding("R", "reset(True)", "Reset all"),
         Binding("q", "app.quit", "Quit"),
     ]
+    AUTO_FOCUS = "#lessons"
 
-    def __init__(self, catalogue: Catalogue, spec: RunSpec | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        spec: RunSpec | None = None,
+        *,
+        lessons: list[Lesson] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         super().__init__()
         self.catalogue = catalogue
         self.spec = spec or RunSpec()
+        self.lessons = list(lessons or [])
+        self.progress = progress if progress is not None else Progress.in_memory()
+        if not self.lessons:
+            self.AUTO_FOCUS = "#open"
 
     def compose(self) -> ComposeResult:
         cat = self.catalogue
         with Vertical():
             yield Static(
-                "[b]hvlab[/b] — step through a Hyper-V style hypervisor, inject an attack, "
-                "switch a protection off and watch the same run replay."
+                "[b]hvlab[/b] — how a Hyper-V style hypervisor keeps virtual machines apart. "
+                "Pick a lesson (enter), or open a free lab below."
             )
-            yield Label("Workload")
-            yield Select(
-                [(f"{w.name} — {w.summary}", w.name) for w in cat.workloads.values()],
-                value=self.spec.workload,
-                allow_blank=False,
-                compact=True,
-                id="workload",
-            )
-            yield Label("Attack")
-            yield Select(
-                [(NONE, NONE)]
-                + [(f"{a.name} ({a.workload})", a.name) for a in cat.attacks.values()],
-                value=self.spec.attack or NONE,
-                allow_blank=False,
-                compact=True,
-                id="attack",
-            )
-            yield Label("Design")
-            yield Select(
-                [(name, name) for name in sorted(PRESETS)],
-                value=self.spec.preset if self.spec.preset in PRESETS else "hyperv",
-                allow_blank=False,
-                compact=True,
-                id="design",
-            )
-            yield Button("Open the lab (ctrl+o)", variant="primary", id="open")
+            yield OptionList(id="lessons")
+            with Horizontal(id="free"):
+                yield Select(
+                    [(w.name, w.name) for w in cat.workloads.values()],
+                    value=self.spec.workload,
+                    allow_blank=False,
+                    compact=True,
+                    id="workload",
+                )
+                yield Select(
+                    [(NONE, NONE)] + [(a.name, a.name) for a in cat.attacks.values()],
+                    value=self.spec.attack or NONE,
+                    allow_blank=False,
+                    compact=True,
+                    id="attack",
+                )
+                yield Select(
+                    [(name, name) for name in sorted(PRESETS)],
+                    value=self.spec.preset if self.spec.preset in PRESETS else "hyperv",
+                    allow_blank=False,
+                    compact=True,
+                    id="design",
+                )
+                yield Button("Open", variant="primary", id="open")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.list_lessons()
+
+    def list_lessons(self) -> None:
+        options = self.query_one("#lessons", OptionList)
+        here = options.highlighted
+        options.clear_options()
+        first_open = None
+        for n, lesson in enumerate(self.lessons, 1):
+            status = self.progress.status(lesson.id)
+            if first_open is None and status != "done":
+                first_open = n - 1
+            text = Text()
+            text.append(f"{n:>2}. ", style="dim")
+            text.append(f"{status:<12}", style=STATUS_STYLE[status])
+            text.append(lesson.title, style="bold")
+            missing = [p for p in lesson.prerequisites if self.progress.status(p) != "done"]
+            if missing:
+                text.append(f"  (first: {', '.join(missing)})", style="dim")
+            text.append(f"\n    {lesson.summary}", style="dim")
+            options.add_option(Option(text, id=lesson.id))
+        if not self.lessons:
+            options.add_option(Option("No lessons found.", disabled=True))
+        options.highlighted = here if here is not None else (first_open or 0)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        chosen = [x for x in self.lessons if x.id == event.option.id]
+        if chosen:
+            self.app.open_lesson(chosen[0])
+
+    def action_reset(self, everything: bool) -> None:
+        options = self.query_one("#lessons", OptionList)
+        if not self.lessons or options.highlighted is None:
+            return
+        lesson = self.lessons[options.highlighted]
+        what = "ALL lessons" if everything else f"lesson '{lesson.title}'"
+
+        def done(choice: int | None) -> None:
+            if choice != 1:
+                return
+            self.progress.reset(None if everything else lesson.id)
+            self.notify(
+                f"reset {what}" + (" (read-only: not saved)" if self.progress.read_only else "")
+            )
+            self.list_lessons()
+
+        self.app.push_screen(
+            Choose(f"Reset your progress in {what}? It cannot be undone.", ("No", "Yes, reset")),
+            done,
+        )
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "attack" and event.value in self.catalogue.attacks:

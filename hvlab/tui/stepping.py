@@ -65,33 +65,49 @@ class Stepping(Screen):
         raise NotImplementedError
 
     # -- moving -----------------------------------------------------------------------------
+    def may_move(self) -> bool:
+        """Whether the learner may move now (a lesson can ask for a prediction first)."""
+        return True
+
     def moved(self) -> None:
         self.show()
         self.post_message(self.StepTaken(self.session.cursor))
 
     def action_step(self) -> None:
+        if not self.may_move():
+            return
         self.session.step()
         self.moved()
 
     def action_back(self) -> None:
+        if not self.may_move():
+            return
         self.session.back()
         self.moved()
 
     def action_to_end(self) -> None:
+        if not self.may_move():
+            return
         self.session.goto(self.session.lab.last)
         self.moved()
 
     def action_rewind(self) -> None:
+        if not self.may_move():
+            return
         self.session.goto(-1)
         self.moved()
 
     def action_next_decision(self) -> None:
+        if not self.may_move():
+            return
         here = self.session.cursor
         if self.session.next_decision() == here:
             self.notify("No protection decides and nothing is breached after this step.")
         self.moved()
 
     def action_divergence(self) -> None:
+        if not self.may_move():
+            return
         if self.session.divergence is None:
             self.notify("No divergence: switch a protection first (t), or the runs are the same.")
             return
@@ -99,6 +115,8 @@ class Stepping(Screen):
         self.moved()
 
     def action_jump(self) -> None:
+        if not self.may_move():
+            return
         last = self.session.lab.last
 
         def done(answer: str | None) -> None:
@@ -116,6 +134,8 @@ class Stepping(Screen):
 
     # -- play -------------------------------------------------------------------------------
     def action_play(self) -> None:
+        if not self.may_move():
+            return
         if self._player is not None:
             self.pause("paused")
             return
@@ -135,6 +155,9 @@ class Stepping(Screen):
         return self._player is not None
 
     def _tick(self) -> None:
+        if not self.may_move():
+            self.pause("paused: make your prediction first (p)")
+            return
         self.action_step()
         ev = self.session.event
         if self.session.cursor >= self.session.lab.last:
@@ -159,6 +182,8 @@ class Stepping(Screen):
     # -- switching --------------------------------------------------------------------------
     def switch(self, change, protection: str | None) -> None:
         """Run `change()` (a toggle or a preset) against the session and report the result."""
+        if not self.may_move():
+            return
         self.pause("paused for the replay")
         try:
             divergence = change()
@@ -223,10 +248,9 @@ class Stepping(Screen):
         self.app.push_screen(HelpScreen(self.BINDINGS))
 
     def action_start_over(self) -> None:
-        from hvlab.tui.start import StartScreen
 
         self.pause("")
-        self.app.switch_screen(StartScreen(self.session.catalogue, self.session.spec))
+        self.app.show_start(self.session.spec)
 
     def on_unmount(self) -> None:
         if self._player is not None:

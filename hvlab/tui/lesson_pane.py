@@ -1,0 +1,74 @@
+"""The lesson beside the lab: narration, the predict prompt, hints shown so far, the goal."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.markdown import Markdown
+from rich.text import Text
+from textual.widgets import Static
+
+from hvlab.lessons.progress import LessonProgress
+from hvlab.lessons.runner import LessonRun
+
+HINT_NAMES = ("nudge", "pointer", "walkthrough", "reveal")
+
+
+def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
+    lesson, step, i = run.lesson, run.step, run.index
+    head = Text()
+    head.append(f"Lesson {number} · {lesson.title}\n", style="bold")
+    head.append(f"step {i + 1} of {len(lesson.steps)}", style="bold reverse")
+    if step.title:
+        head.append(f"  {step.title}", style="bold")
+    parts: list = [head, Markdown(step.narration.strip())]
+    if step.predict:
+        p = Text()
+        chosen = entry.predictions.get(i)
+        p.append("Predict: ", style="bold magenta")
+        p.append(step.predict.prompt + "\n")
+        for n, choice in enumerate(step.predict.choices):
+            mark = "●" if chosen == n else "○"
+            style = ""
+            if chosen is not None and n == step.predict.answer:
+                style = "green"
+            p.append(f"  {mark} {n + 1}) {choice}\n", style=style)
+        if chosen is None:
+            p.append("  press p to commit your prediction; stepping waits for it\n", style="italic")
+        else:
+            right = chosen == step.predict.answer
+            p.append(
+                "  your prediction was right\n" if right else "  not what the model does: watch\n",
+                style="green" if right else "yellow",
+            )
+        parts.append(p)
+    shown = entry.hints.get(i, 0)
+    if step.hints:
+        h = Text()
+        for n in range(min(shown, len(step.hints))):
+            h.append(f"hint {n + 1} ({HINT_NAMES[n]}): ", style="bold cyan")
+            h.append(step.hints[n] + "\n")
+        if shown < len(step.hints):
+            h.append(f"h: hint {shown + 1} of {len(step.hints)}\n", style="dim")
+        parts.append(h)
+    g = Text()
+    if step.goal:
+        met = run.goal_met()
+        g.append("Goal: ", style="bold")
+        g.append(step.goal.describe())
+        g.append("  ✓ reached" if met else "  … not yet", style="bold green" if met else "dim")
+        if met:
+            nxt = "] next step" if not run.last_step else "lesson done — o for the next lesson"
+            g.append(f"  ({nxt})", style="green")
+    else:
+        g.append("No goal on this step: read, step around, then ] for the next step.", style="dim")
+    parts.append(g)
+    return Group(*parts)
+
+
+class LessonPane(Static):
+    """See `lesson_view`. Keys (on the lab screen): p predict, h hint, ] next step, [ previous."""
+
+    DEFAULT_CSS = "LessonPane { padding: 0 1; }"
+
+    def show(self, run: LessonRun, entry: LessonProgress, number: str) -> None:
+        self.update(lesson_view(run, entry, number))
