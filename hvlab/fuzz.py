@@ -191,12 +191,15 @@ def inputs(seed: int):
         yield random_input(rng)
 
 
-def fuzz(off: frozenset[str], seconds: float, seed: int = 0) -> Finding:
-    """Boundary sweep, then random inputs from `seed`, until a violation or `seconds` pass."""
+def fuzz(
+    off: frozenset[str], seconds: float, seed: int = 0, max_calls: int | None = None
+) -> Finding:
+    """Boundary sweep, then random inputs from `seed`, until a violation, `seconds` pass, or
+    `max_calls` calls are made (a count makes a run repeatable on any machine)."""
     started = time.perf_counter()
     calls = 0
     for inp in inputs(seed):
-        if time.perf_counter() - started >= seconds:
+        if time.perf_counter() - started >= seconds or calls == max_calls:
             break
         calls += 1
         problem = check(off, inp)

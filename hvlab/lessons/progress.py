@@ -135,6 +135,8 @@ class Progress:
     @classmethod
     def open(cls, path: Path | None = None) -> Progress:
         self = cls(path or default_path())
+        for stale in self.path.parent.glob(f".{self.path.name}*.tmp"):
+            stale.unlink(missing_ok=True)  # a save that was cut short; the real files are whole
         if not self.path.exists():
             if self.backup.exists():
                 self._restore("the progress file was missing")
