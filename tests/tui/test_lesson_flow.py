@@ -1,0 +1,87 @@
+"""One whole lesson with the keyboard: predict, step, hint, goal reached, progress saved."""
+
+from __future__ import annotations
+
+from hvlab.lessons import bundled_dir, load_lessons
+from hvlab.lessons.progress import Progress, read_file
+from hvlab.lessons.runner import known_ids
+from hvlab.tui.app import HvlabApp
+from hvlab.tui.lab_screen import LabScreen
+from hvlab.tui.start import StartScreen
+
+
+def course(catalogue):
+    lessons, errors = load_lessons([bundled_dir()], known_ids(catalogue))
+    assert errors == []
+    return lessons
+
+
+async def test_walk_the_tour_with_the_keyboard(catalogue, tmp_path):
+    path = tmp_path / "progress.toml"
+    progress = Progress.open(path)
+    app = HvlabApp(catalogue, lessons=course(catalogue), progress=progress)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LabScreen) and screen.lesson.lesson.id == "tour"
+        await pilot.press("n")
+        assert app.session.cursor == -1  # the prediction comes first
+        assert any("prediction" in n.message for n in app._notifications)
+        await pilot.press("p", "2")
+        assert progress.get("tour").predictions == {0: 1}
+        await pilot.press("h")
+        assert progress.get("tour").hints == {0: 1}
+        await pilot.press("right_square_bracket")
+        assert screen.lesson.index == 0  # the goal is not reached yet
+        for _ in range(10):
+            await pilot.press("n")
+        assert screen.lesson.goal_met()
+        await pilot.press("right_square_bracket")
+        assert screen.lesson.index == 1
+        assert app.session.event.name == "HvCallCreatePartition"  # the step's jump action
+        assert not screen.lesson.goal_met()
+        await pilot.press("e")
+        await pilot.pause()
+        assert screen.lesson.goal_met()
+    on_disk = read_file(path)[1]["tour"]
+    assert on_disk.status == "done" and on_disk.step == 1
+    assert on_disk.predictions == {0: 1} and on_disk.hints == {0: 1}
+
+
+async def test_switching_protections_is_part_of_a_lesson(catalogue, tmp_path):
+    progress = Progress.open(tmp_path / "progress.toml")
+    lessons = course(catalogue)
+    lesson = next(x for x in lessons if x.id == "separate-address-spaces")
+    app = HvlabApp(catalogue, lessons=lessons, progress=progress, lesson=lesson)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await pilot.press("p", "2", "e")
+        assert screen.lesson.goal_met()
+        await pilot.press("right_square_bracket", "p", "2")
+        assert not app.session.design.is_on("separate-address-spaces")  # the step's action
+        await pilot.press("e")
+        assert screen.lesson.goal_met() and progress.status(lesson.id) == "done"
+
+
+async def test_the_lesson_list_shows_status_and_resets_after_asking(catalogue, tmp_path):
+    progress = Progress.open(tmp_path / "progress.toml")
+    progress.get("tour").status = "done"
+    progress.save()
+    app = HvlabApp(catalogue, lessons=course(catalogue), progress=progress)
+    async with app.run_test(size=(100, 30)) as pilot:
+        # the first unfinished lesson opens; o goes to the list
+        assert app.screen.lesson.lesson.id != "tour"
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        options = app.screen.query_one("#lessons")
+        assert "done" in str(options.get_option_at_index(0).prompt)
+        options.highlighted = 0
+        await pilot.press("r", "1")  # "No"
+        assert progress.status("tour") == "done"
+        await pilot.press("r", "2")  # "Yes, reset"
+        await pilot.pause()
+        assert progress.status("tour") == "new"
+        assert "tour" not in read_file(tmp_path / "progress.toml")[1]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LabScreen) and app.screen.lesson.lesson.id == "tour"
