@@ -13,6 +13,23 @@ from hvlab.lessons.runner import LessonRun
 HINT_NAMES = ("nudge", "pointer", "walkthrough", "reveal")
 
 
+def goal_line(run: LessonRun) -> Text:
+    """First under the title, so it is on screen whatever the narration's length."""
+    g = Text()
+    goal = run.step.goal
+    if goal is None:
+        g.append("No goal on this step: read, step around, then ] for the next step.", style="dim")
+        return g
+    met = run.goal_met()
+    g.append("Goal: ", style="bold")
+    g.append(goal.describe())
+    g.append("  ✓ reached" if met else "  … not yet", style="bold green" if met else "dim")
+    if met:
+        nxt = "] next step" if not run.last_step else "lesson done — o for the lessons"
+        g.append(f"  ({nxt})", style="green")
+    return g
+
+
 def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
     lesson, step, i = run.lesson, run.step, run.index
     head = Text()
@@ -20,7 +37,7 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
     head.append(f"step {i + 1} of {len(lesson.steps)}", style="bold reverse")
     if step.title:
         head.append(f"  {step.title}", style="bold")
-    parts: list = [head, Markdown(step.narration.strip())]
+    parts: list = [head, goal_line(run), Markdown(step.narration.strip())]
     if step.predict:
         p = Text()
         chosen = entry.predictions.get(i)
@@ -50,18 +67,6 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
         if shown < len(step.hints):
             h.append(f"h: hint {shown + 1} of {len(step.hints)}\n", style="dim")
         parts.append(h)
-    g = Text()
-    if step.goal:
-        met = run.goal_met()
-        g.append("Goal: ", style="bold")
-        g.append(step.goal.describe())
-        g.append("  ✓ reached" if met else "  … not yet", style="bold green" if met else "dim")
-        if met:
-            nxt = "] next step" if not run.last_step else "lesson done — o for the next lesson"
-            g.append(f"  ({nxt})", style="green")
-    else:
-        g.append("No goal on this step: read, step around, then ] for the next step.", style="dim")
-    parts.append(g)
     return Group(*parts)
 
 

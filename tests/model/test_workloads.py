@@ -9,7 +9,7 @@ from hvlab.model.protections import Design, Protection
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.
-BOOT_SEED0_DIGEST = "1c97c67fee8b1175c5ba94da2358ec8652e920d5a7b45aea99983ab6c7bb937b"
+BOOT_SEED0_DIGEST = "e8641e7d8a17f021741ad46a260db0f3057c5c6ec567de54819cf9e2103be6cd"
 
 PROBES = ("guest-snoop", "hv-read", "privileged-hypercall", "hv-patch", "malformed-rep")
 # Which single protection, switched off, lets each probe through.
