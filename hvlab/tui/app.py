@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from textual.app import App
 
 from hvlab.lessons.progress import Progress
@@ -44,6 +46,7 @@ class HvlabApp(App):
             )
 
     def on_mount(self) -> None:
+        self._watch_terminal()
         for notice in self.progress.notices:
             self.notify(notice, title="progress", severity="warning", timeout=12)
         if self.first_session is not None:
@@ -92,6 +95,22 @@ class HvlabApp(App):
         number = f"{lessons.index(lesson) + 1}/{len(lessons)}" if lesson in lessons else ""
         self.sub_title = lesson.title
         self._show(LabScreen(run.session, lesson=run, progress=self.progress, number=number))
+
+    def _watch_terminal(self) -> None:
+        """Leave at once when the terminal goes away. Under `make run`, closing the terminal
+        hangs up make, not the app, and Textual then spins on the dead tty; its orderly exit
+        would write to that tty too. Every change of progress is already on disk."""
+        import os
+        import signal
+        import sys
+
+        with contextlib.suppress(ValueError):  # not the main thread (tests): no handler
+            signal.signal(signal.SIGHUP, lambda *_: os._exit(128 + signal.SIGHUP))
+        try:
+            tty = os.ttyname(sys.__stdin__.fileno())
+        except (OSError, AttributeError, ValueError):
+            return  # no terminal (tests, hvlab serve): nothing to watch
+        self.set_interval(2, lambda: os.path.exists(tty) or os._exit(128 + signal.SIGHUP))
 
     @property
     def session(self) -> Session | None:
