@@ -68,12 +68,27 @@ def build_parser() -> Parser:
 
     sub.add_parser("plugins", parents=[with_plugins], help="list loaded plugins and their attacks")
 
-    export = sub.add_parser("export", help="write the architecture graph")
-    export.add_argument("what", choices=["topology"], help="what to export")
+    export = sub.add_parser(
+        "export", help="write the architecture graph, or a trace file of a run's moment"
+    )
+    export.add_argument("what", choices=["topology", "trace"], help="what to export")
+    export.add_argument("file", nargs="?", metavar="FILE", help="trace: the file to write")
     export.add_argument("--format", default="dot", choices=["dot", "mermaid", "json"])
     export.add_argument("--design", default="hyperv", help=f"preset: {', '.join(PRESETS)}")
     export.add_argument("--off", action="extend", nargs="+", default=[], metavar="ID")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("--workload", default="boot", help="trace: the workload (default boot)")
+    export.add_argument("--attack", metavar="NAME", help="trace: inject this attack")
+    export.add_argument("--seed", type=int, default=0, help="trace: the seed (default 0)")
+    export.add_argument("--step", type=int, help="trace: the step to open at (default: the end)")
+    export.add_argument("--lesson", default="", metavar="ID", help="trace: the lesson, if any")
+    export.add_argument("--lesson-step", type=int, default=0, help="trace: the lesson step")
+
+    replay = sub.add_parser("replay", help="open a trace file at its step, after verifying it")
+    replay.add_argument("file", metavar="FILE")
+    replay.add_argument(
+        "--check", action="store_true", help="only verify: exit 0 if it rebuilds, 1 if not"
+    )
 
     new = sub.add_parser("new", help="scaffold a plugin package or a lesson file")
     new.add_argument("what", choices=["plugin", "lesson"])
@@ -145,6 +160,14 @@ def add_lab_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATH",
         help="also load this plugin file (repeatable)",
+    )
+    lab.add_argument(
+        "--present",
+        nargs="?",
+        const=2.0,
+        type=float,
+        metavar="SECONDS",
+        help="presenter mode: play at this pace (default 2 s a step), captions, pause on decisions",
     )
     lab.add_argument(
         "--narrate",
@@ -258,13 +281,28 @@ def cmd_tui(args: argparse.Namespace) -> int:
             print(line)
         print(f"Outcome: {lab.outcome.result}.")
         return 0
+    present = args.present
+    if present is not None and present <= 0:
+        raise UsageError(f"--present needs a pace above 0 seconds, not {present:g}")
     if session is not None:
-        return open_tui(cat, session, narrate=args.narrate)
+        return open_tui(cat, session, narrate=args.narrate, present=present)
     lessons, _errors, _cat, progress = lessons_and_progress()
-    return open_tui(cat, None, narrate=args.narrate, lessons=lessons, progress=progress)
+    return open_tui(
+        cat, None, narrate=args.narrate, lessons=lessons, progress=progress, present=present
+    )
 
 
-def open_tui(cat, session, *, narrate: bool, lessons=(), progress=None, lesson=None) -> int:
+def open_tui(
+    cat,
+    session,
+    *,
+    narrate: bool,
+    lessons=(),
+    progress=None,
+    lesson=None,
+    at_step=None,
+    present: float | None = None,
+) -> int:
     import os
 
     # TEXTUAL_DRIVER is set when something drives the app without a terminal (`hvlab serve`)
@@ -277,7 +315,14 @@ def open_tui(cat, session, *, narrate: bool, lessons=(), progress=None, lesson=N
     from hvlab.tui.app import HvlabApp
 
     app = HvlabApp(
-        cat, session, narrate=narrate, lessons=list(lessons), progress=progress, lesson=lesson
+        cat,
+        session,
+        narrate=narrate,
+        lessons=list(lessons),
+        progress=progress,
+        lesson=lesson,
+        at_step=at_step,
+        present=present,
     )
     app.run()
     return 0
@@ -305,6 +350,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv += ["--plugin", path]
     if args.narrate:
         argv.append("--narrate")
+    if args.present is not None:
+        argv += ["--present", str(args.present)]
     print(f"hvlab: serving on http://{args.host}:{args.port} (ctrl+c stops)", file=sys.stderr)
     server = Server(shlex.join(argv), host=args.host, port=args.port, title="hvlab")
     server.serve()
@@ -312,6 +359,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.what == "trace":
+        return export_trace(args)
     from hvlab.model import topology
 
     design = design_from(args)
@@ -331,6 +380,71 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def export_trace(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hvlab import tracefile
+    from hvlab.session import RunSpec, SessionError
+
+    if not args.file:
+        raise UsageError("'hvlab export trace' needs a FILE to write")
+    cat = catalogue_from(args)
+    spec = RunSpec(args.workload, args.attack, args.design, tuple(args.off), args.seed)
+    try:
+        moment = tracefile.capture(
+            cat, spec, args.step, lesson=args.lesson, lesson_step=args.lesson_step
+        )
+        tracefile.write(Path(args.file), moment)
+    except SessionError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.file}: {exc.strerror}") from None
+    print(f"wrote {args.file}: {spec.describe()}, step {moment.step} of {moment.events - 1}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hvlab import tracefile
+    from hvlab.plugins import load_catalogue
+
+    cat = load_catalogue([], echo=False)
+    try:
+        moment, problem = tracefile.verify(Path(args.file), cat)
+    except tracefile.TraceFileError as exc:
+        print(f"hvlab: {exc}", file=sys.stderr)
+        return 1 if args.check else 2
+    if problem:
+        print(f"hvlab: {problem}", file=sys.stderr)
+        return 1 if args.check else 2
+    if args.check:
+        print(
+            f"{args.file}: rebuilds the same trace ({moment.events} events, digest "
+            f"{moment.digest[:12]}…)"
+        )
+        return 0
+    from hvlab.session import Session
+
+    session = Session(moment.spec, cat)
+    session.goto(moment.step)
+    lessons, _errors, _cat, progress = lessons_and_progress(report=False)
+    lesson = next((x for x in lessons if x.id == moment.lesson), None)
+    if lesson is not None:
+        entry = progress.get(lesson.id)
+        entry.step = min(moment.lesson_step, len(lesson.steps) - 1)
+        return open_tui(
+            cat,
+            None,
+            narrate=False,
+            lessons=lessons,
+            progress=progress,
+            lesson=lesson,
+            at_step=moment.step,
+        )
+    return open_tui(cat, session, narrate=False)
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -560,6 +674,7 @@ COMMANDS = {
     "check": cmd_check,
     "fuzz": cmd_fuzz,
     "progress": cmd_progress,
+    "replay": cmd_replay,
     "export": cmd_export,
     "matrix": cmd_matrix,
     "new": cmd_new,

@@ -32,8 +32,12 @@ class HvlabApp(App):
         progress: Progress | None = None,
         lesson: Lesson | None = None,
         first_lesson: bool = True,
+        at_step: int | None = None,
+        present: float | None = None,
     ) -> None:
         super().__init__()
+        self.at_step = at_step
+        self.present = present
         self.catalogue = catalogue
         self.first_session = session
         self.narrate = narrate
@@ -79,7 +83,7 @@ class HvlabApp(App):
         else:
             from hvlab.tui.lab_screen import LabScreen
 
-            screen = LabScreen(session)
+            screen = LabScreen(session, present=self.present)
         self.sub_title = session.spec.describe()
         self._show(screen)
 
@@ -91,10 +95,16 @@ class HvlabApp(App):
         if entry.status == "new":
             entry.status = "in-progress"
         run = LessonRun(lesson, self.catalogue, step)
+        if self.at_step is not None:  # a trace file's moment
+            run.session.goto(self.at_step)
+            self.at_step = None
         lessons = self.lessons
         number = f"{lessons.index(lesson) + 1}/{len(lessons)}" if lesson in lessons else ""
         self.sub_title = lesson.title
-        self._show(LabScreen(run.session, lesson=run, progress=self.progress, number=number))
+        screen = LabScreen(
+            run.session, lesson=run, progress=self.progress, number=number, present=self.present
+        )
+        self._show(screen)
 
     def _watch_terminal(self) -> None:
         """Leave at once when the terminal goes away. Under `make run`, closing the terminal

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from hvlab.lessons.progress import Progress
 from hvlab.lessons.runner import LessonRun
+from hvlab.narration import narrate
 from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
@@ -47,6 +48,15 @@ def status_line(session: Session) -> Text:
     return text
 
 
+def caption(session: Session) -> Text:
+    """Presenter mode's caption: the step in one plain sentence, large on a projector."""
+    ev = session.event
+    if ev is None:
+        return Text("Before the first step.", style="bold")
+    style = "bold white on red" if (ev.blocked or ev.kind.value == "breach") else "bold"
+    return Text(narrate(ev, len(session.lab.events)), style=style)
+
+
 class LabScreen(Stepping):
     """Keys (all in the footer and on the help screen, all working whatever has focus):
     n/→ step, b/← back, j jump, e/end run to the end, home start, x next decision,
@@ -58,6 +68,7 @@ class LabScreen(Stepping):
         *STEP_BINDINGS[:2],
         Binding("t", "protections", "Protections", priority=True),
         Binding("p", "predict", "Predict", priority=True),
+        Binding("w", "write_trace", "Share this moment", show=False, priority=True),
         Binding("h", "hint", "Hint", priority=True),
         Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
         Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
@@ -75,9 +86,11 @@ class LabScreen(Stepping):
         lesson: LessonRun | None = None,
         progress: Progress | None = None,
         number: str = "",
+        present: float | None = None,
         **kwargs,
     ) -> None:
         super().__init__(lesson.session if lesson else session, **kwargs)
+        self.present = present
         self.lesson = lesson
         self.progress = progress
         self.number = number
@@ -92,6 +105,8 @@ class LabScreen(Stepping):
             yield Static(highlight(HEADER), id="trace-header")
             yield Timeline(self.session, id="timeline")
             yield Topology(id="topology")
+        if self.present is not None:
+            yield Static(id="caption")
         with Vertical(id="right"):
             yield Static(id="path")
             if self.lesson is not None:
@@ -113,7 +128,10 @@ class LabScreen(Stepping):
 
     def on_mount(self) -> None:
         self.set_class(self.lesson is not None, "-lesson")
+        self.set_class(self.present is not None, "-present")
         self.show()
+        if self.present is not None:
+            self.call_after_refresh(self.action_play)
         self.report_plugin_errors()
         self.query_one(Timeline).focus()
 
@@ -134,6 +152,8 @@ class LabScreen(Stepping):
         self.draw("path", lambda: self.show_path(ev))
         if self.lesson is not None:
             self.draw("lesson", self.show_lesson)
+        if self.present is not None:
+            self.draw("caption", lambda: self.query_one("#caption", Static).update(caption(s)))
         tab = self.query_one(TabbedContent).active
         if tab == "detail":
             total = len(s.lab.events)
@@ -170,6 +190,24 @@ class LabScreen(Stepping):
             self.progress.save()
         except OSError as exc:
             self.notify(f"progress not saved: {exc.strerror}", severity="error")
+
+    def action_write_trace(self) -> None:
+        """Write this moment as a trace file into the current folder (`hvlab replay FILE`)."""
+        import os
+        from pathlib import Path
+
+        from hvlab import tracefile
+
+        lesson = self.lesson.lesson.id if self.lesson else ""
+        index = self.lesson.index if self.lesson else 0
+        moment = tracefile.of_session(self.session, lesson, index)
+        path = Path(os.getcwd()) / (f"hvlab-{moment.workload}-step{moment.step}{tracefile.SUFFIX}")
+        try:
+            tracefile.write(path, moment)
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
+            return
+        self.notify(f"saved {path}: open it anywhere with hvlab replay {path.name}")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """The lesson keys exist only in a lesson (hidden from the footer otherwise)."""

@@ -141,8 +141,13 @@ class Stepping(Screen):
             return
         if self.session.cursor >= self.session.lab.last:
             self.session.goto(-1)
-        self._player = self.set_interval(1 / SPEEDS[self.speed], self._tick)
-        self.notify(f"playing at {SPEEDS[self.speed]} steps/s; space pauses", timeout=2)
+        self._player = self.set_interval(self.interval(), self._tick)
+        self.notify(f"playing at {1 / self.interval():.3g} steps/s; space pauses", timeout=2)
+
+    def interval(self) -> float:
+        """Seconds between steps in play: presenter mode's pace, else the chosen speed."""
+        present = getattr(self, "present", None)
+        return present if present else 1 / SPEEDS[self.speed]
 
     def pause(self, why: str) -> None:
         if self._player is not None:
@@ -168,9 +173,11 @@ class Stepping(Screen):
 
     def _set_speed(self, delta: int) -> None:
         self.speed = max(0, min(len(SPEEDS) - 1, self.speed + delta))
+        if getattr(self, "present", None):
+            self.present = None  # the learner takes over the pace
         if self._player is not None:
             self._player.stop()
-            self._player = self.set_interval(1 / SPEEDS[self.speed], self._tick)
+            self._player = self.set_interval(self.interval(), self._tick)
         self.notify(f"speed {SPEEDS[self.speed]} steps/s", timeout=2)
 
     def action_faster(self) -> None:

@@ -1,0 +1,173 @@
+"""Trace files: a moment of a run that another machine rebuilds exactly.
+
+The file holds what the run needs — workload, attack, design, seed, the plugins and their
+versions — where the viewer stands (step, and lesson and lesson step when in a lesson), and the
+digest of the whole event trace. Replaying rebuilds the run and compares digests; a checksum
+over the file's fields catches any edit, and a missing or mistyped field is named.
+
+    hvlab_trace = 1
+    hvlab_version = "0.1.0"
+    workload = "ping"
+    attack = "mitm-driver"      # "" for none
+    design = "hyperv"
+    off = []
+    seed = 0
+    step = 490
+    lesson = ""                 # "" when not in a lesson
+    lesson_step = 0
+    events = 609
+    digest = "…"                # SHA-256 of the canonical trace
+    checksum = "…"              # SHA-256 of the fields above, so an edited file is refused
+    [plugins]
+    hvlab-attacks = "0.1.0"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from hvlab import __version__
+from hvlab.plugins import Catalogue
+from hvlab.session import RunSpec, SessionError, run_lab
+
+FORMAT = 1
+SUFFIX = ".hvtrace"
+
+
+class TraceFileError(ValueError):
+    """One line naming the file and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Moment:
+    workload: str
+    attack: str
+    design: str
+    off: tuple[str, ...]
+    seed: int
+    step: int
+    events: int
+    digest: str
+    lesson: str = ""
+    lesson_step: int = 0
+    plugins: dict[str, str] = field(default_factory=dict)
+    hvlab_version: str = __version__
+
+    @property
+    def spec(self) -> RunSpec:
+        return RunSpec(self.workload, self.attack or None, self.design, self.off, self.seed)
+
+    def fields(self) -> dict:
+        out = asdict(self)
+        out["off"] = list(self.off)
+        return out
+
+
+def plugin_versions(cat: Catalogue) -> dict[str, str]:
+    return {p.name: p.version or "" for p in cat.plugins}
+
+
+def checksum(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def capture(cat: Catalogue, spec: RunSpec, step: int | None = None, **lesson) -> Moment:
+    """Run `spec` and describe the moment at `step` (the end of the run when None)."""
+    lab = run_lab(cat, spec)
+    return Moment(
+        workload=spec.workload,
+        attack=spec.attack or "",
+        design=spec.preset,
+        off=tuple(spec.off),
+        seed=spec.seed,
+        step=lab.last if step is None else max(-1, min(step, lab.last)),
+        events=len(lab.events),
+        digest=lab.digest,
+        plugins=plugin_versions(cat),
+        **lesson,
+    )
+
+
+def of_session(session, lesson: str = "", lesson_step: int = 0) -> Moment:
+    """The moment a session stands at, without running anything again."""
+    spec, lab = session.spec, session.lab
+    return Moment(
+        workload=spec.workload,
+        attack=spec.attack or "",
+        design=spec.preset,
+        off=tuple(spec.off),
+        seed=spec.seed,
+        step=lab.cursor,
+        events=len(lab.events),
+        digest=lab.digest,
+        lesson=lesson,
+        lesson_step=lesson_step,
+        plugins=plugin_versions(session.catalogue),
+    )
+
+
+def write(path: Path, moment: Moment) -> None:
+    fields = moment.fields()
+    doc = {"hvlab_trace": FORMAT, **fields, "checksum": checksum(fields)}
+    path.write_text(tomli_w.dumps(doc))
+
+
+TYPES = {
+    "workload": str, "attack": str, "design": str, "off": list, "seed": int, "step": int,
+    "events": int, "digest": str, "lesson": str, "lesson_step": int, "plugins": dict,
+    "hvlab_version": str,
+}  # fmt: skip
+
+
+def read(path: Path) -> Moment:
+    try:
+        text = path.read_bytes().decode("utf-8")
+        doc = tomllib.loads(text)
+    except OSError as exc:
+        raise TraceFileError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise TraceFileError(f"{path}: not a trace file (not UTF-8 text)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TraceFileError(f"{path}: damaged or truncated trace file ({exc})") from None
+    if doc.get("hvlab_trace") != FORMAT:
+        raise TraceFileError(f"{path}: not an hvlab trace file of format {FORMAT}")
+    fields = {}
+    for key, kind in TYPES.items():
+        if key not in doc:
+            raise TraceFileError(f"{path}: damaged or truncated trace file (no '{key}')")
+        if not isinstance(doc[key], kind) or (kind is int and isinstance(doc[key], bool)):
+            raise TraceFileError(f"{path}: '{key}' must be {kind.__name__}")
+        fields[key] = doc[key]
+    if doc.get("checksum") != checksum(fields):
+        raise TraceFileError(f"{path}: the file was edited after it was written (checksum)")
+    fields["off"] = tuple(fields["off"])
+    return Moment(**fields)
+
+
+def verify(path: Path, cat: Catalogue) -> tuple[Moment, str | None]:
+    """(the moment, None) when this machine rebuilds the same trace, else (moment, why not)."""
+    moment = read(path)
+    here = plugin_versions(cat)
+    for name, version in moment.plugins.items():
+        if name not in here:
+            return moment, f"{path}: made with plugin '{name}' {version}, which is not installed"
+        if here[name] != version:
+            return moment, (
+                f"{path}: made with plugin '{name}' {version}; this machine has {here[name]}"
+            )
+    try:
+        lab = run_lab(cat, moment.spec)
+    except SessionError as exc:
+        return moment, f"{path}: {exc}"
+    if lab.digest != moment.digest or len(lab.events) != moment.events:
+        return moment, (
+            f"{path}: the rebuilt run differs (digest {lab.digest[:12]}… of {len(lab.events)} "
+            f"events; the file says {moment.digest[:12]}… of {moment.events})"
+        )
+    return moment, None
