@@ -217,6 +217,27 @@ def cli_start(repeat: int) -> Row:
     )
 
 
+def check_command(repeat: int, smoke: bool) -> Row:
+    args = ["-m", "hvlab", "check"] + (["--no-contracts"] if smoke else [])
+    seconds = median_time(
+        lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True), repeat
+    )
+    bare = median_time(
+        lambda: subprocess.run(
+            [sys.executable, "-m", "hvlab", "--help"], check=True, capture_output=True
+        ),
+        repeat,
+    )
+    return Row(
+        "`hvlab check`: 13 lessons (reference + known-bad) and 9 contracts × 512 designs",
+        f"{seconds:.1f} s",
+        f"`hvlab --help` {bare * 1e3:.0f} ms",
+        seconds / bare,
+        None,
+        f"budget 5 s absolute: {'within' if seconds <= 5 else 'OVER'}",
+    )
+
+
 def tui_start(repeat: int) -> Row:
     import tui
 
@@ -286,6 +307,7 @@ def main() -> int:
     rows += time_travel(2_000 if args.smoke else 1_000_000, 20 if args.smoke else 1000)
     rows.append(full_matrix(repeat))
     rows.append(cli_start(repeat))
+    rows.append(check_command(repeat, args.smoke))
     rows.append(tui_start(repeat))
     rows.append(tui_step(3 if args.smoke else 30))
     text = table(rows)

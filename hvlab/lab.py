@@ -19,7 +19,7 @@ from typing import Any
 from hvlab.model import engine
 from hvlab.model.attacks import Attack
 from hvlab.model.canaries import Outcome, assess
-from hvlab.model.events import Event, key_label
+from hvlab.model.events import Event, EventLog, key_label
 from hvlab.model.machine import Machine
 from hvlab.model.protections import Design
 from hvlab.model.store import Change, Store, state_digest
@@ -122,7 +122,8 @@ class Lab:
             ]
         engine.run(machine, actors, seed)
         machine.listeners.clear()
-        self.events: list[Event] = machine.events
+        machine.stop_sharing()
+        self.events: EventLog = machine.events
         self._store = Store(machine.store.data)  # the live store sits at the last event
         self.cursor = len(self.events) - 1
         self._outcome: Outcome | None = None
@@ -148,12 +149,13 @@ class Lab:
         if abs(n - self.cursor) > n - base:
             self._store = Store(self._checkpoints[base])
             self.cursor = base
+        changes = self.events.changes
         if n > self.cursor:
-            for ev in self.events[self.cursor + 1 : n + 1]:
-                self._store.apply(ev.changes)
+            for i in range(self.cursor + 1, n + 1):
+                self._store.apply(changes(i))
         else:
-            for ev in reversed(self.events[n + 1 : self.cursor + 1]):
-                self._store.revert(ev.changes)
+            for i in range(self.cursor, n, -1):
+                self._store.revert(changes(i))
         self.cursor = n
         return n
 
@@ -190,7 +192,7 @@ class Lab:
 
     def diff(self, n: int) -> list[tuple[str, Any, Any]]:
         """What event n changed: (key, old, new), with None for absent."""
-        changes: tuple[Change, ...] = self.events[n].changes
+        changes: tuple[Change, ...] = self.events.changes(n)
         return [(key_label(k), old, new) for k, old, new in changes]
 
     # -- results ----------------------------------------------------------------------------

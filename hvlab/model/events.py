@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -101,3 +103,77 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return value
+
+
+class EventLog(Sequence[Event]):
+    """The events of a run, held compactly: per event a time, an op number, one reference to
+    its *shape* (actor, kind, name, phase, status, protection, path, detail, scope — shared by
+    every event that looks the same, as events in a loop do) and one to its changes. An Event is
+    rebuilt when read. A million-event trace so costs tens of bytes an event, not hundreds."""
+
+    __slots__ = ("_changes", "_intern", "_op", "_shape", "_time")
+
+    def __init__(self) -> None:
+        self._time = array("q")
+        self._op = array("q")
+        self._shape: list[tuple] = []
+        self._changes: list[tuple] = []
+        self._intern: dict[tuple, tuple] = {}
+
+    def _shared(self, value: tuple) -> tuple:
+        try:
+            return self._intern.setdefault(value, value)
+        except TypeError:  # something unhashable inside: keep this one as it is
+            return value
+
+    def append(self, ev: Event) -> None:
+        if ev.step != len(self._shape):
+            raise ValueError(f"event {ev.step} appended as number {len(self._shape)}")
+        shape = (
+            ev.actor, ev.kind, ev.name, ev.phase, ev.status, ev.protection,
+            self._shared(ev.path), self._shared(ev.detail), ev.scope,
+        )  # fmt: skip
+        self._shape.append(self._shared(shape))
+        self._changes.append(self._shared(ev.changes) if ev.changes else ())
+        self._time.append(ev.time)
+        self._op.append(ev.op)
+
+    def seal(self) -> None:
+        """The run is recorded: drop the table that found equal shapes."""
+        self._intern = {}
+
+    def __len__(self) -> int:
+        return len(self._shape)
+
+    def _event(self, i: int) -> Event:
+        a, k, n, ph, st, pr, pa, de, sc = self._shape[i]
+        return Event(
+            i, self._time[i], a, k, n, ph, st, pr, pa, de, sc, self._op[i], self._changes[i]
+        )
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self._event(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("event index out of range")
+        return self._event(index)
+
+    def __iter__(self) -> Iterator[Event]:
+        for i in range(len(self)):
+            yield self._event(i)
+
+    def changes(self, i: int) -> tuple[Change, ...]:
+        """Event i's store changes, without rebuilding the event (time travel's hot path)."""
+        return self._changes[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EventLog({len(self)} events)"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hvlab.model import canaries, memory, partitions, synic
-from hvlab.model.events import Event, EventKind, Phase
+from hvlab.model.events import Event, EventKind, EventLog, Phase
 from hvlab.model.hv import (
     CHILD_PRIVILEGES,
     MSR_GUEST_OS_ID,
@@ -51,7 +51,7 @@ class Machine:
         self.layout = layout
         self.salts = dict(salts or {})
         self.store = Store()
-        self.events: list[Event] = []
+        self.events = EventLog()
         self.time = 0
         self.scope: str | None = None
         self.op = 0
@@ -195,6 +195,10 @@ class Machine:
         for listener in self.listeners:
             listener(ev)
         return ev
+
+    def stop_sharing(self) -> None:
+        """The run is recorded: the event log drops the table that found equal events."""
+        self.events.seal()
 
     # -- lookups ----------------------------------------------------------------------------
     def name(self, pid: int) -> str:
