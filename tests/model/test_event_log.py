@@ -25,7 +25,7 @@ def test_reads_back_what_was_recorded_by_index_slice_and_iteration():
 def test_equal_events_share_one_shape():
     lab = Lab("busy", params={"iterations": 200})
     shapes = {id(s) for s in lab.events._shape}
-    assert len(shapes) < len(lab.events) // 10  # a loop repeats a handful of shapes
+    assert len(shapes) < len(lab.events) // 2  # a loop repeats most of its shapes
 
 
 def test_events_must_arrive_in_order():
