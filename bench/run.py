@@ -159,8 +159,9 @@ def time_travel_child(events_wanted: int, jumps: int) -> None:
     t0 = time.perf_counter()  # baseline: rebuild the last state by applying every change
     lab._store.data = dict(lab._checkpoints[-1])
     lab.cursor = -1
-    for ev in lab.events:
-        lab._store.apply(ev.changes)
+    changes = lab.events.changes
+    for i in range(len(lab.events)):
+        lab._store.apply(changes(i))
     lab.cursor = lab.last
     replay = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
