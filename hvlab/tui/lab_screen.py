@@ -105,8 +105,6 @@ class LabScreen(Stepping):
             yield Static(highlight(HEADER), id="trace-header")
             yield Timeline(self.session, id="timeline")
             yield Topology(id="topology")
-        if self.present is not None:
-            yield Static(id="caption")
         with Vertical(id="right"):
             yield Static(id="path")
             if self.lesson is not None:
@@ -124,6 +122,8 @@ class LabScreen(Stepping):
                     yield Lazy(VerticalScroll(Compare(id="compare-view")))
                 with TabPane("5 Plugins", id="plugins"):
                     yield Lazy(PluginsPane(self.session.catalogue, id="plugins-pane"))
+        if self.present is not None:
+            yield Static(id="caption")
         yield Footer()
 
     def on_mount(self) -> None:

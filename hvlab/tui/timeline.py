@@ -66,7 +66,7 @@ class Timeline(ScrollView, can_focus=True):
         # a step only moves the cursor bar: redraw the two lines it left and reached
         for row in {before, here} - {None}:
             if top <= row < top + height:
-                self.refresh_lines(row - top)
+                self.refresh_lines(row)  # a content row: ScrollView subtracts the scroll itself
 
     def cursor_row(self) -> int | None:
         visible = self.session.visible

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -250,3 +251,28 @@ async def test_layouts_at_the_smallest_and_a_large_terminal(catalogue, size):
         # the path stays readable even where the topology is hidden
         assert "blocked by" in rendered(screen.query_one("#path"))
         assert screen.failures == []
+
+
+def screen_rows(app) -> list[str]:
+    """The text of each row as drawn on screen (from Textual's SVG export, grouped by y)."""
+    import html
+    import re
+
+    rows: dict[float, list[tuple[float, str]]] = {}
+    svg = app.export_screenshot()
+    for x, y, text in re.findall(r'<text[^>]*x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        rows.setdefault(float(y), []).append((float(x), html.unescape(text).replace("\xa0", " ")))
+    return ["".join(t for _, t in sorted(parts)) for _, parts in sorted(rows.items())]
+
+
+async def test_the_cursor_mark_follows_each_step_on_screen(catalogue):
+    app = lab_app(catalogue, workload="ping", attack="mitm-driver")
+    async with app.run_test(size=SIZE) as pilot:
+        app.session.goto(300)
+        app.screen.show()
+        await pilot.pause()
+        for _ in range(4):
+            await pilot.press("n")
+            marked = [row for row in screen_rows(app) if row.startswith(">")]
+            assert len(marked) == 1, marked
+            assert re.match(r">\s*(\d+)", marked[0]).group(1) == str(app.session.cursor), marked
