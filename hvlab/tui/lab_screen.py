@@ -65,14 +65,16 @@ class LabScreen(Stepping):
 
     CSS_PATH = Path(__file__).with_name("hvlab.tcss")  # absolute: subclasses live elsewhere
     BINDINGS = [
-        *STEP_BINDINGS[:2],
+        *STEP_BINDINGS[:3],  # step, back, help
         Binding("t", "protections", "Protections", priority=True),
         Binding("p", "predict", "Predict", priority=True),
-        Binding("w", "write_trace", "Share this moment", show=False, priority=True),
         Binding("h", "hint", "Hint", priority=True),
         Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
         Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
-        *STEP_BINDINGS[2:],
+        Binding("pagedown", "lesson_scroll(1)", "Lesson down", show=False, priority=True),
+        Binding("pageup", "lesson_scroll(-1)", "Lesson up", show=False, priority=True),
+        Binding("w", "write_trace", "Share this moment", show=False, priority=True),
+        *STEP_BINDINGS[3:],
         *(
             Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)
             for i, name in enumerate(TABS, 1)
@@ -211,7 +213,7 @@ class LabScreen(Stepping):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """The lesson keys exist only in a lesson (hidden from the footer otherwise)."""
-        if action in ("predict", "hint", "lesson_step"):
+        if action in ("predict", "hint", "lesson_step", "lesson_scroll"):
             return self.lesson is not None
         return True
 
@@ -238,6 +240,10 @@ class LabScreen(Stepping):
             self.show()
 
         self.app.push_screen(Choose(predict.prompt, predict.choices), done)
+
+    def action_lesson_scroll(self, direction: int) -> None:
+        pane = self.query_one("#lesson-scroll")
+        pane.scroll_to(y=pane.scroll_y + direction * max(1, pane.size.height - 1), animate=False)
 
     def action_hint(self) -> None:
         if self.lesson is None or not self.lesson.step.hints:
