@@ -63,11 +63,7 @@ class HvlabApp(App):
     def show_start(self, spec: RunSpec | None = None) -> None:
         from hvlab.tui.start import StartScreen
 
-        screen = StartScreen(self.catalogue, spec, lessons=self.lessons, progress=self.progress)
-        if len(self.screen_stack) > 1:
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
+        self._show(StartScreen(self.catalogue, spec, lessons=self.lessons, progress=self.progress))
 
     def _show(self, screen) -> None:
         if len(self.screen_stack) > 1:

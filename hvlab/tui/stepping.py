@@ -153,7 +153,8 @@ class Stepping(Screen):
         if self._player is not None:
             self._player.stop()
             self._player = None
-            self.notify(why, timeout=3)
+            if why:
+                self.notify(why, timeout=3)
 
     @property
     def playing(self) -> bool:
@@ -255,7 +256,6 @@ class Stepping(Screen):
         self.app.push_screen(HelpScreen(self.BINDINGS))
 
     def action_start_over(self) -> None:
-
         self.pause("")
         self.app.show_start(self.session.spec)
 
