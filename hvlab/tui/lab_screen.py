@@ -22,8 +22,8 @@ from hvlab.narration import narrate
 from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
-from hvlab.tui.dialogs import Choose
 from hvlab.tui.highlight import HEADER, highlight
+from hvlab.tui.lesson_keys import LessonKeys
 from hvlab.tui.lesson_pane import LessonPane
 from hvlab.tui.memory import AddressSpaces
 from hvlab.tui.plugins_pane import PluginsPane
@@ -57,7 +57,7 @@ def caption(session: Session) -> Text:
     return Text(narrate(ev, len(session.lab.events)), style=style)
 
 
-class LabScreen(Stepping):
+class LabScreen(LessonKeys, Stepping):
     """Keys (all in the footer and on the help screen, all working whatever has focus):
     n/→ step, b/← back, j jump, e/end run to the end, home start, x next decision,
     space play/pause, +/- speed, t protections, d design, f filter, g divergence,
@@ -170,28 +170,20 @@ class LabScreen(Stepping):
         elif tab == "compare":
             self.draw("compare", lambda: self.query_one(Compare).show(s))
 
-    # -- the lesson -------------------------------------------------------------------------
-    def entry(self):
-        return self.progress.get(self.lesson.lesson.id)
+    # -- the lesson (keys in LessonKeys) -----------------------------------------------------
+    def tell(self, text: str, *, timeout: float = 6) -> None:
+        self.notify(text, timeout=timeout)
 
     def show_lesson(self) -> None:
-        run, entry = self.lesson, self.entry()
-        met = run.goal_met()
-        if met and run.step.goal is not None and not self._announced.get(run.index):
-            self._announced[run.index] = True
-            if run.last_step:
-                entry.status = "done"
-                self.notify(f"Lesson '{run.lesson.title}' done. o: the lessons", timeout=8)
-            else:
-                self.notify("Goal reached ✓ — ] for the next step", timeout=6)
-            self.save()
-        self.query_one(LessonPane).show(run, entry, self.number)
+        self.announce_goal()
+        self.query_one(LessonPane).show(self.lesson, self.entry(), self.number)
 
-    def save(self) -> None:
-        try:
-            self.progress.save()
-        except OSError as exc:
-            self.notify(f"progress not saved: {exc.strerror}", severity="error")
+    def lesson_changed(self) -> None:
+        self.query_one("#lesson-scroll").scroll_home(animate=False)
+
+    def action_lesson_scroll(self, direction: int) -> None:
+        pane = self.query_one("#lesson-scroll")
+        pane.scroll_to(y=pane.scroll_y + direction * max(1, pane.size.height - 1), animate=False)
 
     def action_write_trace(self) -> None:
         """Write this moment as a trace file into the current folder (`hvlab replay FILE`)."""
@@ -210,74 +202,6 @@ class LabScreen(Stepping):
             self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
             return
         self.notify(f"saved {path}: open it anywhere with hvlab replay {path.name}")
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """The lesson keys exist only in a lesson (hidden from the footer otherwise)."""
-        if action in ("predict", "hint", "lesson_step", "lesson_scroll"):
-            return self.lesson is not None
-        return True
-
-    def may_move(self) -> bool:
-        if self.lesson is None:
-            return True
-        step = self.lesson.step
-        if step.predict is not None and self.lesson.index not in self.entry().predictions:
-            self.notify("First commit your prediction: press p.", timeout=4)
-            return False
-        return True
-
-    def action_predict(self) -> None:
-        if self.lesson is None or self.lesson.step.predict is None:
-            self.notify("This step asks for no prediction.")
-            return
-        predict, index = self.lesson.step.predict, self.lesson.index
-
-        def done(choice: int | None) -> None:
-            if choice is None:
-                return
-            self.entry().predictions[index] = choice
-            self.save()
-            self.show()
-
-        self.app.push_screen(Choose(predict.prompt, predict.choices), done)
-
-    def action_lesson_scroll(self, direction: int) -> None:
-        pane = self.query_one("#lesson-scroll")
-        pane.scroll_to(y=pane.scroll_y + direction * max(1, pane.size.height - 1), animate=False)
-
-    def action_hint(self) -> None:
-        if self.lesson is None or not self.lesson.step.hints:
-            self.notify("No hints on this step.")
-            return
-        entry, index = self.entry(), self.lesson.index
-        entry.hints[index] = min(entry.hints.get(index, 0) + 1, len(self.lesson.step.hints))
-        self.save()
-        self.show()
-
-    def action_lesson_step(self, delta: int) -> None:
-        if self.lesson is None:
-            return
-        run = self.lesson
-        target = run.index + delta
-        if not 0 <= target < len(run.lesson.steps):
-            self.notify(
-                "That was the last step: o for the lessons." if delta > 0 else "First step."
-            )
-            return
-        if delta > 0 and not run.goal_met():
-            self.notify(f"Not yet: {run.step.goal.describe()} (h for a hint)")
-            return
-        self.pause("")
-        if delta > 0:
-            run.enter(target)
-        else:
-            self.lesson = run = LessonRun(run.lesson, run.catalogue, target)
-        entry = self.entry()
-        entry.step, entry.status = target, ("done" if entry.status == "done" else "in-progress")
-        self.save()
-        self.session = run.session
-        self.show()
-        self.query_one("#lesson-scroll").scroll_home(animate=False)
 
     def show_path(self, ev) -> None:
         pane = self.query_one("#path", Static)

@@ -1,0 +1,116 @@
+"""The lesson keys both lab views share: predict (p), hint (h), next and previous step (] [).
+
+A screen mixing this in holds `lesson` (a LessonRun or None), `progress` and `session`, and
+defines `tell(text)` (how it speaks to the learner) and `show()`.
+"""
+
+from __future__ import annotations
+
+from hvlab.lessons.runner import LessonRun
+from hvlab.tui.dialogs import Choose
+from hvlab.tui.lesson_pane import HINT_NAMES
+
+LESSON_ACTIONS = ("predict", "hint", "lesson_step", "lesson_scroll")
+
+
+class LessonKeys:
+    lesson: LessonRun | None
+    _announced: dict[int, bool]
+
+    def tell(self, text: str, *, timeout: float = 6) -> None:
+        raise NotImplementedError  # each lab view speaks its own way
+
+    def entry(self):
+        return self.progress.get(self.lesson.lesson.id)
+
+    def save(self) -> None:
+        try:
+            self.progress.save()
+        except OSError as exc:
+            self.notify(f"progress not saved: {exc.strerror}", severity="error")
+
+    def announce_goal(self) -> None:
+        """Once per step: say the goal is reached, and mark the lesson done on its last step."""
+        run = self.lesson
+        if run is None or run.step.goal is None or self._announced.get(run.index):
+            return
+        if not run.goal_met():
+            return
+        self._announced[run.index] = True
+        if run.last_step:
+            self.entry().status = "done"
+            self.tell(f"Goal reached. Lesson '{run.lesson.title}' done. o: the lessons.", timeout=8)
+        else:
+            self.tell("Goal reached ✓ — ] for the next step.")
+        self.save()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The lesson keys exist only in a lesson (hidden from the footer otherwise)."""
+        if action in LESSON_ACTIONS:
+            return self.lesson is not None
+        return True
+
+    def may_move(self) -> bool:
+        if self.lesson is None:
+            return True
+        if (
+            self.lesson.step.predict is not None
+            and self.lesson.index not in self.entry().predictions
+        ):
+            self.tell("First commit your prediction: press p.", timeout=4)
+            return False
+        return True
+
+    def action_predict(self) -> None:
+        if self.lesson is None or self.lesson.step.predict is None:
+            self.tell("This step asks for no prediction.")
+            return
+        predict, index = self.lesson.step.predict, self.lesson.index
+
+        def done(choice: int | None) -> None:
+            if choice is None:
+                return
+            self.entry().predictions[index] = choice
+            self.save()
+            right = "That is what the model does." if choice == predict.answer else "Watch."
+            self.tell(f"You predicted: {predict.choices[choice]}. {right}")
+            self.show()
+
+        self.app.push_screen(Choose(predict.prompt, predict.choices), done)
+
+    def action_hint(self) -> None:
+        if self.lesson is None or not self.lesson.step.hints:
+            self.tell("No hints on this step.")
+            return
+        entry, index, hints = self.entry(), self.lesson.index, self.lesson.step.hints
+        shown = min(entry.hints.get(index, 0) + 1, len(hints))
+        entry.hints[index] = shown
+        self.save()
+        self.tell(f"Hint {shown} ({HINT_NAMES[shown - 1]}): {hints[shown - 1]}", timeout=10)
+        self.show()
+
+    def action_lesson_step(self, delta: int) -> None:
+        if self.lesson is None:
+            return
+        run = self.lesson
+        target = run.index + delta
+        if not 0 <= target < len(run.lesson.steps):
+            self.tell("That was the last step: o for the lessons." if delta > 0 else "First step.")
+            return
+        if delta > 0 and not run.goal_met():
+            self.tell(f"Not yet: {run.step.goal.describe()} (h for a hint)")
+            return
+        self.pause("")
+        if delta > 0:
+            run.enter(target)
+        else:
+            self.lesson = run = LessonRun(run.lesson, run.catalogue, target)
+        entry = self.entry()
+        entry.step, entry.status = target, ("done" if entry.status == "done" else "in-progress")
+        self.save()
+        self.session = run.session
+        self.lesson_changed()
+        self.show()
+
+    def lesson_changed(self) -> None:
+        """A new lesson step is on: screens scroll or speak as they need."""
