@@ -55,7 +55,7 @@ class HvlabApp(App):
             self.notify(notice, title="progress", severity="warning", timeout=12)
         if self.first_session is not None:
             self.open_lab(self.first_session)
-        elif self.first_lesson is not None and not self.narrate:
+        elif self.first_lesson is not None:
             self.open_lesson(self.first_lesson)
         else:
             self.show_start()
@@ -97,9 +97,14 @@ class HvlabApp(App):
         lessons = self.lessons
         number = f"{lessons.index(lesson) + 1}/{len(lessons)}" if lesson in lessons else ""
         self.sub_title = lesson.title
-        screen = LabScreen(
-            run.session, lesson=run, progress=self.progress, number=number, present=self.present
-        )
+        if self.narrate:
+            from hvlab.tui.narration_screen import NarrationScreen
+
+            screen = NarrationScreen(run.session, lesson=run, progress=self.progress)
+        else:
+            screen = LabScreen(
+                run.session, lesson=run, progress=self.progress, number=number, present=self.present
+            )
         self._show(screen)
 
     def _watch_terminal(self) -> None:

@@ -74,7 +74,7 @@ class LessonKeys:
             self.save()
             right = "That is what the model does." if choice == predict.answer else "Watch."
             self.tell(f"You predicted: {predict.choices[choice]}. {right}")
-            self.show()
+            self.lesson_updated()
 
         self.app.push_screen(Choose(predict.prompt, predict.choices), done)
 
@@ -87,7 +87,7 @@ class LessonKeys:
         entry.hints[index] = shown
         self.save()
         self.tell(f"Hint {shown} ({HINT_NAMES[shown - 1]}): {hints[shown - 1]}", timeout=10)
-        self.show()
+        self.lesson_updated()
 
     def action_lesson_step(self, delta: int) -> None:
         if self.lesson is None:
@@ -114,3 +114,8 @@ class LessonKeys:
 
     def lesson_changed(self) -> None:
         """A new lesson step is on: screens scroll or speak as they need."""
+
+    def lesson_updated(self) -> None:
+        """A prediction or a hint was recorded: redraw (a screen that has said it already need
+        not)."""
+        self.show()

@@ -7,22 +7,45 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Log
 
+from hvlab.lessons.progress import Progress
+from hvlab.lessons.runner import LessonRun
 from hvlab.narration import narrate
 from hvlab.session import Session
+from hvlab.tui.lesson_keys import LessonKeys
 from hvlab.tui.stepping import STEP_BINDINGS, Stepping
 
 
-class NarrationScreen(Stepping):
-    """The same keys as the lab; each move adds one line to the log."""
+def plain(markdown: str) -> str:
+    """Lesson narration without Markdown's marks, for a screen reader to read as prose."""
+    text = markdown.replace("**", "").replace("`", "").replace("*", "")
+    return " ".join(text.split())
+
+
+class NarrationScreen(LessonKeys, Stepping):
+    """The same keys as the lab (and, in a lesson, p h ] [); each move adds one line."""
 
     DEFAULT_CSS = "NarrationScreen Log { border: none; padding: 0 1; height: 1fr; }"
     BINDINGS = [
         *STEP_BINDINGS,
         Binding("t", "ask_toggle", "Switch protection", priority=True),
+        Binding("p", "predict", "Predict", priority=True),
+        Binding("h", "hint", "Hint", priority=True),
+        Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
+        Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
     ]
 
-    def __init__(self, session: Session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
+    def __init__(
+        self,
+        session: Session,
+        *,
+        lesson: LessonRun | None = None,
+        progress: Progress | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(lesson.session if lesson else session, **kwargs)
+        self.lesson = lesson
+        self.progress = progress
+        self._announced: dict[int, bool] = {}
         self.lines: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -36,8 +59,30 @@ class NarrationScreen(Stepping):
             f"Outcome at the end: {lab.outcome.result}. Press n to step, b to go back, "
             "question mark for help."
         )
+        if self.lesson is not None:
+            self.lesson_changed()
         self.report_plugin_errors()
         self.query_one(Log).focus()
+
+    def tell(self, text: str, *, timeout: float = 6) -> None:
+        self.say(text)
+
+    def lesson_updated(self) -> None:
+        pass  # `tell` has said it
+
+    def lesson_changed(self) -> None:
+        run = self.lesson
+        step = run.step
+        title = f": {step.title}" if step.title else ""
+        self.say(
+            f"Lesson {run.lesson.title}, step {run.index + 1} of {len(run.lesson.steps)}{title}."
+        )
+        self.say(plain(step.narration))
+        if step.predict is not None:
+            choices = " ".join(f"{n}) {c}." for n, c in enumerate(step.predict.choices, 1))
+            self.say(f"Predict: {step.predict.prompt} {choices} Press p to answer.")
+        if step.goal is not None:
+            self.say(f"Goal: {step.goal.describe()}.")
 
     def say(self, line: str) -> None:
         self.lines.append(line)
@@ -49,6 +94,7 @@ class NarrationScreen(Stepping):
             self.say("Before the first step.")
         else:
             self.say(narrate(ev, len(self.session.lab.events)))
+        self.announce_goal()
 
     def action_ask_toggle(self) -> None:
         from hvlab.tui.dialogs import Ask

@@ -85,3 +85,31 @@ async def test_the_lesson_list_shows_status_and_resets_after_asking(catalogue, t
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, LabScreen) and app.screen.lesson.lesson.id == "tour"
+
+
+async def test_narration_mode_plays_a_lesson_in_plain_lines(catalogue, tmp_path):
+    import re
+
+    from hvlab.tui.narration_screen import NarrationScreen
+
+    progress = Progress.open(tmp_path / "progress.toml")
+    app = HvlabApp(catalogue, lessons=course(catalogue), progress=progress, narrate=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, NarrationScreen) and screen.lesson.lesson.id == "tour"
+        lines = screen.lines
+        assert any(line.startswith("Lesson A tour") for line in lines)
+        assert any(line.startswith("Predict: How does the root ask") for line in lines)
+        assert any(line.startswith("Goal: step to an event of kind 'hypercall'") for line in lines)
+        await pilot.press("n")
+        assert lines[-1] == "First commit your prediction: press p."
+        await pilot.press("p", "2", "h")
+        assert lines[-2].startswith("You predicted: It calls HvCallCreatePartition")
+        assert lines[-1].startswith("Hint 1 (nudge): ")
+        for _ in range(10):
+            await pilot.press("n")
+        assert "Goal reached ✓ — ] for the next step." in lines
+        await pilot.press("right_square_bracket")
+        assert any(line.startswith("Lesson A tour") and "step 2 of 2" in line for line in lines)
+        assert not any(re.search("[\u2500-\u259f]", line) for line in lines)  # no box drawing
+    assert progress.get("tour").step == 1
