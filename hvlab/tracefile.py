@@ -34,7 +34,7 @@ import tomli_w
 
 from hvlab import __version__
 from hvlab.plugins import Catalogue
-from hvlab.session import RunSpec, SessionError, run_lab
+from hvlab.session import RunSpec, Session, SessionError, run_lab
 
 FORMAT = 1
 SUFFIX = ".hvtrace"
@@ -77,25 +77,8 @@ def checksum(fields: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def capture(cat: Catalogue, spec: RunSpec, step: int | None = None, **lesson) -> Moment:
-    """Run `spec` and describe the moment at `step` (the end of the run when None)."""
-    lab = run_lab(cat, spec)
-    return Moment(
-        workload=spec.workload,
-        attack=spec.attack or "",
-        design=spec.preset,
-        off=tuple(spec.off),
-        seed=spec.seed,
-        step=lab.last if step is None else max(-1, min(step, lab.last)),
-        events=len(lab.events),
-        digest=lab.digest,
-        plugins=plugin_versions(cat),
-        **lesson,
-    )
-
-
-def of_session(session, lesson: str = "", lesson_step: int = 0) -> Moment:
-    """The moment a session stands at, without running anything again."""
+def moment_of(session, step: int | None = None, lesson: str = "", lesson_step: int = 0) -> Moment:
+    """The moment at `step` of a session's run (where its cursor stands when None)."""
     spec, lab = session.spec, session.lab
     return Moment(
         workload=spec.workload,
@@ -103,13 +86,19 @@ def of_session(session, lesson: str = "", lesson_step: int = 0) -> Moment:
         design=spec.preset,
         off=tuple(spec.off),
         seed=spec.seed,
-        step=lab.cursor,
+        step=lab.cursor if step is None else max(-1, min(step, lab.last)),
         events=len(lab.events),
         digest=lab.digest,
         lesson=lesson,
         lesson_step=lesson_step,
         plugins=plugin_versions(session.catalogue),
     )
+
+
+def capture(cat: Catalogue, spec: RunSpec, step: int | None = None, **lesson) -> Moment:
+    """Run `spec` and describe the moment at `step` (the end of the run when None)."""
+    session = Session(spec, cat)
+    return moment_of(session, session.lab.last if step is None else step, **lesson)
 
 
 def write(path: Path, moment: Moment) -> None:

@@ -171,9 +171,6 @@ class LabScreen(LessonKeys, Stepping):
             self.draw("compare", lambda: self.query_one(Compare).show(s))
 
     # -- the lesson (keys in LessonKeys) -----------------------------------------------------
-    def tell(self, text: str, *, timeout: float = 6) -> None:
-        self.notify(text, timeout=timeout)
-
     def show_lesson(self) -> None:
         self.announce_goal()
         self.query_one(LessonPane).show(self.lesson, self.entry(), self.number)
@@ -194,7 +191,7 @@ class LabScreen(LessonKeys, Stepping):
 
         lesson = self.lesson.lesson.id if self.lesson else ""
         index = self.lesson.index if self.lesson else 0
-        moment = tracefile.of_session(self.session, lesson, index)
+        moment = tracefile.moment_of(self.session, lesson=lesson, lesson_step=index)
         path = Path(os.getcwd()) / (f"hvlab-{moment.workload}-step{moment.step}{tracefile.SUFFIX}")
         try:
             tracefile.write(path, moment)

@@ -1,7 +1,7 @@
 """The lesson keys both lab views share: predict (p), hint (h), next and previous step (] [).
 
 A screen mixing this in holds `lesson` (a LessonRun or None), `progress` and `session`, and
-defines `tell(text)` (how it speaks to the learner) and `show()`.
+defines `show()`; `tell(text)` notifies unless the screen speaks another way.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ class LessonKeys:
     _announced: dict[int, bool]
 
     def tell(self, text: str, *, timeout: float = 6) -> None:
-        raise NotImplementedError  # each lab view speaks its own way
+        """Speak to the learner: a notification here; narration mode says it as a line."""
+        self.notify(text, timeout=timeout)
 
     def entry(self):
         return self.progress.get(self.lesson.lesson.id)
