@@ -128,7 +128,7 @@ def invariant_broken(m: Machine, off: frozenset[str]) -> str | None:
     return None
 
 
-def shrink(off: frozenset[str], inp: Input, problem: str) -> Input:
+def shrink(off: frozenset[str], inp: Input) -> Input:
     """Simplify field by field while the call still breaks something."""
     simpler = {
         "fast": (False,),
@@ -204,6 +204,6 @@ def fuzz(
         calls += 1
         problem = check(off, inp)
         if problem is not None:
-            minimal = shrink(off, inp, problem)
+            minimal = shrink(off, inp)
             return Finding(calls, time.perf_counter() - started, check(off, minimal), minimal)
     return Finding(calls, time.perf_counter() - started)

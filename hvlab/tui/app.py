@@ -31,7 +31,6 @@ class HvlabApp(App):
         lessons: list[Lesson] | None = None,
         progress: Progress | None = None,
         lesson: Lesson | None = None,
-        first_lesson: bool = True,
         at_step: int | None = None,
         present: float | None = None,
     ) -> None:
@@ -44,7 +43,7 @@ class HvlabApp(App):
         self.lessons = list(lessons or [])
         self.progress = progress if progress is not None else Progress.in_memory()
         self.first_lesson = lesson
-        if lesson is None and session is None and first_lesson and self.lessons:
+        if lesson is None and session is None and self.lessons:
             self.first_lesson = next(
                 (x for x in self.lessons if self.progress.status(x.id) != "done"), None
             )
