@@ -101,14 +101,19 @@ class ScaffoldError(ValueError):
     pass
 
 
-def new_plugin(name: str, where: Path) -> Path:
+def target(what: str, name: str, path: Path) -> Path:
+    """`path` for a new NAME, after checking the name and that nothing is there yet."""
     if not NAME.match(name):
         raise ScaffoldError(
-            f"plugin name '{name}' must be lower-case letters and digits, words joined by '-'"
+            f"{what} '{name}' must be lower-case letters and digits, words joined by '-'"
         )
-    root = where / f"hvlab-{name}"
-    if root.exists():
-        raise ScaffoldError(f"{root} already exists; choose another name or folder")
+    if path.exists():
+        raise ScaffoldError(f"{path} already exists; choose another name or folder")
+    return path
+
+
+def new_plugin(name: str, where: Path) -> Path:
+    root = target("plugin name", name, where / f"hvlab-{name}")
     module = "hvlab_" + name.replace("-", "_")
     files = {
         root / "pyproject.toml": PYPROJECT.format(name=name, module=module),
@@ -154,13 +159,7 @@ moves = ["step 1"]
 
 def new_lesson(name: str, where: Path) -> Path:
     """Write ID.toml: a one-step lesson that `hvlab check` accepts, to edit from there."""
-    if not NAME.match(name):
-        raise ScaffoldError(
-            f"lesson id '{name}' must be lowercase letters and digits, words joined by '-'"
-        )
-    path = where / f"{name}.toml"
-    if path.exists():
-        raise ScaffoldError(f"{path} already exists; pick another id or remove it")
+    path = target("lesson id", name, where / f"{name}.toml")
     where.mkdir(parents=True, exist_ok=True)
     title = name.replace("-", " ").capitalize()
     path.write_text(LESSON.format(name=name, title=title))
