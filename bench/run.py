@@ -140,6 +140,7 @@ def time_travel(events_wanted: int, jumps: int) -> list[Row]:
 def time_travel_child(events_wanted: int, jumps: int) -> None:
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from hvlab.lab import Lab
+    from hvlab.model.store import Store
 
     per_iteration = 16  # two children, eight events each per loop
     t0 = time.perf_counter()
@@ -157,7 +158,7 @@ def time_travel_child(events_wanted: int, jumps: int) -> None:
     samples.sort()
     p95 = samples[int(0.95 * (len(samples) - 1))]
     t0 = time.perf_counter()  # baseline: rebuild the last state by applying every change
-    lab._store.data = dict(lab._checkpoints[-1])
+    lab._store = Store(lab._checkpoints[-1])
     lab.cursor = -1
     changes = lab.events.changes
     for i in range(len(lab.events)):

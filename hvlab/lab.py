@@ -111,7 +111,8 @@ class Lab:
         machine.defenses = tuple(defenses)
         self._checkpoints: dict[int, dict] = {-1: machine.initial}
         self._checkpoint_steps = [-1]
-        machine.listeners.append(self._maybe_checkpoint)
+        machine.checkpoint = self._checkpoint
+        machine.checkpoint_at = self._interval - 1
         self._machine = machine
         actors = workloads[workload].build(machine, **self.params)
         if attack is not None:
@@ -121,7 +122,7 @@ class Lab:
                 for a in attack.actors()
             ]
         engine.run(machine, actors, seed)
-        machine.listeners.clear()
+        machine.checkpoint_at = -1
         machine.stop_sharing()
         self.events: EventLog = machine.events
         self._store = Store(machine.store.data)  # the live store sits at the last event
@@ -129,11 +130,15 @@ class Lab:
         self._outcome: Outcome | None = None
         self._digest: str | None = None
 
-    def _maybe_checkpoint(self, ev: Event) -> None:
-        every = self._every or 1024
-        if (ev.step + 1) % every == 0:
-            self._checkpoints[ev.step] = self._machine.store.snapshot()
-            self._checkpoint_steps.append(ev.step)
+    @property
+    def _interval(self) -> int:
+        return self._every or 1024
+
+    def _checkpoint(self, step: int) -> None:
+        """The machine calls this after every `_interval` events: keep a snapshot."""
+        self._checkpoints[step] = self._machine.store.snapshot()
+        self._checkpoint_steps.append(step)
+        self._machine.checkpoint_at = step + self._interval
 
     # -- time travel ------------------------------------------------------------------------
     @property

@@ -261,13 +261,25 @@ def run(
     if plant:
         m.plant_lab_canaries()
     ops = 0
+    data = m.store.data
+    running = VpState.RUNNING.value
     while ops < max_ops:
-        ready = [a for a in actors if a.runnable()]
+        # The ready actors, as Actor.runnable decides it, written out: this runs before every
+        # operation, for every actor.
+        ready = []
+        for a in actors:
+            if a.done or data.get(("vp", data.get(("pid", a.partition)), 0)) != running:
+                continue
+            if a.waiting is None or a.waiting.cond(m):
+                ready.append(a)
         if not ready:
             break
-        top = max(a.priority for a in ready)
-        ready = [a for a in ready if a.priority == top]
-        actor = ready[0] if len(ready) == 1 else sched.choice(ready)
+        if len(ready) == 1:
+            actor = ready[0]
+        else:
+            top = max(a.priority for a in ready)
+            ready = [a for a in ready if a.priority == top]
+            actor = ready[0] if len(ready) == 1 else sched.choice(ready)
         if not actor.started:
             actor.started = True
             actor.gen = actor.program(actor)

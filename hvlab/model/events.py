@@ -126,17 +126,34 @@ class EventLog(Sequence[Event]):
         except TypeError:  # something unhashable inside: keep this one as it is
             return value
 
+    def record(self, time: int, op: int, shape: tuple, changes: tuple) -> int:
+        """Append one event given as its shape — (actor, kind, name, phase, status, protection,
+        path, detail, scope) — and its changes; returns its step. The machine's hot path: no
+        Event is built. A shape seen before is stored once; a new one shares its path and
+        detail with earlier shapes that have the same."""
+        intern = self._intern
+        try:
+            known = intern.get(shape)
+        except TypeError:  # something unhashable inside: keep this one as it is
+            known = shape
+        if known is None:
+            path, detail = shape[6], shape[7]
+            known = (*shape[:6], intern.setdefault(path, path), self._shared(detail), shape[8])
+            intern[known] = known
+        self._shape.append(known)
+        self._changes.append(changes)
+        self._time.append(time)
+        self._op.append(op)
+        return len(self._shape) - 1
+
     def append(self, ev: Event) -> None:
         if ev.step != len(self._shape):
             raise ValueError(f"event {ev.step} appended as number {len(self._shape)}")
         shape = (
             ev.actor, ev.kind, ev.name, ev.phase, ev.status, ev.protection,
-            self._shared(ev.path), self._shared(ev.detail), ev.scope,
+            ev.path, ev.detail, ev.scope,
         )  # fmt: skip
-        self._shape.append(self._shared(shape))
-        self._changes.append(self._shared(ev.changes) if ev.changes else ())
-        self._time.append(ev.time)
-        self._op.append(ev.op)
+        self.record(ev.time, ev.op, shape, ev.changes)
 
     def seal(self) -> None:
         """The run is recorded: drop the table that found equal shapes."""

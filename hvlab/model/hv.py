@@ -6,6 +6,7 @@ Sources: the Hyper-V Top-Level Functional Specification (TLFS) and the Linux ker
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
 
 PAGE_SIZE = 4096
@@ -78,7 +79,12 @@ class HvCallCode(IntEnum):
 
     @property
     def label(self) -> str:
-        return "HvCall" + "".join(part.title() for part in self.name.split("_"))
+        return _call_label(self.name)
+
+
+@functools.cache
+def _call_label(name: str) -> str:
+    return "HvCall" + "".join(part.title() for part in name.split("_"))
 
 
 class Privilege(IntEnum):

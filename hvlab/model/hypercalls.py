@@ -138,9 +138,7 @@ def block_sizes(spec: CallSpec, ctl: HypercallInput) -> tuple[int, int]:
 
 def validate(m: Machine, pid: int, ctl: HypercallInput, in_gpa: int, out_gpa: int):
     """Rules 1-8 above. Returns (spec, None) or (spec-or-None, Reject)."""
-    from hvlab.model.calls import CALLS  # calls.py imports this module: bind late
-
-    spec = CALLS.get(ctl.code)
+    spec = calls.CALLS.get(ctl.code)
     if spec is None or (spec.maintenance and m.on(HOA)):
         decided = HOA if spec is not None else None
         return None, Reject(
@@ -197,8 +195,6 @@ def hypercall(
     m: Machine, pid: int, value: int, in_gpa: int = 0, out_gpa: int = 0, actor: str | None = None
 ) -> HypercallResult:
     """One hypercall by partition `pid`: entry → validate → dispatch → complete."""
-    from hvlab.model.calls import Call  # calls.py imports this module: bind late
-
     caller = m.name(pid)
     actor = actor or caller
     node = "root.kernel" if caller == "root" else f"{caller}.kernel"
@@ -254,7 +250,7 @@ def hypercall(
             if entry
             else b""
         )
-    call = Call(m, pid, actor, spec, ctl, data)
+    call = calls.Call(m, pid, actor, spec, ctl, data)
     mark = len(m.store.pending)
     reject = None
     reps = 0
@@ -332,3 +328,8 @@ def _finish(m, actor, name, path, status, reps, reject, *, validating=False, out
         detail=detail,
     )
     return result
+
+
+# The call table and the handlers' view of a call. calls.py imports this module (for Reject and
+# the input value), so the module is bound here, at the end, where that import finds them all.
+from hvlab.model import calls  # noqa: E402

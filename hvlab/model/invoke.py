@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hvlab.model.calls import CALLS
 from hvlab.model.hv import PAGE_SIZE, HvCallCode, HvStatus
 from hvlab.model.hypercalls import HypercallInput, HypercallResult, hypercall
 from hvlab.model.layout import GUEST_INPUT_PAGE, GUEST_OUTPUT_PAGE
@@ -36,8 +37,6 @@ def call(
 ) -> HypercallResult:
     """A well-formed call as a guest kernel makes it. Rep calls take their count from `elems`
     unless `rep_count` is given (calls with no input elements, like UnmapGpaPages)."""
-    from hvlab.model.calls import CALLS
-
     spec = CALLS[int(code)]
     in_gpa, out_gpa = io_pages(m, pid)
     payload = header + b"".join(elems)

@@ -56,6 +56,7 @@ class Machine:
         self.scope: str | None = None
         self.op = 0
         self.listeners: list[Callable[[Event], None]] = []
+        self.checkpoint_at = -1  # the step after which `checkpoint` is called; -1: never
         # Set by the lab layer: called (site, driver, context) for drivers installed at a site.
         self.site_handler: Callable | None = None
         # Protection ids that plugins added; each is a defense consulted at its sites.
@@ -174,27 +175,30 @@ class Machine:
         path: tuple[str, ...] = (),
         detail: dict[str, Any] | None = None,
         cost: int = 1,
-    ) -> Event:
+    ) -> int:
+        """Record one event with the store changes made since the last one; returns its step."""
         self.time += cost
-        ev = Event(
-            len(self.events),
-            self.time,
-            actor,
-            kind,
-            name,
-            phase,
-            status,
-            protection,
-            path,
-            tuple(detail.items()) if detail else (),
-            self.scope,
-            self.op,
-            self.store.take(),
-        )
-        self.events.append(ev)
-        for listener in self.listeners:
-            listener(ev)
-        return ev
+        pending = self.store.pending
+        if pending:
+            changes = tuple(pending)
+            pending.clear()
+        else:
+            changes = ()
+        shape = (
+            actor, kind, name, phase, status, protection, path,
+            tuple(detail.items()) if detail else (), self.scope,
+        )  # fmt: skip
+        step = self.events.record(self.time, self.op, shape, changes)
+        if step == self.checkpoint_at:
+            self.checkpoint(step)
+        if self.listeners:
+            ev = self.events[step]
+            for listener in self.listeners:
+                listener(ev)
+        return step
+
+    def checkpoint(self, step: int) -> None:
+        """Called after event `checkpoint_at` (the lab sets both to keep snapshots)."""
 
     def stop_sharing(self) -> None:
         """The run is recorded: the event log drops the table that found equal events."""

@@ -120,7 +120,7 @@ def _drain(m: Machine, pid: int, name: str, relid: int):
 # -- the switch ---------------------------------------------------------------------------------
 def vswitch(actor: Actor):
     while True:
-        yield WaitUntil(lambda m: vsp.signalled(m, channels(m, Device.NETWORK)), "network signal")
+        yield WaitUntil(lambda m: vsp.device_signalled(m, Device.NETWORK), "network signal")
         yield Do(service, "switch frames")
 
 

@@ -134,7 +134,7 @@ def wait_completion(name: str, pid: int, relid: int):
 def storvsp(actor: Actor):
     """The storage VSP: wakes on a guest's signal and drains that channel's ring."""
     while True:
-        yield WaitUntil(lambda m: vsp.signalled(m, channels(m, Device.STORAGE)), "storage signal")
+        yield WaitUntil(lambda m: vsp.device_signalled(m, Device.STORAGE), "storage signal")
         yield Do(service, "serve storage requests")
 
 

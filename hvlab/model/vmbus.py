@@ -103,11 +103,9 @@ def set_chan(m: Machine, relid: int, field: str, value) -> None:
 
 def channels(m: Machine, device: int | None = None) -> list[int]:
     """Channel ids the root has offered, optionally of one device class, in id order."""
-    return [
-        r
-        for r in m.store.get(("channels",), ())
-        if device is None or chan(m, r, "device") == device
-    ]
+    get = m.store.get
+    offered = get(("channels",), ())
+    return [r for r in offered if device is None or get(("chan", r, "device")) == device]
 
 
 def rings(m: Machine, relid: int, side: str) -> tuple[Ring, Ring]:

@@ -245,9 +245,16 @@ def take_signals(m: Machine, relids: list[int]) -> list[int]:
     return hit
 
 
-def signalled(m: Machine, relids: list[int]) -> bool:
-    flags = m.store.get(("sief", ROOT_PID, 0, SINT), 0)
-    return any(flags >> r & 1 for r in relids)
+def device_signalled(m: Machine, device: int) -> bool:
+    """Has a guest signalled one of the root's channels of this device class? A VSP's wake-up
+    condition, so the scheduler asks it before every operation: set flags are looked at first."""
+    get = m.store.get
+    flags = get(("sief", ROOT_PID, 0, SINT), 0)
+    if flags:
+        for relid in get(("channels",), ()):
+            if flags >> relid & 1 and get(("chan", relid, "device")) == device:
+                return True
+    return False
 
 
 def u32s(raw: bytes, offset: int, count: int) -> tuple[int, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.markdown import Markdown
 from rich.text import Text
 from textual.widgets import Static
 
@@ -31,6 +30,9 @@ def goal_line(run: LessonRun) -> Text:
 
 
 def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
+    # rich.markdown brings markdown-it and Pygments' lexer table (~60 ms): only for lessons.
+    from rich.markdown import Markdown
+
     lesson, step, i = run.lesson, run.step, run.index
     head = Text()
     head.append(f"Lesson {number} · {lesson.title}\n", style="bold")
