@@ -208,7 +208,7 @@ class Machine:
     def name(self, pid: int) -> str:
         if pid == HV_PID:
             return HYPERVISOR
-        return partitions.name_of(self.store, pid)
+        return self.store.get(("part", pid, "name")) or f"partition-{pid}"
 
     def pid(self, name: str) -> int:
         pid = partitions.pid_of(self.store, name)
@@ -221,7 +221,7 @@ class Machine:
         loaded into it (an actor named `PARTITION.driver:NAME`), which is a principal of its
         own — it runs with the partition's power but is not entitled to its secrets."""
         name = self.name(pid)
-        if actor and actor.startswith(f"{name}.driver:"):
+        if actor and actor.startswith(name) and actor.startswith(".driver:", len(name)):
             return actor
         return name
 
@@ -239,18 +239,17 @@ class Machine:
     def _limit(self, pid: int) -> int:
         if pid == HV_PID:
             return self.layout.frames * PAGE_SIZE
-        return partitions.field(self.store, pid, "gpa_pages", 0) * PAGE_SIZE
+        return self.store.get(("part", pid, "gpa_pages"), 0) * PAGE_SIZE
 
     def _translate(self, pid: int, gpn: int):
         """A partition's map entry; the hypervisor (HV_PID) sees physical memory as it is."""
         if pid == HV_PID:
             return (gpn, "rw-") if 0 <= gpn < self.layout.frames else None
-        return memory.translate(self.store, pid, gpn)
+        return self.store.get(("slat", pid, gpn))
 
     def _access(self, pid, gpa, size, data, actor):
         principal = self.principal(pid, actor)
         actor = actor or principal
-        write = data is not None
         if size <= 0 or gpa < 0 or gpa + size > self._limit(pid):
             self.emit(
                 EventKind.FAULT,
@@ -260,35 +259,48 @@ class Machine:
                 detail={"gpa": gpa, "size": size},
             )
             return None
+        right = "r" if data is None else "w"
         first, last = gpa // PAGE_SIZE, (gpa + size - 1) // PAGE_SIZE
         for _attempt in range(2):
+            entries = []
             for gpn in range(first, last + 1):
                 entry = self._translate(pid, gpn)
-                if entry is None or ("w" if write else "r") not in entry[1]:
+                if entry is None or right not in entry[1]:
                     break
+                entries.append(entry)
             else:
-                return self._perform(pid, principal, actor, gpa, size, data)
-            if not self._gpa_fault(pid, gpn, entry, write, actor):
+                return self._perform(principal, actor, gpa, size, data, entries)
+            if not self._gpa_fault(pid, gpn, entry, data is not None, actor):
                 return None
         return None  # pragma: no cover - the VID resolves at most once per access
 
-    def _perform(self, pid, principal, actor, gpa, size, data):
+    def _perform(self, principal, actor, gpa, size, data, entries):
+        """Move the bytes through the map `entries` (one per page touched), record the event,
+        and let the oracle look at what was read or written."""
         st = self.store
-        pfns, out = [], []
-        pos = gpa
-        end = gpa + size
-        while pos < end:
-            gpn, off = divmod(pos, PAGE_SIZE)
-            chunk = min(PAGE_SIZE - off, end - pos)
-            pfn = self._translate(pid, gpn)[0]
-            pfns.append(pfn)
-            spa = pfn * PAGE_SIZE + off
+        if len(entries) == 1:  # the common case: all within one page
+            pfns = (entries[0][0],)
+            spa = pfns[0] * PAGE_SIZE + gpa % PAGE_SIZE
             if data is None:
-                out.append(memory.read_phys(st, spa, chunk))
+                value = memory.read_phys(st, spa, size)
             else:
-                memory.write_phys(st, spa, data[pos - gpa : pos - gpa + chunk])
-            pos += chunk
-        value = b"".join(out) if data is None else data
+                memory.write_phys(st, spa, data)
+        else:
+            pfns, out = tuple(e[0] for e in entries), []
+            pos, end = gpa, gpa + size
+            for pfn in pfns:
+                off = pos % PAGE_SIZE
+                chunk = min(PAGE_SIZE - off, end - pos)
+                if data is None:
+                    out.append(memory.read_phys(st, pfn * PAGE_SIZE + off, chunk))
+                else:
+                    memory.write_phys(
+                        st, pfn * PAGE_SIZE + off, data[pos - gpa : pos - gpa + chunk]
+                    )
+                pos += chunk
+            value = b"".join(out) if data is None else data
+        if data is not None:
+            value = data
         self.emit(
             EventKind.MEMORY,
             actor,
@@ -298,14 +310,14 @@ class Machine:
                 "partition": principal,
                 "gpa": gpa,
                 "size": size,
-                "frames": tuple(pfns),
+                "frames": pfns,
                 "bytes": value[:16].hex(),
             },
         )
         if data is None:
-            self.check_read(principal, value, actor, {"gpa": gpa, "frames": tuple(pfns)})
+            self.check_read(principal, value, actor, {"gpa": gpa, "frames": pfns})
             return value
-        self.check_write(principal, tuple(pfns), actor, {"gpa": gpa})
+        self.check_write(principal, pfns, actor, {"gpa": gpa})
         return b""
 
     def dma(
