@@ -28,8 +28,7 @@ than the TLFS structures; each handler's docstring gives its layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hvlab.model import memory, partitions
 from hvlab.model.events import EventKind, Phase
@@ -48,9 +47,8 @@ HOA = Protection.HYPERCALL_ONLY_ACCESS.value
 SDL = Protection.SDL_INPUT_VALIDATION.value
 
 
-@dataclass(frozen=True, slots=True)
-class HypercallInput:
-    """The decoded hypercall input value (RCX on x64)."""
+class HypercallInput(NamedTuple):
+    """The decoded hypercall input value (RCX on x64). A named tuple: decoded on every call."""
 
     raw: int
     code: int
@@ -64,13 +62,13 @@ class HypercallInput:
     def decode(cls, value: int) -> HypercallInput:
         value &= (1 << 64) - 1
         return cls(
-            raw=value,
-            code=value & 0xFFFF,
-            fast=bool(value & FAST_BIT),
-            var_header=(value >> 17) & 0x3FF,
-            rep_count=(value >> 32) & 0xFFF,
-            rep_start=(value >> 48) & 0xFFF,
-            reserved=value & RESERVED_MASK,
+            value,  # raw
+            value & 0xFFFF,  # code
+            bool(value & FAST_BIT),  # fast
+            (value >> 17) & 0x3FF,  # var_header
+            (value >> 32) & 0xFFF,  # rep_count
+            (value >> 48) & 0xFFF,  # rep_start
+            value & RESERVED_MASK,  # reserved
         )
 
     @staticmethod
@@ -102,8 +100,7 @@ class HypercallInput:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class HypercallResult:
+class HypercallResult(NamedTuple):
     """What the caller gets back. `status` is None when the instruction faulted (`fault`)."""
 
     status: HvStatus | None
