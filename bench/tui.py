@@ -1,7 +1,8 @@
 """TUI benchmarks, each against a bare Textual app measured in the same run.
 
     start: process start → first frame drawn, hvlab (`hvlab --workload ping --attack
-           mitm-driver`, which also loads plugins and computes the run) vs. a hello-world app
+           mitm-driver`, which also loads plugins and computes the run; and plain `hvlab` on
+           the first lesson) vs. a hello-world app, and the lab's Textual widgets alone
     step:  the step key → the frame redrawn, with 8 partitions × 1,024 pages in the address-space
            pane on screen, vs. a key that updates one label in a bare app
 
@@ -15,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +41,42 @@ def _report_first_frame(app) -> None:
     app._display = first
 
 
+def skeleton_app():
+    """The lab screen's Textual widgets — grid, panes, tabs with lazy panes, footer — holding
+    plain text, and no hvlab code: what Textual alone costs to show a screen like the lab."""
+    from textual.app import App
+    from textual.containers import Vertical, VerticalScroll
+    from textual.lazy import Lazy
+    from textual.screen import Screen
+    from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+    class Lab(Screen):
+        DEFAULT_CSS = (
+            "Lab { layout: grid; grid-size: 2; grid-columns: 1fr 46; grid-rows: 1 1fr 1; }"
+        )
+
+        def compose(self):
+            yield Static("status")
+            with Vertical():
+                yield Static("step  time  actor  kind  name")
+                yield Static("\n".join(f"{i:5}  event {i}" for i in range(40)))
+            with Vertical():
+                yield Static("path")
+                with TabbedContent(initial="t1"):
+                    with TabPane("1 Detail", id="t1"), VerticalScroll():
+                        yield Static("detail")
+                    for n in range(2, 6):
+                        with TabPane(f"{n} Pane", id=f"t{n}"):
+                            yield Lazy(Static(str(n)))
+            yield Footer()
+
+    class Skeleton(App):
+        def on_mount(self):
+            self.push_screen(Lab())
+
+    return Skeleton()
+
+
 def start_child(which: str) -> None:
     if which == "bare":
         from textual.app import App
@@ -49,13 +87,20 @@ def start_child(which: str) -> None:
                 yield Static("Hello, world")
 
         app = Hello()
+    elif which == "skeleton":
+        app = skeleton_app()
     else:
-        from hvlab.cli import build_parser, lab_session
+        from hvlab.cli import build_parser, lab_session, lessons_and_progress
         from hvlab.tui.app import HvlabApp
 
-        args = build_parser().parse_args(["--workload", "ping", "--attack", "mitm-driver"])
-        cat, session = lab_session(args)
-        app = HvlabApp(cat, session)
+        if which == "lesson":  # plain `hvlab` with no progress yet: the first lesson
+            cat, _ = lab_session(build_parser().parse_args([]))
+            lessons, _errors, _cat, progress = lessons_and_progress()
+            app = HvlabApp(cat, None, lessons=lessons, progress=progress)
+        else:
+            args = build_parser().parse_args(["--workload", "ping", "--attack", "mitm-driver"])
+            cat, session = lab_session(args)
+            app = HvlabApp(cat, session)
     _report_first_frame(app)
     app.run(headless=True, size=(120, 40))
 
@@ -64,12 +109,18 @@ def start_seconds(which: str, repeat: int) -> float:
     """Median seconds from spawning the process to its first frame (CLOCK_MONOTONIC is shared
     by all processes on Linux, so the child's clock reading is comparable)."""
     samples = []
-    for _ in range(repeat):
-        t0 = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, __file__, "--start", which], check=True, capture_output=True, text=True
-        )
-        samples.append(float(done.stdout.split()[-1]) - t0)
+    with tempfile.TemporaryDirectory() as data:  # a learner with no progress yet
+        env = {**os.environ, "HVLAB_DATA_DIR": data}
+        for _ in range(repeat):
+            t0 = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, __file__, "--start", which],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            samples.append(float(done.stdout.split()[-1]) - t0)
     return statistics.median(samples)
 
 

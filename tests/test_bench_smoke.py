@@ -19,8 +19,9 @@ def test_bench_smoke_prints_every_budget_row(tmp_path):
     rows = [
         line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
     ]
-    # header + engine ×2, jump, memory, matrix, CLI start, check, TUI start, TUI step
-    assert len(rows) == 1 + 9
+    # header + engine, model ×2, jump, memory, matrix, CLI start, check, TUI start ×2,
+    # TUI widgets alone, TUI step
+    assert len(rows) == 1 + 12
     assert any(r.startswith("| TUI: step key") for r in rows)
     text = readme.read_text()
     assert text.startswith("intro\n<!-- bench:start -->\nMeasured ") and text.endswith("outro\n")

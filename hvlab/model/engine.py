@@ -9,6 +9,7 @@ workload, design and seed always give the same trace.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -180,55 +181,82 @@ class Actor:
         return self.waiting is None or bool(self.waiting.cond(m))
 
 
-def execute(m: Machine, actor: Actor, op: Any) -> Any:
+def _call(m: Machine, actor: Actor, op: Call) -> Any:
+    return call(
+        m, actor.pid, op.code, op.header, list(op.elems), rep_count=op.rep_count, actor=actor.name
+    )
+
+
+def _raw_hypercall(m: Machine, actor: Actor, op: RawHypercall) -> Any:
     pid = actor.pid
-    if isinstance(op, Call):
-        return call(
-            m, pid, op.code, op.header, list(op.elems), rep_count=op.rep_count, actor=actor.name
-        )
-    if isinstance(op, RawHypercall):
-        if op.data is not None:
-            m.write(pid, op.in_gpa, op.data, actor.name)
-        return hypercall(m, pid, op.value, op.in_gpa, op.out_gpa, actor.name)
-    if isinstance(op, Read):
-        return m.read(pid, op.gpa, op.size, actor.name)
-    if isinstance(op, Write):
-        return m.write(pid, op.gpa, op.data, actor.name)
-    if isinstance(op, WriteMsr):
-        return m.write_msr(pid, op.msr, op.value, actor.name)
-    if isinstance(op, PlantSecret):
-        return plant_secret(m, actor, op)
-    if isinstance(op, Do):
-        return op.fn(m)
-    if isinstance(op, PortIo):
-        from hvlab.model.portio import port_io
+    if op.data is not None:
+        m.write(pid, op.in_gpa, op.data, actor.name)
+    return hypercall(m, pid, op.value, op.in_gpa, op.out_gpa, actor.name)
 
-        return port_io(m, pid, op.port, op.data, op.size, actor.name)
-    if isinstance(op, Leak):
-        entry = m.store.get(("canary", op.canary))
-        return entry[2] if entry else None
-    if isinstance(op, LoadDriver):
-        from hvlab.model.drivers import load_driver
 
-        return load_driver(m, actor.name, op.name, op.where)
-    if isinstance(op, InjectDriver):
-        from hvlab.model.drivers import inject_driver
+def _port_io(m: Machine, actor: Actor, op: PortIo) -> Any:
+    from hvlab.model.portio import port_io
 
-        return inject_driver(m, actor.name, op.name)
-    if isinstance(op, BeginProbe):
-        m.scope = actor.scope = op.name
-        m.emit(
-            EventKind.PROBE,
-            actor.name,
-            "begin",
-            detail={"probe": op.name, "description": op.description},
-        )
-        return None
-    if isinstance(op, EndProbe):
-        m.emit(EventKind.PROBE, actor.name, "end", detail={"probe": actor.scope})
-        m.scope = actor.scope = None
-        return None
-    raise TypeError(f"actor {actor.name} yielded {op!r}, which is not an operation")
+    return port_io(m, actor.pid, op.port, op.data, op.size, actor.name)
+
+
+def _leak(m: Machine, actor: Actor, op: Leak) -> Any:
+    entry = m.store.get(("canary", op.canary))
+    return entry[2] if entry else None
+
+
+def _load_driver(m: Machine, actor: Actor, op: LoadDriver) -> Any:
+    from hvlab.model.drivers import load_driver
+
+    return load_driver(m, actor.name, op.name, op.where)
+
+
+def _inject_driver(m: Machine, actor: Actor, op: InjectDriver) -> Any:
+    from hvlab.model.drivers import inject_driver
+
+    return inject_driver(m, actor.name, op.name)
+
+
+def _begin_probe(m: Machine, actor: Actor, op: BeginProbe) -> None:
+    m.scope = actor.scope = op.name
+    m.emit(
+        EventKind.PROBE,
+        actor.name,
+        "begin",
+        detail={"probe": op.name, "description": op.description},
+    )
+
+
+def _end_probe(m: Machine, actor: Actor, op: EndProbe) -> None:
+    m.emit(EventKind.PROBE, actor.name, "end", detail={"probe": actor.scope})
+    m.scope = actor.scope = None
+
+
+# What each operation does, by its type (one lookup per operation, not a chain of tests).
+EXECUTORS: dict[type, Callable[[Machine, Actor, Any], Any]] = {
+    Do: lambda m, actor, op: op.fn(m),
+    Read: lambda m, actor, op: m.read(actor.pid, op.gpa, op.size, actor.name),
+    Write: lambda m, actor, op: m.write(actor.pid, op.gpa, op.data, actor.name),
+    Call: _call,
+    RawHypercall: _raw_hypercall,
+    WriteMsr: lambda m, actor, op: m.write_msr(actor.pid, op.msr, op.value, actor.name),
+    PlantSecret: lambda m, actor, op: plant_secret(m, actor, op),
+    PortIo: _port_io,
+    Leak: _leak,
+    LoadDriver: _load_driver,
+    InjectDriver: _inject_driver,
+    BeginProbe: _begin_probe,
+    EndProbe: _end_probe,
+}
+
+
+def execute(m: Machine, actor: Actor, op: Any) -> Any:
+    run_op = EXECUTORS.get(type(op))
+    if run_op is None:  # a subclass of an operation runs as that operation
+        run_op = next((f for t, f in EXECUTORS.items() if isinstance(op, t)), None)
+        if run_op is None:
+            raise TypeError(f"actor {actor.name} yielded {op!r}, which is not an operation")
+    return run_op(m, actor, op)
 
 
 def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
@@ -257,29 +285,49 @@ def run(
 ) -> None:
     """Run every actor's program to its end (or until none can run) under a seeded scheduler.
     `plant=False` when the machine starts from a state where the lab's canaries already are."""
-    sched = random.Random(f"hvlab-scheduler:{seed}")
     if plant:
         m.plant_lab_canaries()
+    # A run builds a long list of small tuples that all stay alive: the cyclic garbage
+    # collector would scan them again and again (a fifth of the engine's time on long runs).
+    # Whatever garbage a run leaves is collected once it is over.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _schedule(m, actors, random.Random(f"hvlab-scheduler:{seed}"), max_ops)
+    finally:
+        if collecting:
+            gc.enable()
+    m.scope = None
+    stuck = sorted(a.name for a in actors if not a.done and not a.daemon)
+    m.emit(
+        EventKind.SCHEDULE,
+        HYPERVISOR,
+        "halt",
+        detail={"unfinished": tuple(stuck)} if stuck else None,
+    )
+
+
+def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: int) -> None:
     ops = 0
     data = m.store.data
     running = VpState.RUNNING.value
     while ops < max_ops:
         # The ready actors, as Actor.runnable decides it, written out: this runs before every
         # operation, for every actor.
-        ready = []
+        ready, top = [], 0
         for a in actors:
             if a.done or data.get(("vp", data.get(("pid", a.partition)), 0)) != running:
                 continue
             if a.waiting is None or a.waiting.cond(m):
-                ready.append(a)
+                if not ready or a.priority == top:
+                    top = a.priority
+                    ready.append(a)
+                elif a.priority > top:  # among ready actors the highest priority runs first
+                    top = a.priority
+                    ready = [a]
         if not ready:
             break
-        if len(ready) == 1:
-            actor = ready[0]
-        else:
-            top = max(a.priority for a in ready)
-            ready = [a for a in ready if a.priority == top]
-            actor = ready[0] if len(ready) == 1 else sched.choice(ready)
+        actor = ready[0] if len(ready) == 1 else sched.choice(ready)
         if not actor.started:
             actor.started = True
             actor.gen = actor.program(actor)
@@ -298,14 +346,6 @@ def run(
             continue
         m.op += 1
         actor.pending = execute(m, actor, op)
-    m.scope = None
-    stuck = sorted(a.name for a in actors if not a.done and not a.daemon)
-    m.emit(
-        EventKind.SCHEDULE,
-        HYPERVISOR,
-        "halt",
-        detail={"unfinished": tuple(stuck)} if stuck else None,
-    )
 
 
 def _node(actor: Actor) -> str:

@@ -111,7 +111,7 @@ class EventLog(Sequence[Event]):
     every event that looks the same, as events in a loop do) and one to its changes. An Event is
     rebuilt when read. A million-event trace so costs tens of bytes an event, not hundreds."""
 
-    __slots__ = ("_changes", "_intern", "_op", "_shape", "_time")
+    __slots__ = ("_changes", "_intern", "_op", "_parts", "_shape", "_time")
 
     def __init__(self) -> None:
         self._time = array("q")
@@ -119,45 +119,43 @@ class EventLog(Sequence[Event]):
         self._shape: list[tuple] = []
         self._changes: list[tuple] = []
         self._intern: dict[tuple, tuple] = {}
-
-    def _shared(self, value: tuple) -> tuple:
-        try:
-            return self._intern.setdefault(value, value)
-        except TypeError:  # something unhashable inside: keep this one as it is
-            return value
+        self._parts: dict[tuple, tuple] = {}
 
     def record(self, time: int, op: int, shape: tuple, changes: tuple) -> int:
         """Append one event given as its shape — (actor, kind, name, phase, status, protection,
         path, detail, scope) — and its changes; returns its step. The machine's hot path: no
-        Event is built. A shape seen before is stored once; a new one shares its path and
-        detail with earlier shapes that have the same."""
-        intern = self._intern
-        try:
-            known = intern.get(shape)
+        Event is built, and a shape seen before is stored once (one hash of the shape). Paths and
+        details come through `share`, so shapes that differ elsewhere still share them."""
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager per event
+            shape = self._intern.setdefault(shape, shape)
         except TypeError:  # something unhashable inside: keep this one as it is
-            known = shape
-        if known is None:
-            path, detail = shape[6], shape[7]
-            known = (*shape[:6], intern.setdefault(path, path), self._shared(detail), shape[8])
-            intern[known] = known
-        self._shape.append(known)
+            pass
+        self._shape.append(shape)
         self._changes.append(changes)
         self._time.append(time)
         self._op.append(op)
         return len(self._shape) - 1
+
+    def share(self, part: tuple) -> tuple:
+        """The one stored copy of a path or detail equal to `part`: events that differ in
+        their shape often have the same (a write and the read of the same bytes)."""
+        try:
+            return self._parts.setdefault(part, part)
+        except TypeError:  # something unhashable inside: keep this one as it is
+            return part
 
     def append(self, ev: Event) -> None:
         if ev.step != len(self._shape):
             raise ValueError(f"event {ev.step} appended as number {len(self._shape)}")
         shape = (
             ev.actor, ev.kind, ev.name, ev.phase, ev.status, ev.protection,
-            ev.path, ev.detail, ev.scope,
+            self.share(ev.path), self.share(ev.detail), ev.scope,
         )  # fmt: skip
         self.record(ev.time, ev.op, shape, ev.changes)
 
     def seal(self) -> None:
-        """The run is recorded: drop the table that found equal shapes."""
-        self._intern = {}
+        """The run is recorded: drop the tables that found equal shapes, paths and details."""
+        self._intern, self._parts = {}, {}
 
     def __len__(self) -> int:
         return len(self._shape)

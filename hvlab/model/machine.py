@@ -184,11 +184,12 @@ class Machine:
             pending.clear()
         else:
             changes = ()
+        events = self.events
         shape = (
-            actor, kind, name, phase, status, protection, path,
-            tuple(detail.items()) if detail else (), self.scope,
+            actor, kind, name, phase, status, protection, events.share(path),
+            events.share(tuple(detail.items())) if detail else (), self.scope,
         )  # fmt: skip
-        step = self.events.record(self.time, self.op, shape, changes)
+        step = events.record(self.time, self.op, shape, changes)
         if step == self.checkpoint_at:
             self.checkpoint(step)
         if self.listeners:
