@@ -110,14 +110,12 @@ def pulse_workload():
 
 
 def marginal_per_event(build, size: int, repeat: int) -> tuple[float, int]:
-    """Seconds per event of runs that differ only in length: (time(2n) - time(n)) / the extra
-    events, so the machine's power-on and the lab's set-up, paid once a run, are left out.
-    Returns it and the longer run's event count."""
-    short, long = len(build(size).events), len(build(2 * size).events)
-    seconds = median_time(lambda: build(2 * size), repeat) - median_time(
-        lambda: build(size), repeat
-    )
-    return seconds / (long - short), long
+    """Seconds per event of a run of `size` iterations, less a run of none: the machine's
+    power-on and the lab's set-up are paid once a run, not per event. Returns it and the
+    run's event count."""
+    events, none = len(build(size).events), len(build(0).events)
+    seconds = median_time(lambda: build(size), repeat) - median_time(lambda: build(0), repeat)
+    return seconds / (events - none), events
 
 
 def engine_per_event(repeat: int, iterations: int) -> list[Row]:
@@ -126,12 +124,12 @@ def engine_per_event(repeat: int, iterations: int) -> list[Row]:
     hook = bare_pluggy_call_seconds(20_000, repeat)
     pulse = {"pulse": pulse_workload()}
     engine, pulse_events = marginal_per_event(
-        lambda n: Lab("pulse", workloads=pulse, params={"iterations": n}), iterations * 4, repeat
+        lambda n: Lab("pulse", workloads=pulse, params={"iterations": n}), iterations * 8, repeat
     )
     boot_events = len(Lab("boot").events)
     boot = median_time(lambda: Lab("boot"), repeat) / boot_events
     busy, busy_events = marginal_per_event(
-        lambda n: Lab("busy", params={"iterations": n}), iterations, repeat
+        lambda n: Lab("busy", params={"iterations": n}), iterations * 2, repeat
     )
     baseline = f"bare pluggy hook call {hook * 1e6:.2f} µs"
     model_note = (

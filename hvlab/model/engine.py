@@ -166,6 +166,7 @@ class Actor:
     started: bool = False
     daemon: bool = False  # a service (a VSP, the VMBus server): the run need not wait for it
     priority: int = 0  # among ready actors the highest priority runs first (attackers: 1)
+    vp_key: tuple | None = None  # the scheduler's note of where its partition's VP state is
 
     @property
     def pid(self) -> int:
@@ -316,8 +317,14 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
         # operation, for every actor.
         ready, top = [], 0
         for a in actors:
-            if a.done or data.get(("vp", data.get(("pid", a.partition)), 0)) != running:
+            if a.done:
                 continue
+            if data.get(a.vp_key) != running:
+                # look the partition up again: it may be new, or gone (a name keeps its id
+                # while the partition lives, so the key noted is right while it runs)
+                a.vp_key = ("vp", data.get(("pid", a.partition)), 0)
+                if data.get(a.vp_key) != running:
+                    continue
             if a.waiting is None or a.waiting.cond(m):
                 if not ready or a.priority == top:
                     top = a.priority
