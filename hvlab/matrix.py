@@ -8,6 +8,12 @@ Cells start from the state the `boot` workload leaves (computed once per process
 variant of it), then run the services and the attack's actors: the attack programs wait for
 boot to finish anyway, so this skips only work whose result is already known. A test checks
 the shortcut against full runs.
+
+Most designs need no run of their own. A run depends on the design only through the switches
+it asks about (`Design.is_on`; the topology asks too), and it is deterministic: so a design
+that agrees with an earlier run's design on every switch that run asked about would run the
+same way, step for step, and gets its verdict. An attack whose path asks about three switches
+is run a handful of times, not 512. A test checks this against a run of every cell.
 """
 
 from __future__ import annotations
@@ -53,11 +59,32 @@ def booted_state(boot_off: frozenset[str], seed: int) -> dict:
     return m.store.snapshot()
 
 
+class RecordingDesign(Design):
+    """A design that notes every switch the run asks about."""
+
+    __slots__ = ("asked",)
+
+    def __init__(self, off: frozenset[str]) -> None:
+        super().__init__(off, "custom")
+        object.__setattr__(self, "asked", set())
+
+    def is_on(self, protection: str) -> bool:
+        self.asked.add(protection)
+        return protection not in self.off
+
+
 def run_cell(
     attack: Attack, off: frozenset[str], seed: int = 0, site_handler=None, defenses=()
 ) -> str:
     """The oracle's verdict on one attack under one design."""
-    m = Machine(Design(off), seed, state=booted_state(off & BOOT_STATE, seed))
+    return run_design(attack, Design(off), seed, site_handler, defenses)
+
+
+def run_design(
+    attack: Attack, design: Design, seed: int = 0, site_handler=None, defenses=()
+) -> str:
+    """The verdict under a Design object (a RecordingDesign notes what the run asked)."""
+    m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
     m.site_handler = site_handler
     m.defenses = tuple(defenses)
     actors = services(m) + continuation(attack.workload, m)
@@ -68,6 +95,24 @@ def run_cell(
         return outcome.probe(attack.name).result
     except KeyError:
         return "error"
+
+
+def attack_cells(
+    attack: Attack, designs: list[frozenset[str]], seed: int = 0, site_handler=None, defenses=()
+) -> tuple[dict[frozenset[str], str], int]:
+    """The verdict under every design, running only designs no earlier run decides (see the
+    module's docstring). Returns the cells and how many runs were needed."""
+    known: list[tuple[frozenset[str], frozenset[str], str]] = []  # (asked, off ∩ asked, verdict)
+    cells: dict[frozenset[str], str] = {}
+    for off in designs:
+        verdict = next((v for asked, part, v in known if off & asked == part), None)
+        if verdict is None:
+            design = RecordingDesign(off)
+            verdict = run_design(attack, design, seed, site_handler, defenses)
+            asked = frozenset(design.asked) | BOOT_STATE  # the cell started from that state
+            known.append((asked, off & asked, verdict))
+        cells[off] = verdict
+    return cells, len(known)
 
 
 @dataclass
@@ -110,9 +155,9 @@ _ATTACKS: dict[str, Attack] = {}
 _CONTEXT: dict[str, Any] = {"site_handler": None, "defenses": ()}
 
 
-def _cell(job: tuple[str, frozenset[str]]) -> tuple[str, frozenset[str], str]:
-    name, off = job
-    return name, off, run_cell(_ATTACKS[name], off, **_CONTEXT)
+def _attack(name: str) -> dict[frozenset[str], str]:
+    designs = all_designs(_CONTEXT["defenses"])
+    return attack_cells(_ATTACKS[name], designs, **_CONTEXT)[0]
 
 
 def matrix(
@@ -124,16 +169,14 @@ def matrix(
     _ATTACKS.clear()
     _ATTACKS.update({a.name: a for a in attacks})
     _CONTEXT.update(site_handler=site_handler, defenses=tuple(defenses))
-    work = [(a.name, off) for a in attacks for off in all_designs(tuple(defenses))]
+    work = [a.name for a in attacks]
     if jobs > 1 and len(work) > 1:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(jobs) as pool:
-            results = pool.map(_cell, work, chunksize=32)
+            results = pool.map(_attack, work, chunksize=1)
     else:
-        results = [_cell(job) for job in work]
-    cells: dict[str, dict[frozenset[str], str]] = {a.name: {} for a in attacks}
-    for name, off, result in results:
-        cells[name][off] = result
+        results = [_attack(name) for name in work]
+    cells = dict(zip(work, results, strict=True))
     rows = []
     extra = frozenset(defenses)
     for a in attacks:

@@ -51,8 +51,21 @@ class Topology:
         return None
 
 
+# The protections the architecture's shape depends on. The graph is built from these alone,
+# each asked through Design.is_on, so whoever records what a run consulted sees them.
+SHAPING = (
+    Protection.GUEST_TRAFFIC_VIA_ROOT.value,
+    Protection.NO_THIRD_PARTY_CODE.value,
+    Protection.MEDIATED_IO.value,
+)
+
+
+def _shaping_off(design: Design) -> frozenset[str]:
+    return frozenset(p for p in SHAPING if not design.is_on(p))
+
+
 def build(design: Design, children: tuple[str, ...] = ("A", "B")) -> Topology:
-    return _build(design.off, children)
+    return _build(_shaping_off(design), children)
 
 
 @lru_cache(maxsize=64)
@@ -131,7 +144,7 @@ def _build(off: frozenset[str], children: tuple[str, ...]) -> Topology:
 
 def route(design: Design, flow: str, src: str, dst: str) -> tuple[str, ...]:
     """The shortest path from src to dst over edges that carry `flow` (ties broken by name)."""
-    return _route(design.off, flow, src, dst)
+    return _route(_shaping_off(design), flow, src, dst)
 
 
 @lru_cache(maxsize=1024)

@@ -1,10 +1,21 @@
 """Attack contracts: every registered attack's declared breach sets match the model under all
 256 designs, and the matrix's shortcut (start from the booted state) agrees with full runs."""
 
+import random
+
 import pytest
 
 from hvlab.lab import Lab
-from hvlab.matrix import BOOT_STATE, all_designs, booted_state, matrix, run_cell
+from hvlab.matrix import (
+    BOOT_STATE,
+    RecordingDesign,
+    all_designs,
+    attack_cells,
+    booted_state,
+    matrix,
+    run_cell,
+    run_design,
+)
 from hvlab.model.protections import Design, Protection
 from hvlab.plugins import load_catalogue, site_handler
 
@@ -67,6 +78,34 @@ def test_matrix_shortcut_agrees_with_full_runs(off):
         ).run()
         quick = run_cell(attack, off, site_handler=SITES, defenses=EXTRA)
         assert full.probe(attack.name).result == quick, (attack.name, sorted(off))
+
+
+def test_designs_decided_by_an_earlier_run_get_the_verdict_a_run_of_their_own_gives():
+    """The matrix runs a design only if no earlier run asked about the switches it differs in.
+    Check that against a run of its own for every design with one switch off, every design
+    with one switch on, both ends, and random ones."""
+    designs = all_designs(EXTRA)
+    ids = sorted(max(designs, key=len))
+    rng = random.Random(7)
+    sample = {frozenset(), frozenset(ids)}
+    sample |= {frozenset({p}) for p in ids} | {frozenset(ids) - {p} for p in ids}
+    sample |= set(rng.sample(designs, 24))
+    for attack in ATTACKS:
+        cells, runs = attack_cells(attack, designs, site_handler=SITES, defenses=EXTRA)
+        assert len(cells) == len(designs) and runs < len(designs) / 4, (attack.name, runs)
+        for off in sorted(sample, key=sorted):
+            alone = run_cell(attack, off, site_handler=SITES, defenses=EXTRA)
+            assert cells[off] == alone, (attack.name, sorted(off))
+
+
+def test_a_recording_design_notes_the_switches_a_run_asks_about():
+    design = RecordingDesign(frozenset({"mediated-io"}))
+    assert design.is_on("sdl-input-validation") and not design.is_on("mediated-io")
+    assert design.asked == {"sdl-input-validation", "mediated-io"}
+    verdict = run_cell(CAT.attacks["direct-device-io"], frozenset())
+    recorded = RecordingDesign(frozenset())
+    assert run_design(CAT.attacks["direct-device-io"], recorded, 0, SITES, EXTRA) == verdict
+    assert "mediated-io" in recorded.asked  # the port-I/O path is decided by it
 
 
 def test_only_the_declared_protections_change_the_booted_state():
