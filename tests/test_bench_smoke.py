@@ -9,7 +9,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
 
 def test_bench_smoke_prints_every_budget_row(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- bench:start -->\nold\n<!-- bench:end -->\noutro\n")
+    readme.write_text("intro\n<!-- bench:start -->\nPREVIOUS TABLE\n<!-- bench:end -->\noutro\n")
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--smoke", "--write-readme", str(readme)],
         capture_output=True,
@@ -25,4 +25,4 @@ def test_bench_smoke_prints_every_budget_row(tmp_path):
     assert any(r.startswith("| TUI: step key") for r in rows)
     text = readme.read_text()
     assert text.startswith("intro\n<!-- bench:start -->\nMeasured ") and text.endswith("outro\n")
-    assert "old" not in text
+    assert "PREVIOUS TABLE" not in text
