@@ -15,7 +15,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from hvlab.model import partitions
 from hvlab.model.events import EventKind
 from hvlab.model.hv import PAGE_SIZE, HvCallCode
 from hvlab.model.hypercalls import hypercall
@@ -172,14 +171,6 @@ class Actor:
     def pid(self) -> int:
         return self.machine.pid(self.partition)
 
-    def runnable(self) -> bool:
-        m = self.machine
-        if self.done:
-            return False
-        pid = partitions.pid_of(m.store, self.partition)
-        if pid is None or partitions.vp_state(m.store, pid, 0) != VpState.RUNNING:
-            return False
-        return self.waiting is None or bool(self.waiting.cond(m))
 
 
 def _call(m: Machine, actor: Actor, op: Call) -> Any:
@@ -313,8 +304,9 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
     data = m.store.data
     running = VpState.RUNNING.value
     while ops < max_ops:
-        # The ready actors, as Actor.runnable decides it, written out: this runs before every
-        # operation, for every actor.
+        # The ready actors: not done, their partition's VP running, and not waiting or their
+        # condition now holding; of those, the ones of the highest priority. This runs before
+        # every operation, for every actor.
         ready, top = [], 0
         for a in actors:
             if a.done:
