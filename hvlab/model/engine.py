@@ -172,7 +172,6 @@ class Actor:
         return self.machine.pid(self.partition)
 
 
-
 def _call(m: Machine, actor: Actor, op: Call) -> Any:
     return call(
         m, actor.pid, op.code, op.header, list(op.elems), rep_count=op.rep_count, actor=actor.name
@@ -340,11 +339,13 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
             m.emit(EventKind.SCHEDULE, actor.name, "end", path=(_node(actor),))
             continue
         ops += 1
-        if isinstance(op, WaitUntil):
+        kind = type(op)
+        if kind is not Do and isinstance(op, WaitUntil):
             actor.waiting, actor.pending = op, None
             continue
         m.op += 1
-        actor.pending = execute(m, actor, op)
+        # Do is most operations of the root's services: run it here, without the dispatch
+        actor.pending = op.fn(m) if kind is Do else execute(m, actor, op)
 
 
 def _node(actor: Actor) -> str:

@@ -27,6 +27,13 @@ def slot(machine: Machine, pid: int, vp: int, sint: int):
     return machine.store.get(("sim", pid, vp, sint))
 
 
+def message_waiting(pid: int, vp: int, sint: int):
+    """A wake-up condition: a message is in the slot. (Schedulers ask it before every
+    operation, so it is one lookup.)"""
+    key = ("sim", pid, vp, sint)
+    return lambda m: key in m.store.data
+
+
 def post(
     machine: Machine,
     pid: int,

@@ -199,7 +199,7 @@ def connect(actor: Actor):
 def server(actor: Actor):
     """root.vmbus: answers each guest's channel messages. Runs for the whole session."""
     while True:
-        yield WaitUntil(lambda m: synic.slot(m, ROOT_PID, 0, SINT) is not None, "VMBus message")
+        yield WaitUntil(synic.message_waiting(ROOT_PID, 0, SINT), "VMBus message")
         msg = yield Do(lambda m: synic.consume(m, ROOT_PID, 0, SINT, SERVER), "read message")
         sender = msg[2]
         replies = yield Do(lambda m, p=msg[1], s=sender: handle(m, s, p), "handle message")
