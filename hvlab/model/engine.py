@@ -81,10 +81,16 @@ class Do:
 
 @dataclass(frozen=True)
 class WaitUntil:
-    """Park the actor until `cond(machine)` holds."""
+    """Park the actor until `cond(machine)` holds.
+
+    The scheduler asks the condition before every operation. If `keys` are given — every store
+    key the condition reads — it asks again only after one of them was set: a waiting service
+    then costs nothing while the rest of the machine works. A condition that reads anything
+    else must not give keys."""
 
     cond: Callable[[Machine], bool]
     label: str = ""
+    keys: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,7 @@ class Actor:
     daemon: bool = False  # a service (a VSP, the VMBus server): the run need not wait for it
     priority: int = 0  # among ready actors the highest priority runs first (attackers: 1)
     vp_key: tuple | None = None  # the scheduler's note of where its partition's VP state is
+    recheck: bool = True  # its wake-up condition's keys were set since it was last asked
 
     @property
     def pid(self) -> int:
@@ -298,11 +305,27 @@ def run(
     )
 
 
+# Tests set this to ask every waiting actor's condition before every operation, keys or not,
+# and to fail when one that gave keys holds although none of its keys was set.
+CHECK_WAKE_UPS = False
+
+
 def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: int) -> None:
     ops = 0
     data = m.store.data
     running = VpState.RUNNING.value
+    getrandbits = sched.getrandbits
+    # the actors waiting on each watched key (an actor stays listed after its wait: a stray
+    # recheck only makes it ask its condition once more)
+    waiters: dict[tuple, dict[int, Actor]] = {}
+    woken = m.store.woken = []
+    m.store.watched = set()
     while ops < max_ops:
+        if woken:
+            for key in woken:
+                for a in waiters[key].values():
+                    a.recheck = True
+            woken.clear()
         # The ready actors: not done, their partition's VP running, and not waiting or their
         # condition now holding; of those, the ones of the highest priority. This runs before
         # every operation, for every actor.
@@ -316,16 +339,32 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
                 a.vp_key = ("vp", data.get(("pid", a.partition)), 0)
                 if data.get(a.vp_key) != running:
                     continue
-            if a.waiting is None or a.waiting.cond(m):
-                if not ready or a.priority == top:
-                    top = a.priority
-                    ready.append(a)
-                elif a.priority > top:  # among ready actors the highest priority runs first
-                    top = a.priority
-                    ready = [a]
+            wait = a.waiting
+            if wait is not None:
+                if not a.recheck:
+                    if CHECK_WAKE_UPS and wait.cond(m):
+                        raise RuntimeError(f"{a.name}: '{wait.label}' holds; no key of it was set")
+                    continue
+                if not wait.cond(m):
+                    a.recheck = not wait.keys
+                    continue
+            if not ready or a.priority == top:
+                top = a.priority
+                ready.append(a)
+            elif a.priority > top:  # among ready actors the highest priority runs first
+                top = a.priority
+                ready = [a]
         if not ready:
             break
-        actor = ready[0] if len(ready) == 1 else sched.choice(ready)
+        n = len(ready)
+        if n == 1:
+            actor = ready[0]
+        else:  # random.Random.choice, written out: one less call, and fixed against its changes
+            k = n.bit_length()
+            r = getrandbits(k)
+            while r >= n:
+                r = getrandbits(k)
+            actor = ready[r]
         if not actor.started:
             actor.started = True
             actor.gen = actor.program(actor)
@@ -341,7 +380,11 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
         ops += 1
         kind = type(op)
         if kind is not Do and isinstance(op, WaitUntil):
-            actor.waiting, actor.pending = op, None
+            actor.waiting, actor.pending, actor.recheck = op, None, True
+            if op.keys:
+                m.store.watched.update(op.keys)
+                for key in op.keys:
+                    waiters.setdefault(key, {})[id(actor)] = actor
             continue
         m.op += 1
         # Do is most operations of the root's services: run it here, without the dispatch

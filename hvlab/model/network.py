@@ -34,6 +34,7 @@ from hvlab.model.vmbus import (
     guest_signalled,
     next_tid,
     relid_of,
+    signal_key,
 )
 from hvlab.model.vmbus import rings as channel_rings
 
@@ -90,7 +91,7 @@ def receive(actor: Actor):
     pid, name = actor.pid, actor.name
     relid = actor.machine.store.get(("vsc", pid, Device.NETWORK))
     while True:
-        yield WaitUntil(guest_signalled(pid, relid), "network signal")
+        yield WaitUntil(guest_signalled(pid, relid), "network signal", (signal_key(pid),))
         got, ack_signal = yield Do(lambda m: _drain(m, pid, name, relid), "read frames")
         if ack_signal:
             yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION | relid << 32))
@@ -120,7 +121,9 @@ def _drain(m: Machine, pid: int, name: str, relid: int):
 # -- the switch ---------------------------------------------------------------------------------
 def vswitch(actor: Actor):
     while True:
-        yield WaitUntil(lambda m: vsp.device_signalled(m, Device.NETWORK), "network signal")
+        yield WaitUntil(
+            lambda m: vsp.device_signalled(m, Device.NETWORK), "network signal", vsp.SIGNAL_KEYS
+        )
         yield Do(service, "switch frames")
 
 

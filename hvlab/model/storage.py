@@ -31,6 +31,7 @@ from hvlab.model.vmbus import (
     clear_guest_flag,
     guest_signalled,
     next_tid,
+    signal_key,
 )
 from hvlab.model.vmbus import rings as channel_rings
 
@@ -117,7 +118,7 @@ def disk_io(
 def wait_completion(name: str, pid: int, relid: int):
     """Wait for the root's signal, then read the completion off the in-ring."""
     while True:
-        yield WaitUntil(guest_signalled(pid, relid), "storage completion")
+        yield WaitUntil(guest_signalled(pid, relid), "storage completion", (signal_key(pid),))
 
         def take(m: Machine):
             clear_guest_flag(m, pid, relid)
@@ -134,7 +135,9 @@ def wait_completion(name: str, pid: int, relid: int):
 def storvsp(actor: Actor):
     """The storage VSP: wakes on a guest's signal and drains that channel's ring."""
     while True:
-        yield WaitUntil(lambda m: vsp.device_signalled(m, Device.STORAGE), "storage signal")
+        yield WaitUntil(
+            lambda m: vsp.device_signalled(m, Device.STORAGE), "storage signal", vsp.SIGNAL_KEYS
+        )
         yield Do(service, "serve storage requests")
 
 

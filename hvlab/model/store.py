@@ -17,11 +17,15 @@ Change = tuple[Key, Any, Any]  # (key, old, new); None means "absent"
 
 
 class Store:
-    __slots__ = ("data", "get", "pending")
+    __slots__ = ("data", "get", "pending", "watched", "woken")
 
     def __init__(self, data: dict | None = None) -> None:
         self.data: dict[Key, Any] = dict(data) if data else {}
         self.pending: list[Change] = []
+        # Keys someone waits on (the engine's waiting actors), and those of them set since the
+        # engine last looked: so a wake-up condition is asked again only when it may have changed.
+        self.watched: set[Key] = set()
+        self.woken: list[Key] = []
         # get(key, default=None): the dict's own method, as the model reads far more than it
         # writes (a dozen reads an event) and a Python-level wrapper doubles a read's cost.
         self.get = self.data.get
@@ -33,6 +37,8 @@ class Store:
         if old == value:
             return
         self.pending.append((key, old, value))
+        if key in self.watched:
+            self.woken.append(key)
         if value is None:
             del data[key]
         else:

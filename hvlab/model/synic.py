@@ -23,6 +23,11 @@ PORT_TYPE_MESSAGE = 1
 PORT_TYPE_EVENT = 2
 
 
+def slot_key(pid: int, vp: int, sint: int) -> tuple:
+    """The store key of a message slot."""
+    return ("sim", pid, vp, sint)
+
+
 def slot(machine: Machine, pid: int, vp: int, sint: int):
     return machine.store.get(("sim", pid, vp, sint))
 

@@ -126,13 +126,16 @@ def post(actor: Actor, conn: int, payload: bytes, target: tuple[int, int, int]):
         result = yield Call(HvCallCode.POST_MESSAGE, post_input(conn, payload))
         if result.status is not HvStatus.INSUFFICIENT_BUFFERS:
             return result
-        yield WaitUntil(lambda m, t=target: synic.slot(m, *t) is None, "message slot free")
+        yield WaitUntil(
+            lambda m, t=target: synic.slot(m, *t) is None, "message slot free", (("sim", *target),)
+        )
 
 
 def receive(actor: Actor):
     """Wait for a message in the actor's own SINT 2 slot and take it."""
     pid = actor.pid
-    yield WaitUntil(lambda m: synic.slot(m, pid, 0, SINT) is not None, "VMBus message")
+    key = synic.slot_key(pid, 0, SINT)
+    yield WaitUntil(lambda m: key in m.store.data, "VMBus message", (key,))
     msg = yield Do(lambda m, n=actor.name: synic.consume(m, pid, 0, SINT, n), "read message")
     return msg[1]
 
@@ -144,9 +147,16 @@ def next_tid(m: Machine, pid: int) -> int:
     return tid
 
 
+def signal_key(pid: int) -> tuple:
+    """The store key of a partition's VMBus event flags."""
+    return ("sief", pid, 0, SINT)
+
+
 def guest_signalled(pid: int, relid: int):
-    """A condition: the root has raised the channel's event flag in the guest."""
-    return lambda m: m.store.get(("sief", pid, 0, SINT), 0) >> relid & 1
+    """A condition: the root has raised the channel's event flag in the guest. It reads one
+    key, `signal_key(pid)`."""
+    key = signal_key(pid)
+    return lambda m: m.store.get(key, 0) >> relid & 1
 
 
 def clear_guest_flag(m: Machine, pid: int, relid: int) -> None:
@@ -198,8 +208,9 @@ def connect(actor: Actor):
 # -- root side ----------------------------------------------------------------------------------
 def server(actor: Actor):
     """root.vmbus: answers each guest's channel messages. Runs for the whole session."""
+    waiting = synic.message_waiting(ROOT_PID, 0, SINT)
     while True:
-        yield WaitUntil(synic.message_waiting(ROOT_PID, 0, SINT), "VMBus message")
+        yield WaitUntil(waiting, "VMBus message", (synic.slot_key(ROOT_PID, 0, SINT),))
         msg = yield Do(lambda m: synic.consume(m, ROOT_PID, 0, SINT, SERVER), "read message")
         sender = msg[2]
         replies = yield Do(lambda m, p=msg[1], s=sender: handle(m, s, p), "handle message")

@@ -245,6 +245,10 @@ def take_signals(m: Machine, relids: list[int]) -> list[int]:
     return hit
 
 
+# Every store key `device_signalled` reads (a channel's device is set with the channel list).
+SIGNAL_KEYS = (("sief", ROOT_PID, 0, SINT), ("channels",))
+
+
 def device_signalled(m: Machine, device: int) -> bool:
     """Has a guest signalled one of the root's channels of this device class? A VSP's wake-up
     condition, so the scheduler asks it before every operation: set flags are looked at first."""
