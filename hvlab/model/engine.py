@@ -1,6 +1,7 @@
 """The engine: actors run small programs of operations, interleaved deterministically.
 
-A program is a generator that yields operations (the dataclasses below) and receives each one's
+A program is a generator that yields operations (the named tuples below: immutable records,
+built once per step, so they are kept as cheap to build as Python allows) and receives each one's
 result. One operation is atomic and may produce several events (a hypercall's entry, validate,
 dispatch and complete; an intercept answered by the root). Between operations the scheduler
 picks the next runnable actor with a random generator seeded from the run's seed, so the same
@@ -13,7 +14,7 @@ import gc
 import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hvlab.model.events import EventKind
 from hvlab.model.hv import PAGE_SIZE, HvCallCode
@@ -24,8 +25,7 @@ from hvlab.model.memory import HYPERVISOR, ROOT
 from hvlab.model.partitions import VpState
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """A well-formed hypercall by the actor's partition (see `invoke.call`)."""
 
     code: HvCallCode
@@ -34,8 +34,7 @@ class Call:
     rep_count: int | None = None
 
 
-@dataclass(frozen=True)
-class RawHypercall:
+class RawHypercall(NamedTuple):
     """Any 64-bit input value and GPAs; `data`, if given, is written at `in_gpa` first."""
 
     value: int
@@ -44,26 +43,22 @@ class RawHypercall:
     data: bytes | None = None
 
 
-@dataclass(frozen=True)
-class Read:
+class Read(NamedTuple):
     gpa: int
     size: int
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(NamedTuple):
     gpa: int
     data: bytes
 
 
-@dataclass(frozen=True)
-class WriteMsr:
+class WriteMsr(NamedTuple):
     msr: int
     value: int
 
 
-@dataclass(frozen=True)
-class PlantSecret:
+class PlantSecret(NamedTuple):
     """The actor stores a secret in its own page; the lab registers it as a canary that only
     the actor, the root and the hypervisor may read, and marks the frame as the actor's."""
 
@@ -71,16 +66,14 @@ class PlantSecret:
     gpa: int
 
 
-@dataclass(frozen=True)
-class Do:
+class Do(NamedTuple):
     """Run `fn(machine)` as one operation (the root's own stack uses this)."""
 
     fn: Callable[[Machine], Any]
     label: str = ""
 
 
-@dataclass(frozen=True)
-class WaitUntil:
+class WaitUntil(NamedTuple):
     """Park the actor until `cond(machine)` holds.
 
     The scheduler asks the condition before every operation. If `keys` are given — every store
@@ -93,21 +86,18 @@ class WaitUntil:
     keys: tuple = ()
 
 
-@dataclass(frozen=True)
-class BeginProbe:
+class BeginProbe(NamedTuple):
     """Events until the matching EndProbe belong to this probe; the oracle judges each one."""
 
     name: str
     description: str = ""
 
 
-@dataclass(frozen=True)
-class EndProbe:
+class EndProbe(NamedTuple):
     pass
 
 
-@dataclass(frozen=True)
-class PortIo:
+class PortIo(NamedTuple):
     """OUT `data` to `port`, or IN `size` bytes from it (string I/O when size > 4)."""
 
     port: int
@@ -115,24 +105,21 @@ class PortIo:
     size: int = 1
 
 
-@dataclass(frozen=True)
-class Leak:
+class Leak(NamedTuple):
     """The lab grants the actor the frame number a named canary lives in (a stand-in for an
     information leak, to keep attack programs short). Returns the frame, or None."""
 
     canary: str
 
 
-@dataclass(frozen=True)
-class LoadDriver:
+class LoadDriver(NamedTuple):
     """Ask for a driver to be loaded into `where` ("hypervisor" or "root")."""
 
     name: str
     where: str = "hypervisor"
 
 
-@dataclass(frozen=True)
-class InjectDriver:
+class InjectDriver(NamedTuple):
     """Install a driver in the hypervisor through the maintenance interface, if there is one."""
 
     name: str
@@ -141,8 +128,7 @@ class InjectDriver:
 Program = Callable[["Actor"], Generator[Any, Any, None]]
 
 
-@dataclass(frozen=True)
-class Handle:
+class Handle(NamedTuple):
     """What an attack program is given: its name and the partition it acts as — not the
     machine. It acts only by yielding operations."""
 
