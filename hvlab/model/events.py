@@ -121,37 +121,36 @@ class EventLog(Sequence[Event]):
         self._intern: dict[tuple, tuple] = {}
         self._parts: dict[tuple, tuple] = {}
 
-    def record(self, time: int, op: int, shape: tuple, changes: tuple) -> int:
-        """Append one event given as its shape — (actor, kind, name, phase, status, protection,
-        path, detail, scope) — and its changes; returns its step. The machine's hot path: no
-        Event is built, and a shape seen before is stored once (one hash of the shape). Paths and
-        details come through `share`, so shapes that differ elsewhere still share them."""
-        try:  # noqa: SIM105 - contextlib.suppress costs a context manager per event
+    def record(
+        self, time, op, actor, kind, name, phase, status, protection, path, detail, scope, changes
+    ) -> int:
+        """Append one event given by its fields (`detail` as a tuple of items); returns its step.
+        The machine's hot path, so one call does it all and no Event is built. A shape — every
+        field but time, op and changes — seen before is stored once, and so are paths and
+        details: shapes that differ elsewhere still share them (a write and the read of the
+        same bytes)."""
+        try:
+            parts = self._parts
+            shape = (
+                actor, kind, name, phase, status, protection, parts.setdefault(path, path),
+                parts.setdefault(detail, detail) if detail else (), scope,
+            )  # fmt: skip
             shape = self._intern.setdefault(shape, shape)
         except TypeError:  # something unhashable inside: keep this one as it is
-            pass
+            shape = (actor, kind, name, phase, status, protection, path, detail, scope)
         self._shape.append(shape)
         self._changes.append(changes)
         self._time.append(time)
         self._op.append(op)
         return len(self._shape) - 1
 
-    def share(self, part: tuple) -> tuple:
-        """The one stored copy of a path or detail equal to `part`: events that differ in
-        their shape often have the same (a write and the read of the same bytes)."""
-        try:
-            return self._parts.setdefault(part, part)
-        except TypeError:  # something unhashable inside: keep this one as it is
-            return part
-
     def append(self, ev: Event) -> None:
         if ev.step != len(self._shape):
             raise ValueError(f"event {ev.step} appended as number {len(self._shape)}")
-        shape = (
-            ev.actor, ev.kind, ev.name, ev.phase, ev.status, ev.protection,
-            self.share(ev.path), self.share(ev.detail), ev.scope,
+        self.record(
+            ev.time, ev.op, ev.actor, ev.kind, ev.name, ev.phase, ev.status, ev.protection,
+            ev.path, ev.detail, ev.scope, ev.changes,
         )  # fmt: skip
-        self.record(ev.time, ev.op, shape, ev.changes)
 
     def seal(self) -> None:
         """The run is recorded: drop the tables that found equal shapes, paths and details."""

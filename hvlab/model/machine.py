@@ -184,12 +184,10 @@ class Machine:
             pending.clear()
         else:
             changes = ()
-        events = self.events
-        shape = (
-            actor, kind, name, phase, status, protection, events.share(path),
-            events.share(tuple(detail.items())) if detail else (), self.scope,
+        step = self.events.record(
+            self.time, self.op, actor, kind, name, phase, status, protection, path,
+            tuple(detail.items()) if detail else (), self.scope, changes,
         )  # fmt: skip
-        step = events.record(self.time, self.op, shape, changes)
         if step == self.checkpoint_at:
             self.checkpoint(step)
         if self.listeners:
