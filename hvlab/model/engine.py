@@ -157,8 +157,10 @@ class Actor:
     started: bool = False
     daemon: bool = False  # a service (a VSP, the VMBus server): the run need not wait for it
     priority: int = 0  # among ready actors the highest priority runs first (attackers: 1)
-    vp_key: tuple | None = None  # the scheduler's note of where its partition's VP state is
-    recheck: bool = True  # its wake-up condition's keys were set since it was last asked
+    # the scheduler's notes: is its partition's VP running (None: look again), and were its
+    # wake-up condition's keys set since the condition was last asked
+    vp_running: bool | None = None
+    recheck: bool = True
 
     @property
     def pid(self) -> int:
@@ -301,16 +303,27 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
     data = m.store.data
     running = VpState.RUNNING.value
     getrandbits = sched.getrandbits
-    # the actors waiting on each watched key (an actor stays listed after its wait: a stray
-    # recheck only makes it ask its condition once more)
-    waiters: dict[tuple, dict[int, Actor]] = {}
+    # The actors that watch each key: those whose partition it names or whose VP state it is,
+    # and those whose wake-up condition reads it. When a watched key is set, each of them
+    # looks at its VP and asks its condition again. (An actor stays listed after its wait is
+    # over: a stray recheck only asks once more.)
+    watchers: dict[tuple, dict[int, Actor]] = {}
+    watched = m.store.watched = set()
     woken = m.store.woken = []
-    m.store.watched = set()
+
+    def watch(actor: Actor, keys) -> None:
+        watched.update(keys)
+        for key in keys:
+            watchers.setdefault(key, {})[id(actor)] = actor
+
+    for a in actors:
+        a.vp_running = None
+        watch(a, (("pid", a.partition),))
     while ops < max_ops:
         if woken:
             for key in woken:
-                for a in waiters[key].values():
-                    a.recheck = True
+                for a in watchers[key].values():
+                    a.vp_running, a.recheck = None, True
             woken.clear()
         # The ready actors: not done, their partition's VP running, and not waiting or their
         # condition now holding; of those, the ones of the highest priority. This runs before
@@ -319,12 +332,15 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
         for a in actors:
             if a.done:
                 continue
-            if data.get(a.vp_key) != running:
-                # look the partition up again: it may be new, or gone (a name keeps its id
-                # while the partition lives, so the key noted is right while it runs)
-                a.vp_key = ("vp", data.get(("pid", a.partition)), 0)
-                if data.get(a.vp_key) != running:
-                    continue
+            if a.vp_running is None or CHECK_WAKE_UPS:
+                vp_key = ("vp", data.get(("pid", a.partition)), 0)
+                now = data.get(vp_key) == running
+                if CHECK_WAKE_UPS and a.vp_running not in (None, now):
+                    raise RuntimeError(f"{a.name}: its VP changed; no key of it was set")
+                a.vp_running = now
+                watch(a, (vp_key,))
+            if not a.vp_running:
+                continue
             wait = a.waiting
             if wait is not None:
                 if not a.recheck:
@@ -368,9 +384,7 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
         if kind is not Do and isinstance(op, WaitUntil):
             actor.waiting, actor.pending, actor.recheck = op, None, True
             if op.keys:
-                m.store.watched.update(op.keys)
-                for key in op.keys:
-                    waiters.setdefault(key, {})[id(actor)] = actor
+                watch(actor, op.keys)
             continue
         m.op += 1
         # Do is most operations of the root's services: run it here, without the dispatch
