@@ -2,7 +2,8 @@
 
     start: process start → first frame drawn, hvlab (`hvlab --workload ping --attack
            mitm-driver`, which also loads plugins and computes the run; and plain `hvlab` on
-           the first lesson) vs. a hello-world app, and the lab's Textual widgets alone
+           the first lesson) vs. a hello-world app; the lab's Textual widgets alone; and those
+           widgets after the model's start-up work (imports, plugins, the run)
     step:  the step key → the frame redrawn, with 8 partitions × 1,024 pages in the address-space
            pane on screen, vs. a key that updates one label in a bare app
 
@@ -77,6 +78,9 @@ def skeleton_app():
     return Skeleton()
 
 
+ATTACK_ARGS = ["--workload", "ping", "--attack", "mitm-driver"]
+
+
 def start_child(which: str) -> None:
     if which == "bare":
         from textual.app import App
@@ -89,6 +93,11 @@ def start_child(which: str) -> None:
         app = Hello()
     elif which == "skeleton":
         app = skeleton_app()
+    elif which == "model-work":  # the attack row's work before its lab, then the skeleton
+        from hvlab.cli import build_parser, lab_session
+
+        lab_session(build_parser().parse_args(ATTACK_ARGS))
+        app = skeleton_app()
     else:
         from hvlab.cli import build_parser, lab_session, lessons_and_progress
         from hvlab.tui.app import HvlabApp
@@ -98,7 +107,7 @@ def start_child(which: str) -> None:
             lessons, _errors, _cat, progress = lessons_and_progress()
             app = HvlabApp(cat, None, lessons=lessons, progress=progress)
         else:
-            args = build_parser().parse_args(["--workload", "ping", "--attack", "mitm-driver"])
+            args = build_parser().parse_args(ATTACK_ARGS)
             cat, session = lab_session(args)
             app = HvlabApp(cat, session)
     _report_first_frame(app)
