@@ -283,6 +283,7 @@ def run(
     finally:
         if collecting:
             gc.enable()
+        m.store.watched, m.store.woken = set(), []  # no scheduler looks at them any more
     m.scope = None
     stuck = sorted(a.name for a in actors if not a.done and not a.daemon)
     m.emit(

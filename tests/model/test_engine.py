@@ -76,3 +76,13 @@ def test_wrong_keys_without_the_check_leave_the_actor_waiting(monkeypatch):
     """What the check guards against: keys that miss what the condition reads."""
     monkeypatch.setattr(engine, "CHECK_WAKE_UPS", False)
     assert waiter_and_setter((("other",),)) == []
+
+
+def test_after_a_run_the_store_watches_nothing():
+    """Calls made on the machine after its run (the fuzzer's, the tests') note no wake-ups."""
+    m = Machine(Design(frozenset()), 0)
+    engine.run(m, WORKLOADS["ping"].build(m), seed=0)
+    store = m.store
+    assert store.watched == set()
+    store.set(("sief", 1, 0, 2), 1)
+    assert store.woken == []
