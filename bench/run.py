@@ -4,7 +4,8 @@
     python bench/run.py --write-readme README.md   and puts it between the README's markers
     python bench/run.py --smoke         tiny sizes, so the scripts cannot rot (used by the tests)
 
-Timings are medians of several runs; nothing here is asserted by the test suite.
+Timings are medians of several runs (the test suite's, which takes minutes, is run once);
+nothing here is asserted by the test suite.
 """
 
 from __future__ import annotations
@@ -310,6 +311,33 @@ def check_command(repeat: int, smoke: bool) -> Row:
     )
 
 
+def test_suite(smoke: bool) -> Row:
+    """`make test` less its one-time install: the lint and the whole suite, once (it takes
+    minutes). The smoke run times one small test file, to keep this code running."""
+    where = ["tests/model/test_store.py"] if smoke else []
+    lint = [sys.executable, "-m", "ruff", "check", "hvlab", "plugins", "tests", "bench"]
+    suite = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *where]
+
+    def run(*commands):
+        start = time.perf_counter()
+        for command in commands:
+            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    collect = run([*suite, "--collect-only"])
+    seconds = run(lint, suite)
+    return Row(
+        "`make test`: lint and the whole suite (the install on a fresh clone comes on top)"
+        if not smoke
+        else "`make test`: lint and one test file (smoke)",
+        f"{seconds / 60:.1f} min",
+        f"collecting the tests {collect:.1f} s",
+        seconds / collect,
+        None,
+        f"budget 5 min absolute: {'within' if seconds <= 300 else 'OVER'}",
+    )
+
+
 def tui_start(repeat: int) -> list[Row]:
     import tui
 
@@ -420,6 +448,7 @@ def main() -> int:
     rows.append(check_command(repeat, args.smoke))
     rows += tui_start(repeat)
     rows.append(tui_step(3 if args.smoke else 30))
+    rows.append(test_suite(args.smoke))
     text = table(rows)
     print(text)
     if args.write_readme:
