@@ -157,10 +157,10 @@ class Actor:
     started: bool = False
     daemon: bool = False  # a service (a VSP, the VMBus server): the run need not wait for it
     priority: int = 0  # among ready actors the highest priority runs first (attackers: 1)
-    # the scheduler's notes: is its partition's VP running (None: look again), and were its
-    # wake-up condition's keys set since the condition was last asked
+    # the scheduler's notes: is its partition's VP running (None: look again), and is the actor
+    # parked — its VP stopped, or its keyed wake-up condition false — until a key it watches is set
     vp_running: bool | None = None
-    recheck: bool = True
+    parked: bool = False
 
     @property
     def pid(self) -> int:
@@ -304,10 +304,11 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
     data = m.store.data
     running = VpState.RUNNING.value
     getrandbits = sched.getrandbits
+    check = CHECK_WAKE_UPS
     # The actors that watch each key: those whose partition it names or whose VP state it is,
-    # and those whose wake-up condition reads it. When a watched key is set, each of them
-    # looks at its VP and asks its condition again. (An actor stays listed after its wait is
-    # over: a stray recheck only asks once more.)
+    # and those whose wake-up condition reads it. When a watched key is set, each of them is
+    # unparked: it looks at its VP and asks its condition again. (An actor stays listed after
+    # its wait is over: a stray wake-up only asks once more.)
     watchers: dict[tuple, dict[int, Actor]] = {}
     watched = m.store.watched = set()
     woken = m.store.woken = []
@@ -318,39 +319,43 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
             watchers.setdefault(key, {})[id(actor)] = actor
 
     for a in actors:
-        a.vp_running = None
+        a.vp_running, a.parked = None, False
         watch(a, (("pid", a.partition),))
+    active: list[Actor] = []  # the actors neither done nor parked, in their order
+    changed = True  # an actor was parked, unparked or finished since `active` was made
     while ops < max_ops:
         if woken:
             for key in woken:
                 for a in watchers[key].values():
-                    a.vp_running, a.recheck = None, True
+                    a.vp_running = None
+                    if a.parked:
+                        a.parked, changed = False, True
             woken.clear()
+        if changed:
+            active = [a for a in actors if not (a.done or a.parked)]
+            changed = False
         # The ready actors: not done, their partition's VP running, and not waiting or their
-        # condition now holding; of those, the ones of the highest priority. This runs before
-        # every operation, for every actor.
+        # condition now holding; of those, the ones of the highest priority. Parked actors
+        # cannot be ready, so only the active ones are looked at.
         ready, top = [], 0
-        for a in actors:
-            if a.done:
+        for a in actors if check else active:
+            if check and (a.done or (a.parked and _check_parked(a, m, running))):
                 continue
-            if a.vp_running is None or CHECK_WAKE_UPS:
+            if a.vp_running is None or check:
                 vp_key = ("vp", data.get(("pid", a.partition)), 0)
                 now = data.get(vp_key) == running
-                if CHECK_WAKE_UPS and a.vp_running not in (None, now):
+                if check and a.vp_running not in (None, now):
                     raise RuntimeError(f"{a.name}: its VP changed; no key of it was set")
                 a.vp_running = now
                 watch(a, (vp_key,))
-            if not a.vp_running:
-                continue
+                if not now:  # until its partition's id or VP state is set
+                    a.parked = changed = True
+                    continue
             wait = a.waiting
-            if wait is not None:
-                if not a.recheck:
-                    if CHECK_WAKE_UPS and wait.cond(m):
-                        raise RuntimeError(f"{a.name}: '{wait.label}' holds; no key of it was set")
-                    continue
-                if not wait.cond(m):
-                    a.recheck = not wait.keys
-                    continue
+            if wait is not None and not wait.cond(m):
+                if wait.keys:  # until one of them is set
+                    a.parked = changed = True
+                continue
             if not ready or a.priority == top:
                 top = a.priority
                 ready.append(a)
@@ -377,19 +382,30 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
         try:
             op = actor.gen.send(actor.pending)
         except StopIteration:
-            actor.done = True
+            actor.done = changed = True
             m.emit(EventKind.SCHEDULE, actor.name, "end", path=(_node(actor),))
             continue
         ops += 1
         kind = type(op)
         if kind is not Do and isinstance(op, WaitUntil):
-            actor.waiting, actor.pending, actor.recheck = op, None, True
+            actor.waiting, actor.pending = op, None
             if op.keys:
                 watch(actor, op.keys)
             continue
         m.op += 1
         # Do is most operations of the root's services: run it here, without the dispatch
         actor.pending = op.fn(m) if kind is Do else execute(m, actor, op)
+
+
+def _check_parked(a: Actor, m: Machine, running: int) -> bool:
+    """CHECK_WAKE_UPS: a parked actor must not be ready (returns True: it stays parked)."""
+    data = m.store.data
+    if data.get(("vp", data.get(("pid", a.partition)), 0)) != running:
+        return True
+    if a.waiting is not None and not a.waiting.cond(m):
+        return True
+    what = f"'{a.waiting.label}' holds" if a.waiting is not None else "its VP runs"
+    raise RuntimeError(f"{a.name}: {what}; no key of it was set")
 
 
 def _node(actor: Actor) -> str:
