@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,16 +47,26 @@ class Row:
 
 
 def median_time(fn, repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    return interleaved({"": fn}, repeat)[""]
 
 
-def bare_pluggy_call_seconds(calls: int, repeat: int) -> float:
-    """One hook call with one implementation: the engine budget's unit."""
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """The median seconds of each function, measured in turns — every round runs each once,
+    starting one further along each time — so a busy spell on a shared machine slows a figure
+    and its baseline alike instead of one block of runs."""
+    names = list(fns)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeat):
+        for i in range(len(names)):
+            name = names[(round_ + i) % len(names)]
+            t0 = time.perf_counter()
+            fns[name]()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def pluggy_loop(calls: int) -> Callable[[], None]:
+    """`calls` hook calls with one implementation each: the engine budget's unit."""
     import pluggy
 
     spec, impl = pluggy.HookspecMarker("bench"), pluggy.HookimplMarker("bench")
@@ -78,7 +89,7 @@ def bare_pluggy_call_seconds(calls: int, repeat: int) -> float:
         for i in range(calls):
             hook(event=i)
 
-    return median_time(loop, repeat) / calls
+    return loop
 
 
 def pulse_workload():
@@ -110,28 +121,35 @@ def pulse_workload():
     return Workload("pulse", build, "two actors recording one event per operation")
 
 
-def marginal_per_event(build, size: int, repeat: int) -> tuple[float, int]:
-    """Seconds per event of a run of `size` iterations, less a run of none: the machine's
-    power-on and the lab's set-up are paid once a run, not per event. Returns it and the
-    run's event count."""
-    events, none = len(build(size).events), len(build(0).events)
-    seconds = median_time(lambda: build(size), repeat) - median_time(lambda: build(0), repeat)
-    return seconds / (events - none), events
-
-
 def engine_per_event(repeat: int, iterations: int) -> list[Row]:
+    """Per-event figures are marginal: a run of N iterations less a run of none, so the
+    machine's power-on and the lab's set-up are paid once a run, not per event."""
     from hvlab.lab import Lab
 
-    hook = bare_pluggy_call_seconds(20_000, repeat)
+    calls = 20_000
     pulse = {"pulse": pulse_workload()}
-    engine, pulse_events = marginal_per_event(
-        lambda n: Lab("pulse", workloads=pulse, params={"iterations": n}), iterations * 8, repeat
-    )
-    boot_events = len(Lab("boot").events)
-    boot = median_time(lambda: Lab("boot"), repeat) / boot_events
-    busy, busy_events = marginal_per_event(
-        lambda n: Lab("busy", params={"iterations": n}), iterations * 2, repeat
-    )
+
+    def pulse_run(n):
+        return lambda: Lab("pulse", workloads=pulse, params={"iterations": n})
+
+    def busy_run(n):
+        return lambda: Lab("busy", params={"iterations": n})
+
+    runs = {
+        "hook": pluggy_loop(calls),
+        "pulse": pulse_run(iterations * 8),
+        "pulse-0": pulse_run(0),
+        "boot": lambda: Lab("boot"),
+        "busy": busy_run(iterations * 2),
+        "busy-0": busy_run(0),
+    }
+    events = {name: len(run().events) for name, run in runs.items() if name != "hook"}
+    t = interleaved(runs, repeat)
+    hook = t["hook"] / calls
+    pulse_events, boot_events, busy_events = events["pulse"], events["boot"], events["busy"]
+    engine = (t["pulse"] - t["pulse-0"]) / (pulse_events - events["pulse-0"])
+    boot = t["boot"] / boot_events
+    busy = (t["busy"] - t["busy-0"]) / (busy_events - events["busy-0"])
     baseline = f"bare pluggy hook call {hook * 1e6:.2f} µs"
     model_note = (
         "the model's own work per event (decoding and validating hypercalls, guest memory "
@@ -279,8 +297,8 @@ def cli_start(repeat: int) -> Row:
     def run(args):
         return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
 
-    bare = median_time(run(["-c", "pass"]), repeat)
-    helped = median_time(run(["-m", "hvlab", "--help"]), repeat)
+    t = interleaved({"bare": run(["-c", "pass"]), "help": run(["-m", "hvlab", "--help"])}, repeat)
+    bare, helped = t["bare"], t["help"]
     return Row(
         "CLI start: `hvlab --help` (Textual and networkx never imported)",
         f"{helped * 1e3:.0f} ms",
@@ -292,15 +310,12 @@ def cli_start(repeat: int) -> Row:
 
 def check_command(repeat: int, smoke: bool) -> Row:
     args = ["-m", "hvlab", "check"] + (["--no-contracts"] if smoke else [])
-    seconds = median_time(
-        lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True), repeat
-    )
-    bare = median_time(
-        lambda: subprocess.run(
-            [sys.executable, "-m", "hvlab", "--help"], check=True, capture_output=True
-        ),
-        repeat,
-    )
+
+    def run(args):
+        return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
+
+    t = interleaved({"check": run(args), "help": run(["-m", "hvlab", "--help"])}, repeat)
+    seconds, bare = t["check"], t["help"]
     return Row(
         "`hvlab check`: 13 lessons (reference + known-bad) and 9 contracts × 512 designs",
         f"{seconds:.1f} s",
@@ -341,11 +356,10 @@ def test_suite(smoke: bool) -> Row:
 def tui_start(repeat: int) -> list[Row]:
     import tui
 
-    bare = tui.start_seconds("bare", repeat)
-    hv = tui.start_seconds("hvlab", repeat)
-    lesson = tui.start_seconds("lesson", repeat)
-    skeleton = tui.start_seconds("skeleton", repeat)
-    model_work = tui.start_seconds("model-work", repeat)
+    t = tui.start_seconds(["bare", "hvlab", "lesson", "skeleton", "model-work"], repeat)
+    bare, hv, lesson, skeleton, model_work = (
+        t[k] for k in ("bare", "hvlab", "lesson", "skeleton", "model-work")
+    )
     baseline = f"bare Textual hello-world {bare * 1e3:.0f} ms"
     return [
         Row(

@@ -114,23 +114,27 @@ def start_child(which: str) -> None:
     app.run(headless=True, size=(120, 40))
 
 
-def start_seconds(which: str, repeat: int) -> float:
-    """Median seconds from spawning the process to its first frame (CLOCK_MONOTONIC is shared
-    by all processes on Linux, so the child's clock reading is comparable)."""
-    samples = []
+def start_seconds(whiches: list[str], repeat: int) -> dict[str, float]:
+    """Median seconds from spawning the process to its first frame, for each app. The apps
+    start in turns (each round starting one further along), so a busy spell on a shared
+    machine slows an app and its baseline alike. CLOCK_MONOTONIC is shared by all processes on
+    Linux, so the child's clock reading is comparable."""
+    samples: dict[str, list[float]] = {which: [] for which in whiches}
     with tempfile.TemporaryDirectory() as data:  # a learner with no progress yet
         env = {**os.environ, "HVLAB_DATA_DIR": data}
-        for _ in range(repeat):
-            t0 = time.monotonic()
-            done = subprocess.run(
-                [sys.executable, __file__, "--start", which],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=env,
-            )
-            samples.append(float(done.stdout.split()[-1]) - t0)
-    return statistics.median(samples)
+        for round_ in range(repeat):
+            for i in range(len(whiches)):
+                which = whiches[(round_ + i) % len(whiches)]
+                t0 = time.monotonic()
+                done = subprocess.run(
+                    [sys.executable, __file__, "--start", which],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                )
+                samples[which].append(float(done.stdout.split()[-1]) - t0)
+    return {which: statistics.median(times) for which, times in samples.items()}
 
 
 # -- step latency ----------------------------------------------------------------------------
