@@ -299,12 +299,28 @@ def cli_start(repeat: int) -> Row:
 
     t = interleaved({"bare": run(["-c", "pass"]), "help": run(["-m", "hvlab", "--help"])}, repeat)
     bare, helped = t["bare"], t["help"]
+    heavy = set()
+    for argv in (["--help"], ["run", "boot"]):  # the budget: neither loads Textual or networkx
+        probe = (
+            "import contextlib, io, sys\n"
+            "from hvlab.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            f"    main({argv!r})\n"
+            "print(' '.join(sys.modules))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        )
+        loaded = {name.split(".")[0] for name in out.stdout.split()}
+        heavy |= loaded & {"textual", "networkx"}
     return Row(
-        "CLI start: `hvlab --help` (Textual and networkx never imported)",
+        "CLI start: `hvlab --help` (budget: neither it nor `hvlab run` imports Textual or "
+        "networkx)",
         f"{helped * 1e3:.0f} ms",
         f"bare `python -c pass` {bare * 1e3:.0f} ms",
         helped / bare,
         None,
+        f"imports {', '.join(sorted(heavy))}: OVER" if heavy else "neither imported: within",
     )
 
 
