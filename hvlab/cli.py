@@ -38,6 +38,14 @@ def build_parser() -> Parser:
         metavar="PATH",
         help="also load this plugin file (repeatable)",
     )
+    with_lessons = Parser(add_help=False)
+    with_lessons.add_argument(
+        "--lessons",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also offer the lessons in this file or folder, after the shipped ones (repeatable)",
+    )
 
     run = sub.add_parser(
         "run",
@@ -97,11 +105,17 @@ def build_parser() -> Parser:
         "--dir", default=".", help="where to create hvlab-NAME/ or ID.toml (default: here)"
     )
 
-    sub.add_parser("lessons", help="list the lessons with your progress")
-    lesson = sub.add_parser("lesson", help="open the lab on a lesson")
+    sub.add_parser(
+        "lessons", parents=[with_plugins, with_lessons], help="list the lessons with your progress"
+    )
+    lesson = sub.add_parser(
+        "lesson", parents=[with_plugins, with_lessons], help="open the lab on a lesson"
+    )
     lesson.add_argument("id", help="lesson id (see 'hvlab lessons')")
     check = sub.add_parser(
-        "check", help="replay every lesson's reference and known-bad moves, and the contracts"
+        "check",
+        parents=[with_plugins],
+        help="replay every lesson's reference and known-bad moves, and the contracts",
     )
     check.add_argument("paths", nargs="*", metavar="PATH", help="lesson files or folders")
     check.add_argument("--json", action="store_true", help="print one JSON object")
@@ -160,6 +174,14 @@ def add_lab_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATH",
         help="also load this plugin file (repeatable)",
+    )
+    lab.add_argument(
+        "--lessons",
+        dest="lab_lessons",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also offer the lessons in this file or folder, after the shipped ones (repeatable)",
     )
     lab.add_argument(
         "--present",
@@ -286,7 +308,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         raise UsageError(f"--present needs a pace above 0 seconds, not {present:g}")
     if session is not None:
         return open_tui(cat, session, narrate=args.narrate, present=present)
-    lessons, _errors, _cat, progress = lessons_and_progress()
+    lessons, _errors, _cat, progress = lessons_and_progress(args.lab_lessons, args.lab_plugin)
     return open_tui(
         cat, None, narrate=args.narrate, lessons=lessons, progress=progress, present=present
     )
@@ -348,6 +370,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv += ["--seed", str(args.lab_seed)]
     for path in args.lab_plugin:
         argv += ["--plugin", path]
+    for path in args.lab_lessons:
+        argv += ["--lessons", path]
     if args.narrate:
         argv.append("--narrate")
     if args.present is not None:
@@ -521,9 +545,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def lessons_and_progress(paths=None, *, report: bool = True):
-    """The shipped lessons (or those under `paths`), the catalogue, the learner's progress; each
-    bad lesson file is one line on stderr."""
+def lessons_and_progress(extra=(), plugins=(), *, report: bool = True):
+    """The shipped lessons and those in `extra` (files or folders), the catalogue with
+    `plugins` (files) loaded too, the learner's progress; each bad lesson file is one line on
+    stderr (plugin errors are in the catalogue's `errors`, for the caller to report)."""
     from pathlib import Path
 
     from hvlab.lessons import bundled_dir, load_lessons
@@ -531,8 +556,12 @@ def lessons_and_progress(paths=None, *, report: bool = True):
     from hvlab.lessons.runner import known_ids
     from hvlab.plugins import load_catalogue
 
-    cat = load_catalogue([], echo=False)
-    lessons, errors = load_lessons([Path(p) for p in paths or [bundled_dir()]], known_ids(cat))
+    for p in extra:
+        if not Path(p).exists():
+            raise UsageError(f"--lessons {p}: no such file or folder")
+    cat = load_catalogue(plugins, echo=False)
+    paths = [bundled_dir(), *(Path(p) for p in extra)]
+    lessons, errors = load_lessons(paths, known_ids(cat))
     if report:
         for line in errors:
             print(f"hvlab: {line}", file=sys.stderr)
@@ -542,8 +571,15 @@ def lessons_and_progress(paths=None, *, report: bool = True):
     return lessons, errors, cat, progress
 
 
-def cmd_lessons(_args: argparse.Namespace) -> int:
-    lessons, errors, _cat, progress = lessons_and_progress()
+def report_plugin_errors(cat) -> list[str]:
+    for error in cat.errors:
+        print(f"hvlab: {error}", file=sys.stderr)
+    return list(cat.errors)
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    lessons, errors, cat, progress = lessons_and_progress(args.lessons, args.plugin)
+    errors = errors + report_plugin_errors(cat)
     for i, lesson in enumerate(lessons, 1):
         status = progress.status(lesson.id)
         after = f"  (after {', '.join(lesson.prerequisites)})" if lesson.prerequisites else ""
@@ -552,7 +588,8 @@ def cmd_lessons(_args: argparse.Namespace) -> int:
 
 
 def cmd_lesson(args: argparse.Namespace) -> int:
-    lessons, _errors, cat, progress = lessons_and_progress()
+    lessons, _errors, cat, progress = lessons_and_progress(args.lessons, args.plugin)
+    report_plugin_errors(cat)
     chosen = [lesson for lesson in lessons if lesson.id == args.id]
     if not chosen:
         raise UsageError(f"unknown lesson '{args.id}' (valid: {', '.join(x.id for x in lessons)})")
@@ -570,8 +607,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or folder: {p}")
-    cat = load_catalogue([], echo=False)
+    cat = load_catalogue(args.plugin, echo=False)
     results, errors = run_check(paths, cat, contracts=not args.no_contracts)
+    errors = cat.errors + errors  # a plugin file that does not load is an unreadable input
     if args.junit:
         try:
             Path(args.junit).write_bytes(junit(results, errors))

@@ -22,6 +22,7 @@ def known_ids(cat: Catalogue) -> dict[str, tuple[str, ...]]:
     nodes = {n.id for preset in PRESETS for n in build(Design.preset(preset)).nodes}
     nodes |= {n.id for n in build(Design(frozenset(known_protections()))).nodes}
     return {
+        "plugins": tuple(p.name for p in cat.plugins),
         "workloads": tuple(cat.workloads or WORKLOADS),
         "attacks": tuple(cat.attacks),
         "protections": known_protections(cat.extra_protections),

@@ -100,6 +100,7 @@ class Lesson:
     steps: tuple[Step, ...]
     prerequisites: tuple[str, ...] = ()
     known_bad: tuple[int, tuple[str, ...]] | None = None  # (step index from 0, moves)
+    plugins: tuple[str, ...] = ()  # the plugins the lesson needs, by name
     path: Path | None = field(default=None, compare=False)
 
 
@@ -198,10 +199,23 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         )
     if version < 1:
         raise top.fail(f"schema_version must be 1, not {version}", "schema_version")
-    top.unknown(("schema_version", "id", "title", "summary", "prerequisites", "steps", "known_bad"))
+    top.unknown(
+        (
+            "schema_version", "id", "title", "summary", "prerequisites", "plugins", "steps",
+            "known_bad",
+        )
+    )  # fmt: skip
     lesson_id = top.get("id", str, required=True)
     if not ID.match(lesson_id):
         raise top.fail(f"id '{lesson_id}' must be lowercase letters, digits and dashes", "id")
+    plugins = top.strings("plugins")
+    for name in plugins:  # before the steps: their attack ids may come from these plugins
+        if known and "plugins" in known and name not in known["plugins"]:
+            raise top.fail(
+                f"needs the plugin '{name}', which is not loaded (loaded: "
+                f"{', '.join(known['plugins'])}); install it, or name its file with --plugin",
+                f'"{name}"',
+            )
     steps_raw = top.get("steps", list, required=True)
     if not steps_raw:
         raise top.fail("a lesson needs at least one [[steps]]", "steps")
@@ -229,6 +243,7 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         steps=tuple(steps),
         prerequisites=top.strings("prerequisites"),
         known_bad=known_bad,
+        plugins=plugins,
         path=path,
     )
 
