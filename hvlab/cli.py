@@ -356,6 +356,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from textual_serve.server import Server
 
     lab_session(args)  # bad options fail here, in the terminal, not in the browser
+    check_lesson_paths(args.lab_lessons)
     argv = [sys.executable, "-m", "hvlab"]
     for flag, value in (
         ("--workload", args.workload),
@@ -556,9 +557,7 @@ def lessons_and_progress(extra=(), plugins=(), *, report: bool = True):
     from hvlab.lessons.runner import known_ids
     from hvlab.plugins import load_catalogue
 
-    for p in extra:
-        if not Path(p).exists():
-            raise UsageError(f"--lessons {p}: no such file or folder")
+    check_lesson_paths(extra)
     cat = load_catalogue(plugins, echo=False)
     paths = [bundled_dir(), *(Path(p) for p in extra)]
     lessons, errors = load_lessons(paths, known_ids(cat))
@@ -569,6 +568,14 @@ def lessons_and_progress(extra=(), plugins=(), *, report: bool = True):
     for notice in progress.notices:
         print(f"hvlab: {notice}", file=sys.stderr)
     return lessons, errors, cat, progress
+
+
+def check_lesson_paths(paths) -> None:
+    from pathlib import Path
+
+    for p in paths:
+        if not Path(p).exists():
+            raise UsageError(f"--lessons {p}: no such file or folder")
 
 
 def report_plugin_errors(cat) -> list[str]:

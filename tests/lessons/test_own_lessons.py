@@ -120,3 +120,9 @@ async def test_an_own_lesson_plays_in_the_tui_with_its_plugin(tmp_path):
         await pilot.pause()
         assert screen.lesson.goal_met()  # the oracle saw our plugin's driver read A's secret
     assert progress.get("root-reader").status == "done"
+
+
+def test_serve_refuses_a_missing_lessons_folder_in_the_terminal(tmp_path):
+    done = hvlab("serve", "--lessons", str(tmp_path / "nowhere"), timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"hvlab: --lessons {tmp_path / 'nowhere'}: no such file or folder"
