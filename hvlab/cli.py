@@ -77,7 +77,9 @@ def build_parser() -> Parser:
     sub.add_parser("plugins", parents=[with_plugins], help="list loaded plugins and their attacks")
 
     export = sub.add_parser(
-        "export", help="write the architecture graph, or a trace file of a run's moment"
+        "export",
+        parents=[with_plugins],
+        help="write the architecture graph, or a trace file of a run's moment",
     )
     export.add_argument("what", choices=["topology", "trace"], help="what to export")
     export.add_argument("file", nargs="?", metavar="FILE", help="trace: the file to write")
@@ -92,7 +94,11 @@ def build_parser() -> Parser:
     export.add_argument("--lesson", default="", metavar="ID", help="trace: the lesson, if any")
     export.add_argument("--lesson-step", type=int, default=0, help="trace: the lesson step")
 
-    replay = sub.add_parser("replay", help="open a trace file at its step, after verifying it")
+    replay = sub.add_parser(
+        "replay",
+        parents=[with_plugins],
+        help="open a trace file at its step, after verifying it",
+    )
     replay.add_argument("file", metavar="FILE")
     replay.add_argument(
         "--check", action="store_true", help="only verify: exit 0 if it rebuilds, 1 if not"
@@ -436,7 +442,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from hvlab import tracefile
     from hvlab.plugins import load_catalogue
 
-    cat = load_catalogue([], echo=False)
+    cat = load_catalogue(args.plugin, echo=False)
+    report_plugin_errors(cat)
     try:
         moment, problem = tracefile.verify(Path(args.file), cat)
     except tracefile.TraceFileError as exc:

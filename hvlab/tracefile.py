@@ -145,7 +145,10 @@ def verify(path: Path, cat: Catalogue) -> tuple[Moment, str | None]:
     here = plugin_versions(cat)
     for name, version in moment.plugins.items():
         if name not in here:
-            return moment, f"{path}: made with plugin '{name}' {version}, which is not installed"
+            return moment, (
+                f"{path}: made with plugin '{name}' {version}, which is not loaded here; "
+                "install it, or name its file with --plugin"
+            )
         if here[name] != version:
             return moment, (
                 f"{path}: made with plugin '{name}' {version}; this machine has {here[name]}"

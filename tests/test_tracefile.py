@@ -67,7 +67,7 @@ def test_other_plugin_versions_are_named(saved):
     assert "made with plugin 'hvlab-attacks' 9.9; this machine has" in problem
     rewrite(path, plugins={"hvlab-gone": "1.0"})
     _, problem = tracefile.verify(path, CAT)
-    assert "'hvlab-gone' 1.0, which is not installed" in problem
+    assert "'hvlab-gone' 1.0, which is not loaded here; install it, or name its file" in problem
 
 
 def test_the_commands(tmp_path):
@@ -90,6 +90,27 @@ def test_the_commands(tmp_path):
     assert missing.returncode == 1 and "cannot read" in missing.stderr
     unknown = hvlab("export", "trace", str(path), "--attack", "nope")
     assert unknown.returncode == 2 and "unknown attack 'nope'" in unknown.stderr
+
+
+def test_a_moment_made_with_a_plugin_file_replays_with_that_file(tmp_path):
+    from pathlib import Path
+
+    reader = Path(__file__).parent.parent / "docs/examples/hvlab-root-reader/hvlab_root_reader.py"
+    path = tmp_path / "reader.hvtrace"
+
+    def hvlab(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "hvlab", *args], capture_output=True, text=True, timeout=120
+        )
+
+    attack = ["--workload", "boot", "--attack", "root-driver-reads-a"]
+    made = hvlab("export", "trace", str(path), *attack, "--plugin", str(reader))
+    assert made.returncode == 0, made.stderr
+    without = hvlab("replay", "--check", str(path))
+    assert without.returncode == 1
+    assert "plugin 'hvlab_root_reader'" in without.stderr
+    assert "name its file with --plugin" in without.stderr
+    assert hvlab("replay", "--check", str(path), "--plugin", str(reader)).returncode == 0
 
 
 def test_a_trace_exported_on_another_machine_replays_here():
