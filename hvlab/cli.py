@@ -31,21 +31,9 @@ def build_parser() -> Parser:
     add_lab_options(parser)
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     with_plugins = Parser(add_help=False)
-    with_plugins.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also load this plugin file (repeatable)",
-    )
+    add_paths(with_plugins, "--plugin", PLUGIN_HELP)
     with_lessons = Parser(add_help=False)
-    with_lessons.add_argument(
-        "--lessons",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also offer the lessons in this file or folder, after the shipped ones (repeatable)",
-    )
+    add_paths(with_lessons, "--lessons", LESSONS_HELP)
 
     run = sub.add_parser(
         "run",
@@ -153,6 +141,18 @@ def build_parser() -> Parser:
     return parser
 
 
+PLUGIN_HELP = "also load this plugin file (repeatable)"
+LESSONS_HELP = "also offer the lessons in this file or folder, after the shipped ones (repeatable)"
+
+
+def add_paths(parser, flag: str, text: str, dest: str | None = None) -> None:
+    """A repeatable option naming a file or folder each time."""
+    parser.add_argument(
+        flag, **({"dest": dest} if dest else {}), action="append", default=[], metavar="PATH",
+        help=text,
+    )  # fmt: skip
+
+
 def add_lab_options(parser: argparse.ArgumentParser) -> None:
     """What `hvlab` (the TUI) and `hvlab serve` open on; without any, the start screen."""
     from hvlab.model.protections import PRESETS
@@ -173,22 +173,8 @@ def add_lab_options(parser: argparse.ArgumentParser) -> None:
         help="protections switched off",
     )
     lab.add_argument("--seed", dest="lab_seed", type=int, default=0, help="seed (default 0)")
-    lab.add_argument(
-        "--plugin",
-        dest="lab_plugin",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also load this plugin file (repeatable)",
-    )
-    lab.add_argument(
-        "--lessons",
-        dest="lab_lessons",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also offer the lessons in this file or folder, after the shipped ones (repeatable)",
-    )
+    add_paths(lab, "--plugin", PLUGIN_HELP, dest="lab_plugin")
+    add_paths(lab, "--lessons", LESSONS_HELP, dest="lab_lessons")
     lab.add_argument(
         "--present",
         nargs="?",
