@@ -33,9 +33,8 @@ def slot(machine: Machine, pid: int, vp: int, sint: int):
 
 
 def message_waiting(pid: int, vp: int, sint: int):
-    """A wake-up condition: a message is in the slot. (Schedulers ask it before every
-    operation, so it is one lookup.)"""
-    key = ("sim", pid, vp, sint)
+    """A wake-up condition: a message is in the slot. It reads one key, `slot_key(...)`."""
+    key = slot_key(pid, vp, sint)
     return lambda m: key in m.store.data
 
 

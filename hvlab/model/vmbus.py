@@ -126,16 +126,16 @@ def post(actor: Actor, conn: int, payload: bytes, target: tuple[int, int, int]):
         result = yield Call(HvCallCode.POST_MESSAGE, post_input(conn, payload))
         if result.status is not HvStatus.INSUFFICIENT_BUFFERS:
             return result
-        yield WaitUntil(
-            lambda m, t=target: synic.slot(m, *t) is None, "message slot free", (("sim", *target),)
-        )
+        slot = synic.slot_key(*target)
+        yield WaitUntil(lambda m, s=slot: s not in m.store.data, "message slot free", (slot,))
 
 
 def receive(actor: Actor):
     """Wait for a message in the actor's own SINT 2 slot and take it."""
     pid = actor.pid
-    key = synic.slot_key(pid, 0, SINT)
-    yield WaitUntil(lambda m: key in m.store.data, "VMBus message", (key,))
+    yield WaitUntil(
+        synic.message_waiting(pid, 0, SINT), "VMBus message", (synic.slot_key(pid, 0, SINT),)
+    )
     msg = yield Do(lambda m, n=actor.name: synic.consume(m, pid, 0, SINT, n), "read message")
     return msg[1]
 

@@ -21,7 +21,14 @@ from hvlab.model.hv import HvCallCode
 from hvlab.model.invoke import call, pack
 from hvlab.model.partitions import ROOT_PID
 from hvlab.model.ring import DESCRIPTOR, KNOWN_FLAGS, Descriptor, PacketType, Ring
-from hvlab.model.vmbus import SINT, VSP_VALIDATES, chan, root_to_child_connection, set_chan
+from hvlab.model.vmbus import (
+    SINT,
+    VSP_VALIDATES,
+    chan,
+    root_to_child_connection,
+    set_chan,
+    signal_key,
+)
 from hvlab.model.vmbus import rings as channel_rings
 
 if TYPE_CHECKING:
@@ -246,7 +253,7 @@ def take_signals(m: Machine, relids: list[int]) -> list[int]:
 
 
 # Every store key `device_signalled` reads (a channel's device is set with the channel list).
-SIGNAL_KEYS = (("sief", ROOT_PID, 0, SINT), ("channels",))
+SIGNAL_KEYS = (signal_key(ROOT_PID), ("channels",))
 
 
 def device_signalled(m: Machine, device: int) -> bool:
