@@ -294,8 +294,8 @@ def run(
     )
 
 
-# Tests set this to ask every waiting actor's condition before every operation, keys or not,
-# and to fail when one that gave keys holds although none of its keys was set.
+# Tests set this to look at every actor before every operation, parked or not, and to fail when
+# a parked one is ready (a key it depends on changed unwatched) or a VP noted running is not.
 CHECK_WAKE_UPS = False
 
 
