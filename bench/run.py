@@ -428,10 +428,11 @@ def tui_step(presses: int) -> Row:
     )
 
 
-def table(rows: list[Row]) -> str:
+def table(rows: list[Row], repeat: int) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python "
-        f"{platform.python_version()}, by `make bench` (medians of 5 runs).",
+        f"{platform.python_version()}, by `make bench` (medians of {repeat} runs, each taken in "
+        "turns with its baseline; the test suite is run once).",
         "",
         "| budget | measured | baseline (same run) | ratio | limit | verdict | note |",
         "|---|---|---|---|---|---|---|",
@@ -479,7 +480,7 @@ def main() -> int:
     rows += tui_start(repeat)
     rows.append(tui_step(3 if args.smoke else 30))
     rows.append(test_suite(args.smoke))
-    text = table(rows)
+    text = table(rows, repeat)
     print(text)
     if args.write_readme:
         write_readme(args.write_readme, text)
