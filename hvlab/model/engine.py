@@ -1,11 +1,12 @@
 """The engine: actors run small programs of operations, interleaved deterministically.
 
 A program is a generator that yields operations (the named tuples below: immutable records,
-built once per step, so they are kept as cheap to build as Python allows) and receives each one's
-result. One operation is atomic and may produce several events (a hypercall's entry, validate,
-dispatch and complete; an intercept answered by the root). Between operations the scheduler
-picks the next runnable actor with a random generator seeded from the run's seed, so the same
-workload, design and seed always give the same trace.
+built once per step, so they are kept as cheap to build as Python allows; they compare as tuples
+do, so tell them apart by type) and receives each one's result. One operation is atomic and may
+produce several events (a hypercall's entry, validate, dispatch and complete; an intercept
+answered by the root). Between operations the scheduler picks the next runnable actor with a
+random generator seeded from the run's seed, so the same workload, design and seed always give
+the same trace.
 """
 
 from __future__ import annotations
