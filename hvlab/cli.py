@@ -212,8 +212,7 @@ def catalogue_from(args: argparse.Namespace):
     from hvlab.plugins import load_catalogue
 
     cat = load_catalogue(getattr(args, "plugin", []))
-    for error in cat.errors:
-        print(f"hvlab: {error}", file=sys.stderr)
+    report_plugin_errors(cat)
     return cat
 
 
@@ -258,8 +257,7 @@ def lab_session(args: argparse.Namespace):
     from hvlab.session import RunSpec, Session, SessionError
 
     cat = load_catalogue(args.lab_plugin, echo=False)
-    for error in cat.errors:
-        print(f"hvlab: {error}", file=sys.stderr)
+    report_plugin_errors(cat)
     if not (args.workload or args.lab_attack or args.lab_design or args.lab_off):
         return cat, None
     workload = args.workload
@@ -546,7 +544,6 @@ def lessons_and_progress(extra=(), plugins=(), *, report: bool = True):
     from pathlib import Path
 
     from hvlab.lessons import bundled_dir, load_lessons
-    from hvlab.lessons.progress import Progress
     from hvlab.lessons.runner import known_ids
     from hvlab.plugins import load_catalogue
 
@@ -557,10 +554,18 @@ def lessons_and_progress(extra=(), plugins=(), *, report: bool = True):
     if report:
         for line in errors:
             print(f"hvlab: {line}", file=sys.stderr)
+    return lessons, errors, cat, open_progress()
+
+
+def open_progress():
+    """The learner's progress; what opening it had to mend (a file set aside, a backup
+    restored, a newer file opened read-only) is one line each on stderr."""
+    from hvlab.lessons.progress import Progress
+
     progress = Progress.open()
     for notice in progress.notices:
         print(f"hvlab: {notice}", file=sys.stderr)
-    return lessons, errors, cat, progress
+    return progress
 
 
 def check_lesson_paths(paths) -> None:
@@ -572,6 +577,7 @@ def check_lesson_paths(paths) -> None:
 
 
 def report_plugin_errors(cat) -> list[str]:
+    """Each plugin that did not load, one line on stderr; returns those lines."""
     for error in cat.errors:
         print(f"hvlab: {error}", file=sys.stderr)
     return list(cat.errors)
@@ -660,11 +666,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 def cmd_progress(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hvlab.lessons.progress import Progress, ProgressError
+    from hvlab.lessons.progress import ProgressError
 
-    progress = Progress.open()
-    for notice in progress.notices:
-        print(f"hvlab: {notice}", file=sys.stderr)
+    progress = open_progress()
     if args.action == "show":
         print(f"{progress.path}{' (read-only)' if progress.read_only else ''}")
         for lesson_id, entry in sorted(progress.lessons.items()):
