@@ -284,6 +284,7 @@ class Machine:
                 value = memory.read_phys(st, spa, size)
             else:
                 memory.write_phys(st, spa, data)
+                value = data
         else:
             pfns, out = tuple(e[0] for e in entries), []
             pos, end = gpa, gpa + size
@@ -298,8 +299,6 @@ class Machine:
                     )
                 pos += chunk
             value = b"".join(out) if data is None else data
-        if data is not None:
-            value = data
         self.emit(
             EventKind.MEMORY,
             actor,
