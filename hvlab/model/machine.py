@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hvlab.model import canaries, memory, partitions, synic
-from hvlab.model.events import Event, EventKind, EventLog, Phase
+from hvlab.model.events import EventKind, EventLog, Phase
 from hvlab.model.hv import (
     CHILD_PRIVILEGES,
     MSR_GUEST_OS_ID,
@@ -55,7 +55,6 @@ class Machine:
         self.time = 0
         self.scope: str | None = None
         self.op = 0
-        self.listeners: list[Callable[[Event], None]] = []
         self.checkpoint_at = -1  # the step after which `checkpoint` is called; -1: never
         # Set by the lab layer: called (site, driver, context) for drivers installed at a site.
         self.site_handler: Callable | None = None
@@ -190,10 +189,6 @@ class Machine:
         )  # fmt: skip
         if step == self.checkpoint_at:
             self.checkpoint(step)
-        if self.listeners:
-            ev = self.events[step]
-            for listener in self.listeners:
-                listener(ev)
         return step
 
     def checkpoint(self, step: int) -> None:
