@@ -5,6 +5,8 @@ A screen using this holds a `Session` and implements `show()`, which redraws fro
 
 from __future__ import annotations
 
+import functools
+
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -12,6 +14,19 @@ from textual.timer import Timer
 
 from hvlab.session import Session, SessionError
 from hvlab.tui.dialogs import Ask
+
+
+def learner_move(action):
+    """A move of the learner's: refused while `may_move` says no (a lesson can ask for a
+    prediction first)."""
+
+    @functools.wraps(action)
+    def guarded(self, *args):
+        if self.may_move():
+            action(self, *args)
+
+    return guarded
+
 
 SPEEDS = (1, 2, 5, 10, 25, 50)  # steps per second in play mode
 
@@ -73,50 +88,43 @@ class Stepping(Screen):
         self.show()
         self.post_message(self.StepTaken(self.session.cursor))
 
+    @learner_move
     def action_step(self) -> None:
-        if not self.may_move():
-            return
         self.session.step()
         self.moved()
 
+    @learner_move
     def action_back(self) -> None:
-        if not self.may_move():
-            return
         self.session.back()
         self.moved()
 
+    @learner_move
     def action_to_end(self) -> None:
-        if not self.may_move():
-            return
         self.session.goto(self.session.lab.last)
         self.moved()
 
+    @learner_move
     def action_rewind(self) -> None:
-        if not self.may_move():
-            return
         self.session.goto(-1)
         self.moved()
 
+    @learner_move
     def action_next_decision(self) -> None:
-        if not self.may_move():
-            return
         here = self.session.cursor
         if self.session.next_decision() == here:
             self.notify("No protection decides and nothing is breached after this step.")
         self.moved()
 
+    @learner_move
     def action_divergence(self) -> None:
-        if not self.may_move():
-            return
         if self.session.divergence is None:
             self.notify("No divergence: switch a protection first (t), or the runs are the same.")
             return
         self.session.goto(self.session.divergence.step)
         self.moved()
 
+    @learner_move
     def action_jump(self) -> None:
-        if not self.may_move():
-            return
         last = self.session.lab.last
 
         def done(answer: str | None) -> None:
@@ -133,9 +141,8 @@ class Stepping(Screen):
         self.app.push_screen(Ask(f"Jump to step (0 to {last}, -1 for the start):"), done)
 
     # -- play -------------------------------------------------------------------------------
+    @learner_move
     def action_play(self) -> None:
-        if not self.may_move():
-            return
         if self._player is not None:
             self.pause("paused")
             return
@@ -188,10 +195,9 @@ class Stepping(Screen):
         self._set_speed(-1)
 
     # -- switching --------------------------------------------------------------------------
+    @learner_move
     def switch(self, change, protection: str | None) -> None:
         """Run `change()` (a toggle or a preset) against the session and report the result."""
-        if not self.may_move():
-            return
         self.pause("paused for the replay")
         try:
             divergence = change()
