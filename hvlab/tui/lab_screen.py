@@ -23,7 +23,7 @@ from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
 from hvlab.tui.highlight import HEADER, highlight
-from hvlab.tui.lesson_keys import LessonKeys
+from hvlab.tui.lesson_keys import LESSON_BINDINGS, LessonKeys
 from hvlab.tui.lesson_pane import LessonPane
 from hvlab.tui.memory import AddressSpaces
 from hvlab.tui.plugins_pane import PluginsPane
@@ -67,10 +67,7 @@ class LabScreen(LessonKeys, Stepping):
     BINDINGS = [
         *STEP_BINDINGS[:3],  # step, back, help
         Binding("t", "protections", "Protections", priority=True),
-        Binding("p", "predict", "Predict", priority=True),
-        Binding("h", "hint", "Hint", priority=True),
-        Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
-        Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
+        *LESSON_BINDINGS,
         Binding("pagedown", "lesson_scroll(1)", "Lesson down", show=False, priority=True),
         Binding("pageup", "lesson_scroll(-1)", "Lesson up", show=False, priority=True),
         Binding("w", "write_trace", "Share this moment", show=False, priority=True),
@@ -93,11 +90,9 @@ class LabScreen(LessonKeys, Stepping):
     ) -> None:
         super().__init__(lesson.session if lesson else session, **kwargs)
         self.present = present
-        self.lesson = lesson
-        self.progress = progress
+        self.hold_lesson(lesson, progress)
         self.number = number
         self.failures: list[str] = []
-        self._announced: dict[int, bool] = {}
         self._memory_steps: dict[int, list[int]] = {}
         self._path_lines = -1
 

@@ -6,16 +6,29 @@ defines `show()`; `tell(text)` notifies unless the screen speaks another way.
 
 from __future__ import annotations
 
+from textual.binding import Binding
+
 from hvlab.lessons.runner import LessonRun
 from hvlab.tui.dialogs import Choose
 from hvlab.tui.lesson_pane import HINT_NAMES
 
 LESSON_ACTIONS = ("predict", "hint", "lesson_step", "lesson_scroll")
+LESSON_BINDINGS = [
+    Binding("p", "predict", "Predict", priority=True),
+    Binding("h", "hint", "Hint", priority=True),
+    Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
+    Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
+]
 
 
 class LessonKeys:
     lesson: LessonRun | None
     _announced: dict[int, bool]
+
+    def hold_lesson(self, lesson: LessonRun | None, progress) -> None:
+        """Hold a lesson in progress (None: the free lab) and the learner's progress."""
+        self.lesson, self.progress = lesson, progress
+        self._announced = {}  # the steps whose reached goal has been said
 
     def tell(self, text: str, *, timeout: float = 6) -> None:
         """Speak to the learner: a notification here; narration mode says it as a line."""

@@ -11,7 +11,7 @@ from hvlab.lessons.progress import Progress
 from hvlab.lessons.runner import LessonRun
 from hvlab.narration import narrate
 from hvlab.session import Session
-from hvlab.tui.lesson_keys import LessonKeys
+from hvlab.tui.lesson_keys import LESSON_BINDINGS, LessonKeys
 from hvlab.tui.stepping import STEP_BINDINGS, Stepping
 
 
@@ -28,10 +28,7 @@ class NarrationScreen(LessonKeys, Stepping):
     BINDINGS = [
         *STEP_BINDINGS,
         Binding("t", "ask_toggle", "Switch protection", priority=True),
-        Binding("p", "predict", "Predict", priority=True),
-        Binding("h", "hint", "Hint", priority=True),
-        Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
-        Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
+        *LESSON_BINDINGS,
     ]
 
     def __init__(
@@ -43,9 +40,7 @@ class NarrationScreen(LessonKeys, Stepping):
         **kwargs,
     ) -> None:
         super().__init__(lesson.session if lesson else session, **kwargs)
-        self.lesson = lesson
-        self.progress = progress
-        self._announced: dict[int, bool] = {}
+        self.hold_lesson(lesson, progress)
         self.lines: list[str] = []
 
     def compose(self) -> ComposeResult:
