@@ -293,11 +293,13 @@ def full_matrix(repeat: int) -> Row:
     )
 
 
-def cli_start(repeat: int) -> Row:
-    def run(args):
-        return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
+def python(*args: str) -> Callable[[], object]:
+    """A run of this Python with `args`, to time."""
+    return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
 
-    t = interleaved({"bare": run(["-c", "pass"]), "help": run(["-m", "hvlab", "--help"])}, repeat)
+
+def cli_start(repeat: int) -> Row:
+    t = interleaved({"bare": python("-c", "pass"), "help": python("-m", "hvlab", "--help")}, repeat)
     bare, helped = t["bare"], t["help"]
     heavy = set()
     for argv in (["--help"], ["run", "boot"]):  # the budget: neither loads Textual or networkx
@@ -327,10 +329,7 @@ def cli_start(repeat: int) -> Row:
 def check_command(repeat: int, smoke: bool) -> Row:
     args = ["-m", "hvlab", "check"] + (["--no-contracts"] if smoke else [])
 
-    def run(args):
-        return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
-
-    t = interleaved({"check": run(args), "help": run(["-m", "hvlab", "--help"])}, repeat)
+    t = interleaved({"check": python(*args), "help": python("-m", "hvlab", "--help")}, repeat)
     seconds, bare = t["check"], t["help"]
     return Row(
         "`hvlab check`: 13 lessons (reference + known-bad) and 9 contracts × 512 designs",
