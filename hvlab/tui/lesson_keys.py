@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from hvlab.lessons.progress import ProgressError
 from hvlab.lessons.runner import LessonRun
 from hvlab.tui.dialogs import Choose
 from hvlab.tui.lesson_pane import HINT_NAMES
@@ -40,8 +41,8 @@ class LessonKeys:
     def save(self) -> None:
         try:
             self.progress.save()
-        except OSError as exc:
-            self.notify(f"progress not saved: {exc.strerror}", severity="error")
+        except ProgressError as exc:
+            self.notify(str(exc), severity="error")
 
     def announce_goal(self) -> None:
         """Once per step: say the goal is reached, and mark the lesson done on its last step."""

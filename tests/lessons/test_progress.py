@@ -7,7 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -37,11 +36,11 @@ def test_round_trip_and_backup(tmp_path):
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        (b"", "missing or non-integer schema_version"),
-        (VALID[:30], "not valid TOML"),
+        (b"", "schema_version must be a whole number"),
+        (VALID[:30], "invalid TOML"),
         (b"schema_version = 1\n[lessons.\xff]\n", "not UTF-8"),
-        (b'schema_version = "one"\n', "missing or non-integer schema_version"),
-        (b"[lessons.tour]\nstep = 1\n", "missing or non-integer schema_version"),
+        (b'schema_version = "one"\n', "schema_version must be a whole number"),
+        (b"[lessons.tour]\nstep = 1\n", "schema_version must be a whole number"),
         (b'schema_version = 1\n[lessons.tour]\nstatus = "finished"\n', "status must be one of"),
         (b"schema_version = 1\n[lessons.tour]\nstep = -3\n", "step must be a whole number"),
         (b"schema_version = 1\nlessons = 4\n", "'lessons' must be a table"),
@@ -113,13 +112,13 @@ import sys
 from pathlib import Path
 from hvlab.lessons.progress import Progress
 p = Progress.open(Path(sys.argv[1]))
-print("ready", flush=True)
 n = 0
 while True:
     n += 1
     e = p.get(f"lesson-{n % 7}")
     e.step, e.status = n % 5, ("new", "in-progress", "done")[n % 3]
     e.hints[n % 3] = n % 4
+    print(n, flush=True)  # the next save is about to begin
     p.save()
 """
 
@@ -127,17 +126,20 @@ while True:
 def test_a_hundred_kills_mid_save_leave_a_readable_file(tmp_path):
     path = tmp_path / "progress.toml"
     rng = random.Random(7)
-    for _ in range(100):
+    for i in range(100):
         proc = subprocess.Popen(
             [sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, text=True
         )
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0, 0.02))
+        # kill as the writer announces a save: its own signal, however busy the machine is
+        # (the first writer only once a save has finished, so there is a file to find)
+        target = rng.randint(2 if i == 0 else 1, 12)
+        while int(proc.stdout.readline()) < target:
+            pass
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         p = Progress.open(path)
         assert not any("no usable backup" in n for n in p.notices), p.notices
         assert path.exists()
         read_file(path)  # raises if unreadable
-    # a save cut short leaves a temporary file; opening tidies those away
+    # a save cut short leaves a temporary file; opening tidies those whose writer is gone
     assert not list(tmp_path.glob(".*.tmp"))
