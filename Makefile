@@ -29,7 +29,7 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check hvlab plugins tests bench docs/examples
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check hvlab plugins tests bench docs/examples

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -13,6 +15,45 @@ from hvlab import __version__
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
+
+
+def whole(low: int, high: int | None = None):
+    """An argparse type: a whole number (decimal or 0x hex) from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            hexadecimal = text.strip().lower().lstrip("-").startswith("0x")
+            value = int(text, 0 if hexadecimal else 10) if text.isascii() else None
+        except ValueError:
+            value = None
+        span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number {span}")
+        return value
+
+    return parse
+
+
+def seconds(low: float, high: float):
+    """An argparse type: a number of seconds from `low` to `high` (no nan, no infinity)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text) if text.isascii() else math.nan
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # false for nan
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a number of seconds from {low:g} to {high:g}"
+            )
+        return value
+
+    return parse
+
+
+SEED = whole(0, 2**63 - 1)
+STEP = whole(-1, 10**9)
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,7 +91,7 @@ def build_parser() -> Parser:
         metavar="ID",
         help="switch protections off (see 'hvlab protections')",
     )
-    run.add_argument("--seed", type=int, default=0, help="scheduler and secret seed (default 0)")
+    run.add_argument("--seed", type=SEED, default=0, help="scheduler and secret seed (default 0)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--attack", metavar="NAME", help="inject an attack (see 'hvlab plugins')")
 
@@ -60,7 +101,12 @@ def build_parser() -> Parser:
         help="every attack under all 256 designs, checked against its contract",
     )
     matrix.add_argument("--json", action="store_true", help="print one JSON object")
-    matrix.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    matrix.add_argument(
+        "--jobs",
+        type=whole(1),
+        default=min(2, CORES),
+        help=f"worker processes (default {min(2, CORES)}; more than the {CORES} cores are capped)",
+    )
 
     sub.add_parser("plugins", parents=[with_plugins], help="list loaded plugins and their attacks")
 
@@ -70,17 +116,21 @@ def build_parser() -> Parser:
         help="write the architecture graph, or a trace file of a run's moment",
     )
     export.add_argument("what", choices=["topology", "trace"], help="what to export")
-    export.add_argument("file", nargs="?", metavar="FILE", help="trace: the file to write")
+    export.add_argument(
+        "file", nargs="?", metavar="FILE", help="the file to write (topology: stdout when left out)"
+    )
     export.add_argument("--format", default="dot", choices=["dot", "mermaid", "json"])
     export.add_argument("--design", default="hyperv", help=f"preset: {', '.join(PRESETS)}")
     export.add_argument("--off", action="extend", nargs="+", default=[], metavar="ID")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    export.add_argument("--workload", default="boot", help="trace: the workload (default boot)")
+    export.add_argument("--workload", help="trace: the workload (default: the attack's, or boot)")
     export.add_argument("--attack", metavar="NAME", help="trace: inject this attack")
-    export.add_argument("--seed", type=int, default=0, help="trace: the seed (default 0)")
-    export.add_argument("--step", type=int, help="trace: the step to open at (default: the end)")
+    export.add_argument("--seed", type=SEED, default=0, help="trace: the seed (default 0)")
+    export.add_argument("--step", type=STEP, help="trace: the step to open at (default: the end)")
     export.add_argument("--lesson", default="", metavar="ID", help="trace: the lesson, if any")
-    export.add_argument("--lesson-step", type=int, default=0, help="trace: the lesson step")
+    export.add_argument(
+        "--lesson-step", type=whole(0, 999), default=0, help="trace: the lesson step (from 0)"
+    )
 
     replay = sub.add_parser(
         "replay",
@@ -118,9 +168,11 @@ def build_parser() -> Parser:
         "--no-contracts", action="store_true", help="skip the attack contracts (lessons only)"
     )
     fuzz = sub.add_parser("fuzz", help="the SDL gate: random and boundary hypercalls")
-    fuzz.add_argument("--seconds", type=float, default=30, help="time limit (default 30)")
+    fuzz.add_argument(
+        "--seconds", type=seconds(0.1, 86400), default=30, help="time limit (default 30)"
+    )
     fuzz.add_argument("--off", action="extend", nargs="+", default=[], metavar="ID")
-    fuzz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fuzz.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     progress = sub.add_parser("progress", help="export or import your lesson progress")
     progress.add_argument("action", choices=["export", "import", "show"])
     progress.add_argument("file", nargs="?", help="the file to write or read")
@@ -129,7 +181,13 @@ def build_parser() -> Parser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=whole(1, 65535), default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--progress-dir",
+        metavar="DIR",
+        help="keep each student's progress in DIR/NAME.toml (each browser session asks a name); "
+        "without it, a session's progress lives in memory only",
+    )
     add_lab_options(serve)
 
     sub.add_parser("workloads", help="list workloads")
@@ -172,14 +230,14 @@ def add_lab_options(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="protections switched off",
     )
-    lab.add_argument("--seed", dest="lab_seed", type=int, default=0, help="seed (default 0)")
+    lab.add_argument("--seed", dest="lab_seed", type=SEED, default=0, help="seed (default 0)")
     add_paths(lab, "--plugin", PLUGIN_HELP, dest="lab_plugin")
     add_paths(lab, "--lessons", LESSONS_HELP, dest="lab_lessons")
     lab.add_argument(
         "--present",
         nargs="?",
         const=2.0,
-        type=float,
+        type=seconds(0.05, 3600),
         metavar="SECONDS",
         help="presenter mode: play at this pace (default 2 s a step), captions, pause on decisions",
     )
@@ -191,20 +249,30 @@ def add_lab_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every way it can fail on the user's input or the user's machine ends
+    here as one line on stderr and a non-zero status: 2 for bad input, 1 for output that could
+    not be written, 141 (as a shell reports SIGPIPE) when the reader of the output went away."""
+    from hvlab.output import OutputError, guarded_streams, say_error, silence_stdout
+
     args_list = list(sys.argv[1:] if argv is None else argv)
-    try:
-        parser = build_parser()
-        args = parser.parse_args(args_list)
-        if args.command is None:
-            return cmd_tui(args)
-        return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"hvlab: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
+    with guarded_streams():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(args_list)
+            code = cmd_tui(args) if args.command is None else COMMANDS[args.command](args)
+            sys.stdout.flush()  # a full disk shows here, while we can still say so
+            return code
+        except UsageError as exc:
+            say_error(str(exc))
+            return 2
+        except OutputError as exc:
+            silence_stdout()
+            if exc.broken_pipe:
+                return 141
+            say_error(str(exc))
+            return 1
+        except KeyboardInterrupt:
+            return 130
 
 
 def catalogue_from(args: argparse.Namespace):
@@ -294,8 +362,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
         print(f"Outcome: {lab.outcome.result}.")
         return 0
     present = args.present
-    if present is not None and present <= 0:
-        raise UsageError(f"--present needs a pace above 0 seconds, not {present:g}")
     if session is not None:
         return open_tui(cat, session, narrate=args.narrate, present=present)
     lessons, _errors, _cat, progress = lessons_and_progress(args.lab_lessons, args.lab_plugin)
@@ -324,8 +390,11 @@ def open_tui(
             "the lab needs a terminal; without one use 'hvlab run boot' for a trace, "
             "'hvlab --narrate' for a narrated one, or 'hvlab serve' for a browser"
         )
+    from pathlib import Path
+
     from hvlab.tui.app import HvlabApp
 
+    served_dir = os.environ.get(PROGRESS_DIR) if os.environ.get(SERVED) == "1" else None
     app = HvlabApp(
         cat,
         session,
@@ -335,9 +404,10 @@ def open_tui(
         lesson=lesson,
         at_step=at_step,
         present=present,
+        progress_dir=Path(served_dir) if served_dir and lessons else None,
     )
     app.run()
-    return 0
+    return app.return_code or 0  # 1 when the app ended on an error it could not handle
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -367,10 +437,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv.append("--narrate")
     if args.present is not None:
         argv += ["--present", str(args.present)]
+    check_listen(args.host, args.port)
+    os.environ[SERVED] = "1"  # the apps it starts inherit these
+    if args.progress_dir:
+        os.environ[PROGRESS_DIR] = str(usable_folder(args.progress_dir, "--progress-dir"))
+    else:
+        os.environ.pop(PROGRESS_DIR, None)
     print(f"hvlab: serving on http://{args.host}:{args.port} (ctrl+c stops)", file=sys.stderr)
     server = Server(shlex.join(argv), host=args.host, port=args.port, title="hvlab")
     server.serve()
     return 0
+
+
+def write_output(path: str, data: bytes) -> None:
+    """Write a file the user named (a report, an export); one line when it cannot be."""
+    from hvlab.userfiles import reason, shown, write_atomically
+
+    try:
+        write_atomically(path, data)
+    except (OSError, ValueError) as exc:
+        why = reason(exc) if isinstance(exc, OSError) else "not a valid path"
+        raise UsageError(f"cannot write {shown(path)}: {why}") from None
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse, before anything is served, an address the server could not listen on."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = exc.strerror if isinstance(exc, socket.gaierror) else "not a host name"
+        raise UsageError(f"--host {host!r}: {why}; try --host 127.0.0.1") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            import errno
+
+            hint = (
+                "not an address of this machine; try --host 127.0.0.1"
+                if exc.errno == errno.EADDRNOTAVAIL
+                else "choose another --port"
+            )
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; {hint}") from None
+
+
+def usable_folder(path: str, flag: str):
+    """A folder hvlab can write in, created if need be; else one line naming it."""
+    from pathlib import Path
+
+    from hvlab.userfiles import reason, shown
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".hvlab-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"{flag} {shown(path)}: {reason(exc)}") from None
+    return folder.resolve()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -385,20 +514,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         text = topology.to_mermaid(design)
     else:
         text = topology.to_dot(design)
-    if args.output:
-        from pathlib import Path
-
-        try:
-            Path(args.output).write_text(text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    if args.output and args.file and args.output != args.file:
+        raise UsageError(f"name the file once: {args.file} or -o {args.output}")
+    target = args.output or args.file
+    if target:
+        write_output(target, text.encode())
+        print(f"wrote {target}")
     else:
         sys.stdout.write(text)
     return 0
 
 
 def export_trace(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from hvlab import tracefile
     from hvlab.session import RunSpec, SessionError
@@ -406,16 +533,18 @@ def export_trace(args: argparse.Namespace) -> int:
     if not args.file:
         raise UsageError("'hvlab export trace' needs a FILE to write")
     cat = catalogue_from(args)
-    spec = RunSpec(args.workload, args.attack, args.design, tuple(args.off), args.seed)
+    workload = args.workload
+    if workload is None:
+        attack = cat.attacks.get(args.attack) if args.attack else None
+        workload = attack.workload if attack else "boot"
+    spec = RunSpec(workload, args.attack, args.design, tuple(args.off), args.seed)
     try:
         moment = tracefile.capture(
             cat, spec, args.step, lesson=args.lesson, lesson_step=args.lesson_step
         )
-        tracefile.write(Path(args.file), moment)
     except SessionError as exc:
         raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.file}: {exc.strerror}") from None
+    write_output(args.file, tracefile.to_bytes(moment))
     print(f"wrote {args.file}: {spec.describe()}, step {moment.step} of {moment.events - 1}")
     return 0
 
@@ -449,8 +578,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     lessons, _errors, _cat, progress = lessons_and_progress(report=False)
     lesson = next((x for x in lessons if x.id == moment.lesson), None)
     if lesson is not None:
+        if moment.lesson_step >= len(lesson.steps):
+            raise UsageError(
+                f"{args.file}: lesson step {moment.lesson_step} is outside lesson "
+                f"'{lesson.id}' (0 to {len(lesson.steps) - 1})"
+            )
         entry = progress.get(lesson.id)
-        entry.step = min(moment.lesson_step, len(lesson.steps) - 1)
+        entry.step = moment.lesson_step
         return open_tui(
             cat,
             None,
@@ -474,7 +608,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
     rows = matrix(
         list(cat.attacks.values()),
-        jobs=max(1, args.jobs),
+        jobs=min(args.jobs, CORES),
         site_handler=site_handler(cat),
         defenses=cat.extra_protections,
     )
@@ -557,23 +691,31 @@ def lessons_and_progress(extra=(), plugins=(), *, report: bool = True):
     return lessons, errors, cat, open_progress()
 
 
+SERVED, PROGRESS_DIR = "HVLAB_SERVED", "HVLAB_PROGRESS_DIR"  # set by `hvlab serve` for its apps
+
+
 def open_progress():
     """The learner's progress; what opening it had to mend (a file set aside, a backup
-    restored, a newer file opened read-only) is one line each on stderr."""
-    from hvlab.lessons.progress import Progress
+    restored, a newer file opened read-only) is one line each on stderr. A browser session
+    of `hvlab serve` never shares the teacher's file: it keeps progress in memory, or, with
+    --progress-dir, in a file of the student's own (the app asks for a name)."""
+    from hvlab.lessons.progress import SERVED_IN_MEMORY, Progress
 
+    if os.environ.get(SERVED) == "1":
+        return Progress.in_memory("" if os.environ.get(PROGRESS_DIR) else SERVED_IN_MEMORY)
     progress = Progress.open()
     for notice in progress.notices:
         print(f"hvlab: {notice}", file=sys.stderr)
     return progress
 
 
-def check_lesson_paths(paths) -> None:
-    from pathlib import Path
+def check_lesson_paths(paths, flag: str = "--lessons") -> None:
+    from hvlab.userfiles import missing
 
     for p in paths:
-        if not Path(p).exists():
-            raise UsageError(f"--lessons {p}: no such file or folder")
+        problem = missing(p, "file or folder")
+        if problem:
+            raise UsageError(f"{flag} {problem}")
 
 
 def report_plugin_errors(cat) -> list[str]:
@@ -610,17 +752,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from hvlab.plugins import load_catalogue
 
     paths = [Path(p) for p in args.paths] or [bundled_dir()]
-    for p in paths:
-        if not p.exists():
-            raise UsageError(f"no such file or folder: {p}")
+    check_lesson_paths(paths, "check:")
     cat = load_catalogue(args.plugin, echo=False)
     results, errors = run_check(paths, cat, contracts=not args.no_contracts)
     errors = cat.errors + errors  # a plugin file that does not load is an unreadable input
     if args.junit:
-        try:
-            Path(args.junit).write_bytes(junit(results, errors))
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.junit}: {exc.strerror}") from None
+        write_output(args.junit, junit(results, errors))
     if args.json:
         doc = {
             "passed": all(r.passed for r in results) and not errors,
@@ -654,7 +791,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     off = frozenset(args.off)
     design = ", ".join(sorted(off)) or "none"
     print(f"hvlab fuzz: hypercalls from guest A, protections off: {design}", flush=True)
-    found = fuzz(off, max(0.1, args.seconds), args.seed)
+    found = fuzz(off, args.seconds, args.seed)
     if found.problem is None:
         print(f"no violation in {found.calls} calls ({found.seconds:.1f} s)")
         return 0

@@ -12,8 +12,10 @@ tampering, not a determined author.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -26,8 +28,10 @@ import pluggy
 from hvlab import hookspecs
 from hvlab.model.attacks import Attack, AttackError, check
 from hvlab.model.workloads import WORKLOADS, Workload
+from hvlab.userfiles import InputFileError, has_unsafe, missing, read_file, shown
 
 BUILTIN = "hvlab-attacks"
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")  # attack and defense ids: typed on command lines
 BUILTIN_DEFENSES = "hvlab-defenses"
 
 
@@ -77,13 +81,22 @@ def get_plugin_manager(files: list[str] | tuple[str, ...] = (), *, entry_points:
     def add(plugin: Any, name: str, source: str, version: str = "") -> None:
         if pm.is_blocked(name):
             return
+        if pm.get_plugin(name) is not None:
+            first = next((i.source for i in infos if i.name == name), "hvlab")
+            errors.append(
+                f"plugin '{name}' ({shown(source)}): a plugin of that name is already loaded "
+                f"(from {shown(first)}); rename the file"
+            )
+            return
         try:
             pm.register(plugin, name=name)
             pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            if pm.get_plugin(name) is not None:
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            if pm.get_plugin(name) is plugin:
                 pm.unregister(name=name)
-            errors.append(f"plugin '{name}' ({source}): {one_line(exc)}; fix it or remove it")
+            errors.append(
+                f"plugin '{name}' ({shown(source)}): {one_line(exc)}; fix it or remove it"
+            )
             return
         infos.append(PluginInfo(name, source, version))
 
@@ -99,7 +112,8 @@ def get_plugin_manager(files: list[str] | tuple[str, ...] = (), *, entry_points:
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
                 continue
             try:
-                plugin = ep.load()
+                with plugin_code():
+                    plugin = ep.load()
             except Exception as exc:  # any error in someone else's import
                 errors.append(
                     f"plugin '{ep.name}' (entry point {ep.value}): cannot import: {one_line(exc)}"
@@ -108,6 +122,11 @@ def get_plugin_manager(files: list[str] | tuple[str, ...] = (), *, entry_points:
             version = ep.dist.version if ep.dist else ""
             add(plugin, ep.name, "entry point", version)
     for path in files:
+        if has_unsafe(Path(path).stem):
+            errors.append(
+                f"plugin file {shown(path)}: its name holds a control character; rename the file"
+            )
+            continue
         module, error = load_file(path)
         if error:
             errors.append(error)
@@ -119,13 +138,21 @@ def get_plugin_manager(files: list[str] | tuple[str, ...] = (), *, entry_points:
 def load_file(path: str):
     """Import a plugin file. Returns (module, None) or (None, one-line error)."""
     file = Path(path)
-    if not file.is_file():
-        return None, f"plugin file {path}: not found"
+    problem = missing(file, "file")
+    if problem:
+        return None, f"plugin file {problem}"
+    try:
+        read_file(file, "plugin file")  # a regular file of sane size, before Python opens it
+    except InputFileError as exc:
+        return None, f"plugin file {exc}"
+    if file.suffix != ".py":
+        return None, f"plugin file {shown(path)}: not a .py file; a plugin file is Python source"
     name = f"hvlab_plugin_{file.stem}"
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        with plugin_code():
+            spec.loader.exec_module(module)
     except Exception as exc:
         line = next(
             (
@@ -135,18 +162,16 @@ def load_file(path: str):
             ),
             None,
         )
-        where = f"{path}:{line}" if line else path
+        where = f"{shown(path)}:{line}" if line else shown(path)
         return None, f"plugin file {where}: cannot import: {one_line(exc)}"
     return module, None
 
 
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return (
-        f"{type(exc).__name__}: {text}"
-        if not isinstance(exc, pluggy.PluginValidationError)
-        else text
-    )
+    if isinstance(exc, pluggy.PluginValidationError | PluginEscapeError):
+        return text
+    return f"{type(exc).__name__}: {text}"
 
 
 def load_catalogue(
@@ -206,8 +231,13 @@ def _add_workload(cat: Catalogue, plugin: str, name: str, build: Callable, summa
 def _add_defense(cat: Catalogue, plugin: str, pid: str, principle: str) -> None:
     from hvlab.model.protections import PRINCIPLES
 
-    if not isinstance(pid, str) or not pid or not pid.replace("-", "").isalnum():
-        raise ValueError(f"defense id {pid!r} must be a non-empty word like 'driver-signing'")
+    if not isinstance(pid, str) or not NAME.fullmatch(pid):
+        raise ValueError(
+            f"defense id {pid!r} must be lowercase letters, digits and dashes, like "
+            "'driver-signing'"
+        )
+    if not isinstance(principle, str) or has_unsafe(principle):
+        raise ValueError(f"defense '{pid}': its principle must be one line of plain text")
     if pid in PRINCIPLES or pid in cat.defenses:
         other = "hvlab" if pid in PRINCIPLES else cat.defenses[pid][1]
         raise ValueError(f"protection '{pid}' is already defined by {other}")
@@ -218,6 +248,13 @@ def _add_defense(cat: Catalogue, plugin: str, pid: str, principle: str) -> None:
 def _add_attack(cat: Catalogue, plugin: str, attack: Attack) -> None:
     if not isinstance(attack, Attack):
         raise TypeError(f"register() takes an Attack, not {type(attack).__name__}")
+    if not isinstance(attack.name, str) or not NAME.fullmatch(attack.name):
+        raise ValueError(
+            f"attack name {attack.name!r} must be lowercase letters, digits and dashes, like "
+            "'mitm-driver'"
+        )
+    if not isinstance(attack.summary, str) or has_unsafe(attack.summary.replace("\n", " ")):
+        raise ValueError(f"attack '{attack.name}': its summary must be plain text")
     attack = Attack(**{**attack.__dict__, "plugin": plugin})
     if attack.name in cat.attacks:
         other = cat.attacks[attack.name].plugin
@@ -237,13 +274,51 @@ class PluginTimeoutError(Exception):
     pass
 
 
+class PluginEscapeError(Exception):
+    """A plugin raised what is not an Exception — SystemExit, KeyboardInterrupt, GeneratorExit
+    or a BaseException of its own — which must not end hvlab: reported like any other error."""
+
+
+@contextlib.contextmanager
+def plugin_code():
+    """Around a call into plugin code: what it raises that would end hvlab (SystemExit, a
+    KeyboardInterrupt that is not the user's Ctrl-C, any other BaseException) becomes a
+    PluginEscapeError. The user's own Ctrl-C (SIGINT while the call runs) still interrupts."""
+    import signal
+    import threading
+
+    user = []
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+
+        def interrupted(_signum, _frame):
+            user.append(True)
+            raise KeyboardInterrupt
+
+        old = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and user:
+            raise
+        escaped = PluginEscapeError(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        raise escaped.with_traceback(exc.__traceback__) from None  # keeps the plugin's line
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+
 def guarded(fn: Callable, *args, **kwargs):
-    """Run a plugin call under a time limit (SIGALRM, main thread only: elsewhere unlimited)."""
+    """Run a plugin call under a time limit (SIGALRM, main thread only: elsewhere unlimited),
+    with what it raises kept from ending hvlab (see plugin_code)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return fn(*args, **kwargs)
+        with plugin_code():
+            return fn(*args, **kwargs)
 
     def expire(_signum, _frame):
         raise PluginTimeoutError(f"took longer than {TIME_LIMIT:g} s")
@@ -251,7 +326,8 @@ def guarded(fn: Callable, *args, **kwargs):
     old = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
     try:
-        return fn(*args, **kwargs)
+        with plugin_code():
+            return fn(*args, **kwargs)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)

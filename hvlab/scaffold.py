@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # fullmatch: a whole name, no trailing newline
 
 PYPROJECT = """\
 [build-system]
@@ -103,9 +103,9 @@ class ScaffoldError(ValueError):
 
 def target(what: str, name: str, path: Path) -> Path:
     """`path` for a new NAME, after checking the name and that nothing is there yet."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise ScaffoldError(
-            f"{what} '{name}' must be lower-case letters and digits, words joined by '-'"
+            f"{what} {name!r} must be lower-case letters and digits, words joined by '-'"
         )
     if path.exists():
         raise ScaffoldError(f"{path} already exists; choose another name or folder")

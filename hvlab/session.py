@@ -59,6 +59,11 @@ def run_lab(cat: Catalogue, spec: RunSpec) -> Lab:
             attack = cat.attack(spec.attack)
         except KeyError as exc:
             raise SessionError(exc.args[0]) from None
+        if attack.workload != spec.workload:
+            raise SessionError(
+                f"attack '{attack.name}' rides on the workload '{attack.workload}', not "
+                f"'{spec.workload}': name '{attack.workload}' as the workload"
+            )
     design = design_for(spec, cat)
     info = {
         "workload": spec.workload,

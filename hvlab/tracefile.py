@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import tomli_w
 from hvlab import __version__
 from hvlab.plugins import Catalogue
 from hvlab.session import RunSpec, Session, SessionError, run_lab
+from hvlab.userfiles import InputFileError, read_toml, shown, write_atomically
 
 FORMAT = 1
 SUFFIX = ".hvtrace"
@@ -101,10 +101,15 @@ def capture(cat: Catalogue, spec: RunSpec, step: int | None = None, **lesson) ->
     return moment_of(session, session.lab.last if step is None else step, **lesson)
 
 
-def write(path: Path, moment: Moment) -> None:
+def to_bytes(moment: Moment) -> bytes:
     fields = moment.fields()
     doc = {"hvlab_trace": FORMAT, **fields, "checksum": checksum(fields)}
-    path.write_text(tomli_w.dumps(doc))
+    return tomli_w.dumps(doc).encode()
+
+
+def write(path: Path, moment: Moment) -> None:
+    """Write the trace file (atomically; a FIFO or device in its place is refused: OSError)."""
+    write_atomically(path, to_bytes(moment))
 
 
 TYPES = {
@@ -115,26 +120,28 @@ TYPES = {
 
 
 def read(path: Path) -> Moment:
+    name = shown(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-        doc = tomllib.loads(text)
-    except OSError as exc:
-        raise TraceFileError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise TraceFileError(f"{path}: not a trace file (not UTF-8 text)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TraceFileError(f"{path}: damaged or truncated trace file ({exc})") from None
+        doc = read_toml(path, "trace file")
+    except InputFileError as exc:
+        raise TraceFileError(str(exc)) from None
     if doc.get("hvlab_trace") != FORMAT:
-        raise TraceFileError(f"{path}: not an hvlab trace file of format {FORMAT}")
+        raise TraceFileError(f"{name}: not an hvlab trace file of format {FORMAT}")
     fields = {}
     for key, kind in TYPES.items():
         if key not in doc:
-            raise TraceFileError(f"{path}: damaged or truncated trace file (no '{key}')")
+            raise TraceFileError(f"{name}: damaged or truncated trace file (no '{key}')")
         if not isinstance(doc[key], kind) or (kind is int and isinstance(doc[key], bool)):
-            raise TraceFileError(f"{path}: '{key}' must be {kind.__name__}")
+            raise TraceFileError(f"{name}: '{key}' must be {kind.__name__}")
         fields[key] = doc[key]
     if doc.get("checksum") != checksum(fields):
-        raise TraceFileError(f"{path}: the file was edited after it was written (checksum)")
+        raise TraceFileError(f"{name}: the file was edited after it was written (checksum)")
+    if not all(isinstance(x, str) for x in fields["off"]):
+        raise TraceFileError(f"{name}: 'off' must be a list of protection ids")
+    if not all(isinstance(v, str) for v in fields["plugins"].values()):
+        raise TraceFileError(f"{name}: 'plugins' must map plugin names to versions")
+    if fields["lesson_step"] < 0 or fields["step"] < -1 or fields["events"] < 0:
+        raise TraceFileError(f"{name}: step, lesson_step and events cannot be negative")
     fields["off"] = tuple(fields["off"])
     return Moment(**fields)
 
@@ -142,24 +149,27 @@ def read(path: Path) -> Moment:
 def verify(path: Path, cat: Catalogue) -> tuple[Moment, str | None]:
     """(the moment, None) when this machine rebuilds the same trace, else (moment, why not)."""
     moment = read(path)
+    name = shown(path)
     here = plugin_versions(cat)
-    for name, version in moment.plugins.items():
-        if name not in here:
+    for plugin, version in moment.plugins.items():
+        if plugin not in here:
             return moment, (
-                f"{path}: made with plugin '{name}' {version}, which is not loaded here; "
+                f"{name}: made with plugin '{plugin}' {version}, which is not loaded here; "
                 "install it, or name its file with --plugin"
             )
-        if here[name] != version:
+        if here[plugin] != version:
             return moment, (
-                f"{path}: made with plugin '{name}' {version}; this machine has {here[name]}"
+                f"{name}: made with plugin '{plugin}' {version}; this machine has {here[plugin]}"
             )
     try:
         lab = run_lab(cat, moment.spec)
     except SessionError as exc:
-        return moment, f"{path}: {exc}"
+        return moment, f"{name}: {exc}"
     if lab.digest != moment.digest or len(lab.events) != moment.events:
         return moment, (
-            f"{path}: the rebuilt run differs (digest {lab.digest[:12]}… of {len(lab.events)} "
+            f"{name}: the rebuilt run differs (digest {lab.digest[:12]}… of {len(lab.events)} "
             f"events; the file says {moment.digest[:12]}… of {moment.events})"
         )
+    if not -1 <= moment.step <= lab.last:  # edited metadata stays inside the run it names
+        return moment, f"{name}: step {moment.step} is outside the run (-1 to {lab.last})"
     return moment, None

@@ -3,6 +3,7 @@ must miss one, and every attack must match its declared contract. What a teacher
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from hvlab.lessons.runner import known_ids, play
 from hvlab.lessons.schema import Lesson, load_lessons
 from hvlab.plugins import Catalogue
+from hvlab.userfiles import printable
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,15 @@ def run_check(
     return results, errors
 
 
+XML_INVALID = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` with every character XML 1.0 cannot hold shown as an escape instead (controls,
+    lone surrogates from undecodable file names, U+FFFE/U+FFFF), so the report always parses."""
+    return XML_INVALID.sub(lambda m: f"\\u{ord(m.group()):04x}", printable(text, one_line=True))
+
+
 def junit(results: list[Result], errors: list[str]) -> bytes:
     suite = ET.Element(
         "testsuite",
@@ -87,11 +98,16 @@ def junit(results: list[Result], errors: list[str]) -> bytes:
     )
     for r in results:
         case = ET.SubElement(
-            suite, "testcase", classname=f"hvlab.{r.group}", name=r.name, time=f"{r.seconds:.3f}"
+            suite,
+            "testcase",
+            classname=f"hvlab.{r.group}",
+            name=xml_text(r.name),
+            time=f"{r.seconds:.3f}",
         )
         if not r.passed:
-            ET.SubElement(case, "failure", message=r.message).text = r.message
-    for line in errors:
+            message = xml_text(r.message)
+            ET.SubElement(case, "failure", message=message).text = message
+    for line in map(xml_text, errors):
         case = ET.SubElement(suite, "testcase", classname="hvlab.files", name=line.split(":")[0])
         ET.SubElement(case, "error", message=line).text = line
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True)

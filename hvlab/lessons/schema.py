@@ -26,16 +26,29 @@ moves = ["end"]
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hvlab.userfiles import (
+    InputFileError,
+    decode,
+    has_unsafe,
+    missing,
+    parse_toml,
+    read_file,
+    reason,
+    shown,
+)
+
 SCHEMA_VERSION = 1
-ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")  # whole ids only: fullmatch
 MOVES = ("end", "step", "back", "next-decision", "goto", "switch-off", "switch-on", "design")
 RESULTS = ("blocked", "breached")
+WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: '²' is a digit to str.isdigit
+MAX_MOVE = 10_000_000  # more steps than any run has
+MULTILINE = ("narration", "summary", "hints", "prompt")  # Markdown or prose: may break lines
 
 
 class LessonError(ValueError):
@@ -147,13 +160,26 @@ class _Reader:
             raise self.fail(
                 f"'{key}' must be {_article(names)}, not {type(value).__name__}", f"{key}"
             )
+        if isinstance(value, str):
+            self.clean(key, value)
         return value
+
+    def clean(self, key: str, value: str) -> None:
+        """Text shown on the learner's terminal holds no control or bidi characters (only the
+        line breaks and tabs of Markdown, and those not in one-line fields)."""
+        one_line = key not in MULTILINE
+        bad = [c for c in value if has_unsafe(c) and (one_line or c not in "\n\t")]
+        if bad:
+            raise self.fail(
+                f"'{key}' holds the control character U+{ord(bad[0]):04X}; remove it", key
+            )
 
     def strings(self, key: str, required: bool = False) -> tuple[str, ...]:
         values = self.get(key, list, required, [])
         for v in values:
             if not isinstance(v, str):
                 raise self.fail(f"'{key}' must be a list of strings", key)
+            self.clean(key, v)
         return tuple(values)
 
     def unknown(self, allowed: Iterable[str]) -> None:
@@ -172,23 +198,12 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
     """Read and check one lesson file. `known` lists valid ids: workloads, attacks, protections,
     presets, kinds, nodes (unchecked when absent)."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LessonError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LessonError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
-        raise LessonError(f"{path}: the file is empty; start from 'hvlab new lesson ID'")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        m = re.search(r"\(at line (\d+), column \d+\)", message)
-        where = f"{path}:{m.group(1)}" if m else str(path)
-        problem = message[: m.start()].strip() if m else message
-        raise LessonError(f"{where}: invalid TOML: {problem}") from None
+        text = decode(read_file(path, "lesson file"), path, "lesson file")
+        if not text.strip():
+            raise LessonError(f"{shown(path)}: the file is empty; start from 'hvlab new lesson ID'")
+        doc = parse_toml(text, path, "lesson file")
+    except InputFileError as exc:
+        raise LessonError(str(exc)) from None
     top = _Reader(path, text, "", doc, 1)
     version = top.get("schema_version", int, required=True)
     if version > SCHEMA_VERSION:
@@ -206,8 +221,10 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         )
     )  # fmt: skip
     lesson_id = top.get("id", str, required=True)
-    if not ID.match(lesson_id):
-        raise top.fail(f"id '{lesson_id}' must be lowercase letters, digits and dashes", "id")
+    if not ID.fullmatch(lesson_id):
+        raise top.fail(
+            f"id {lesson_id!r} must be lowercase letters, digits and dashes (at most 100)", "id"
+        )
     plugins = top.strings("plugins")
     for name in plugins:  # before the steps: their attack ids may come from these plugins
         if known and "plugins" in known and name not in known["plugins"]:
@@ -343,10 +360,16 @@ def _moves(r: _Reader, key: str, known: dict | None) -> tuple[str, ...]:
             _check_id(r, "protections", arg, known)
         elif verb == "design":
             _check_id(r, "presets", arg, known)
-        elif (verb == "goto" or (verb in ("step", "back") and arg)) and not arg.lstrip(
-            "-"
-        ).isdigit():
-            raise r.fail(f"move '{move}' needs a whole number", move)
+        elif verb == "goto" and not (WHOLE.fullmatch(arg) and -1 <= int(arg) <= MAX_MOVE):
+            raise r.fail(f"move '{move}' needs a step number from -1 to {MAX_MOVE}", move)
+        elif (
+            verb in ("step", "back")
+            and arg
+            and not (WHOLE.fullmatch(arg) and 1 <= int(arg) <= MAX_MOVE)
+        ):
+            raise r.fail(f"move '{move}' needs a count from 1 to {MAX_MOVE}", move)
+        elif verb in ("end", "next-decision") and arg:
+            raise r.fail(f"move '{move}' takes no argument", move)
     return moves
 
 
@@ -359,10 +382,23 @@ def load_lessons(
     per bad file. Duplicate ids, unknown and cyclic prerequisites are errors too; `elsewhere`
     names lessons outside `paths` that prerequisites may name (the shipped ones)."""
     files: list[Path] = []
-    for p in paths:
-        files += sorted(p.glob("*.toml")) if p.is_dir() else [p]
-    lessons: list[Lesson] = []
     errors: list[str] = []
+    for p in paths:
+        problem = missing(p, "lesson file or folder")
+        if problem:
+            errors.append(problem)
+        elif p.is_dir():
+            try:
+                found = sorted(f for f in p.iterdir() if f.name.endswith(".toml"))
+            except OSError as exc:
+                errors.append(f"{shown(p)}: cannot list the folder: {reason(exc)}")
+                continue
+            if not found:
+                errors.append(f"{shown(p)}: no lessons found (no *.toml files in this folder)")
+            files += found
+        else:
+            files.append(p)
+    lessons: list[Lesson] = []
     seen: dict[str, Path] = {}
     for f in files:
         try:
@@ -371,16 +407,18 @@ def load_lessons(
             errors.append(str(exc))
             continue
         if lesson.id in seen:
-            errors.append(f"{f}: duplicate lesson id '{lesson.id}' (also in {seen[lesson.id]})")
+            errors.append(
+                f"{shown(f)}: duplicate lesson id '{lesson.id}' (also in {shown(seen[lesson.id])})"
+            )
             continue
         seen[lesson.id] = f
         lessons.append(lesson)
     ids = {lesson.id for lesson in lessons} | set(elsewhere)
     good = []
     for lesson in lessons:
-        missing = [p for p in lesson.prerequisites if p not in ids]
-        if missing:
-            errors.append(f"{lesson.path}: unknown prerequisite '{missing[0]}'")
+        unknown = [p for p in lesson.prerequisites if p not in ids]
+        if unknown:
+            errors.append(f"{shown(lesson.path)}: unknown prerequisite '{unknown[0]}'")
         elif _in_cycle(lesson.id, {x.id: x.prerequisites for x in lessons}):
             errors.append(f"{lesson.path}: prerequisites of '{lesson.id}' form a cycle")
         else:

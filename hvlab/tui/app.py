@@ -11,6 +11,7 @@ from hvlab.lessons.runner import LessonRun
 from hvlab.lessons.schema import Lesson
 from hvlab.plugins import Catalogue
 from hvlab.session import RunSpec, Session
+from hvlab.userfiles import printable
 
 
 class HvlabApp(App):
@@ -33,8 +34,10 @@ class HvlabApp(App):
         lesson: Lesson | None = None,
         at_step: int | None = None,
         present: float | None = None,
+        progress_dir=None,
     ) -> None:
         super().__init__()
+        self.progress_dir = progress_dir  # served: ask the student's name, keep progress there
         self.at_step = at_step
         self.present = present
         self.catalogue = catalogue
@@ -44,12 +47,42 @@ class HvlabApp(App):
         self.progress = progress if progress is not None else Progress.in_memory()
         self.first_lesson = lesson
         if lesson is None and session is None and self.lessons:
-            self.first_lesson = next(
-                (x for x in self.lessons if self.progress.status(x.id) != "done"), None
-            )
+            self.first_lesson = self.first_unfinished()
 
     def on_mount(self) -> None:
         self._watch_terminal()
+        if self.progress_dir is not None and self.first_session is None:
+            self.ask_name()
+        else:
+            self.begin()
+
+    def ask_name(self, problem: str = "") -> None:
+        """A served session with --progress-dir: the student's progress is theirs by name."""
+        from hvlab.lessons.progress import student_name
+        from hvlab.tui.dialogs import Ask
+
+        def done(answer: str | None) -> None:
+            if answer is None:  # escape: go on without keeping anything
+                self.begin()
+                return
+            try:
+                student_name(answer)
+            except ValueError as exc:
+                self.ask_name(str(exc))
+                return
+            self.progress = Progress.of_student(self.progress_dir, answer)
+            self.first_lesson = self.first_unfinished()
+            self.begin()
+
+        question = "Your name, to keep your progress (letters, digits and dashes; escape: none):"
+        self.push_screen(Ask(f"{problem}\n{question}" if problem else question, "", "ada-l"), done)
+
+    def first_unfinished(self) -> Lesson | None:
+        return next((x for x in self.lessons if self.progress.status(x.id) != "done"), None)
+
+    def begin(self) -> None:
+        if self.progress.note:
+            self.notify(self.progress.note, title="progress", timeout=12)
         for notice in self.progress.notices:
             self.notify(notice, title="progress", severity="warning", timeout=12)
         if self.first_session is not None:
@@ -121,6 +154,19 @@ class HvlabApp(App):
         except (OSError, AttributeError, ValueError):
             return  # no terminal (tests, hvlab serve): nothing to watch
         self.set_interval(2, lambda: os.path.exists(tty) or os._exit(128 + signal.SIGHUP))
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout=None,
+               markup: bool = False) -> None:  # fmt: skip
+        """Notifications are plain text, never markup, with control characters escaped: they
+        carry text from lesson files, plugins and the learner's own typing, where a `[` is not
+        a style and an escape sequence is not for the terminal."""
+        super().notify(
+            printable(str(message)),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     @property
     def session(self) -> Session | None:

@@ -58,7 +58,7 @@ class Choose(ModalScreen[int | None]):
         self.dismiss(event.option_index)
 
     def on_key(self, event) -> None:
-        if event.character and event.character.isdigit():
+        if event.character and len(event.character) == 1 and event.character in "123456789":
             n = int(event.character) - 1
             if 0 <= n < len(self.choices):
                 event.stop()

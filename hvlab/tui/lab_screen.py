@@ -179,21 +179,22 @@ class LabScreen(LessonKeys, Stepping):
 
     def action_write_trace(self) -> None:
         """Write this moment as a trace file into the current folder (`hvlab replay FILE`)."""
-        import os
         from pathlib import Path
 
         from hvlab import tracefile
+        from hvlab.userfiles import current_folder, reason, shown
 
         lesson = self.lesson.lesson.id if self.lesson else ""
         index = self.lesson.index if self.lesson else 0
         moment = tracefile.moment_of(self.session, lesson=lesson, lesson_step=index)
-        path = Path(os.getcwd()) / (f"hvlab-{moment.workload}-step{moment.step}{tracefile.SUFFIX}")
+        name = f"hvlab-{moment.workload}-step{moment.step}{tracefile.SUFFIX}"
         try:
+            path = Path(current_folder()) / name
             tracefile.write(path, moment)
         except OSError as exc:
-            self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
+            self.notify(f"trace file not saved: {reason(exc)}", severity="error")
             return
-        self.notify(f"saved {path}: open it anywhere with hvlab replay {path.name}")
+        self.notify(f"saved {shown(path)}: open it anywhere with hvlab replay {path.name}")
 
     def show_path(self, ev) -> None:
         pane = self.query_one("#path", Static)

@@ -11,6 +11,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from hvlab.plugins import SITE_HOOKS, Catalogue
+from hvlab.userfiles import printable
 
 
 def plugin_summary(cat: Catalogue, name: str) -> Text:
@@ -38,6 +39,7 @@ def plugin_source(cat: Catalogue, name: str):
         path = inspect.getsourcefile(plugin) or name
     except (TypeError, OSError):
         return Text(f"no source available for plugin '{name}'", style="italic")
+    source = printable(source)  # an escape sequence in a comment is shown, not sent
     return (
         Syntax(
             source,

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from hvlab.lessons.progress import Progress
+from hvlab.lessons.progress import Progress, ProgressError
 from hvlab.lessons.schema import Lesson
 from hvlab.model.protections import PRESETS
 from hvlab.plugins import Catalogue
@@ -65,6 +65,8 @@ class StartScreen(Screen):
                 "[b]hvlab[/b] — how a Hyper-V style hypervisor keeps virtual machines apart. "
                 "Pick a lesson (enter), or open a free lab below."
             )
+            if self.progress.note:
+                yield Static(Text(self.progress.note), id="progress-note")
             yield OptionList(id="lessons")
             with Horizontal(id="free"):
                 yield Select(
@@ -131,10 +133,12 @@ class StartScreen(Screen):
         def done(choice: int | None) -> None:
             if choice != 1:
                 return
-            self.progress.reset(None if everything else lesson.id)
-            self.notify(
-                f"reset {what}" + (" (read-only: not saved)" if self.progress.read_only else "")
-            )
+            try:
+                self.progress.reset(None if everything else lesson.id)
+            except ProgressError as exc:
+                self.notify(str(exc), severity="error")
+            else:
+                self.notify(f"reset {what}" + (" (not saved)" if self.progress.read_only else ""))
             self.list_lessons()
 
         self.app.push_screen(

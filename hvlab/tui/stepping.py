@@ -133,7 +133,9 @@ class Stepping(Screen):
             try:
                 n = int(answer.strip(), 0)
             except ValueError:
-                self.notify(f"'{answer}' is not a step number (0 to {last})", severity="error")
+                n = None
+            if n is None or not -1 <= n <= last or not answer.strip().isascii():
+                self.notify(f"'{answer}' is not a step number (-1 to {last})", severity="error")
                 return
             self.session.goto(n)
             self.moved()
@@ -250,11 +252,15 @@ class Stepping(Screen):
             self.notify(error, title="plugin blocked", severity="error", timeout=10)
 
     def action_screenshot(self) -> None:
-        import os
+        from hvlab.userfiles import current_folder, reason, shown
 
         name = f"hvlab-{self.session.spec.workload}-step{self.session.cursor}.svg"
-        path = self.app.save_screenshot(name, path=os.getcwd())
-        self.notify(f"saved {path}")
+        try:
+            path = self.app.save_screenshot(name, path=current_folder())
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {reason(exc)}", severity="error")
+            return
+        self.notify(f"saved {shown(path)}")
 
     def action_help(self) -> None:
         from hvlab.tui.help import HelpScreen

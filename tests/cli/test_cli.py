@@ -84,7 +84,7 @@ def test_no_command_without_a_terminal_says_what_to_run_instead(capsys):
             "unknown protection 'warp-drive' (valid: separate-",
         ),
         (["run", "boot", "--design", "xen"], "unknown design 'xen' (valid: hyperv, monolithic"),
-        (["run", "boot", "--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
+        (["run", "boot", "--seed", "abc"], "argument --seed: 'abc' is not a whole number"),
         (["run"], "the following arguments are required: workload"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],

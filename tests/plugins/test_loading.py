@@ -95,7 +95,7 @@ def test_broken_plugin_is_one_line_and_the_lab_still_runs(tmp_path, capsys, kind
 
 def test_missing_plugin_file(capsys):
     assert main(["run", "boot", "--plugin", "/no/such/plugin.py"]) == 0
-    assert "plugin file /no/such/plugin.py: not found" in capsys.readouterr().err
+    assert "plugin file /no/such/plugin.py: no such file" in capsys.readouterr().err
 
 
 def test_disable_plugins_blocks_by_name(monkeypatch):
