@@ -427,6 +427,33 @@ def tui_step(presses: int) -> Row:
     )
 
 
+def classroom_rows(smoke: bool) -> list[Row]:
+    """`hvlab serve` with 1, 10 and 30 browser sessions, each pressing the step key once a
+    second; the one-session figure is the baseline of the others."""
+    import classroom
+
+    sizes = (1,) if smoke else (1, 10, 30)
+    runs = [classroom.classroom(n, keys=2 if smoke else 10) for n in sizes]
+    one = runs[0]
+    rows = []
+    for c in runs:
+        goal = c.held == c.sessions and c.p95_ms <= 250 and c.isolated
+        rows.append(
+            Row(
+                f"classroom: {c.sessions} browser session{'s' * (c.sessions > 1)} of `hvlab "
+                "serve` at once, each pressing the step key once a second (key → frame)",
+                f"{c.held}/{c.sessions} held, {c.mb_per_session:.0f} MB/session, "
+                f"p95 {c.p95_ms:.0f} ms (median {c.median_ms:.0f} ms)",
+                f"1 session: p95 {one.p95_ms:.0f} ms",
+                c.p95_ms / one.p95_ms,
+                None,
+                f"goal: every session held, p95 ≤ 250 ms, no session seeing another's steps: "
+                f"{'within' if goal else 'OVER'}",
+            )
+        )
+    return rows
+
+
 def table(rows: list[Row], repeat: int) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python "
@@ -478,6 +505,7 @@ def main() -> int:
     rows.append(check_command(repeat, args.smoke))
     rows += tui_start(repeat)
     rows.append(tui_step(3 if args.smoke else 30))
+    rows += classroom_rows(args.smoke)
     rows.append(test_suite(args.smoke))
     text = table(rows, repeat)
     print(text)

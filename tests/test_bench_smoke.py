@@ -20,9 +20,10 @@ def test_bench_smoke_prints_every_budget_row(tmp_path):
         line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
     ]
     # header + engine, model ×2, jump, memory, matrix, CLI start, check, TUI start ×2,
-    # TUI widgets alone and after the model's work, TUI step, make test
-    assert len(rows) == 1 + 14
+    # TUI widgets alone and after the model's work, TUI step, classroom (one session), make test
+    assert len(rows) == 1 + 15
     assert any(r.startswith("| TUI: step key") for r in rows)
+    assert any(r.startswith("| classroom: 1 browser session") and "1/1 held" in r for r in rows)
     text = readme.read_text()
     assert text.startswith("intro\n<!-- bench:start -->\nMeasured ") and text.endswith("outro\n")
     assert "PREVIOUS TABLE" not in text

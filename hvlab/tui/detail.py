@@ -4,9 +4,10 @@ field by field (the bit layout of the Hyper-V hypercall input value)."""
 from __future__ import annotations
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from hvlab.model.events import Event, key_label
 from hvlab.model.hv import HvCallCode
@@ -33,6 +34,11 @@ GROUPS = (
     ("port", "SynIC ports"),
     ("conn", "SynIC connections"),
 )
+
+
+# A set-up event changes hundreds of keys; a pane of 48 rows is more than a screen, and drawing
+# each row costs a step key ~1 ms on top (under `hvlab serve` that is every student's cost).
+SHOWN_CHANGES = 48
 
 
 def value_text(value) -> str:
@@ -69,12 +75,11 @@ def describe(ev: Event | None, total: int) -> Text | Group:
         head.append(f"\n✗ decided by protection {ev.protection}", style="bold red")
     if ev.scope:
         head.append(f"\nduring probe {ev.scope}", style="italic")
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="magenta", no_wrap=True)
-    grid.add_column()
+    rows: list[tuple[Text, Text]] = []
 
     def add(*cells) -> None:  # plain strings become Text: a '[' in a key is never markup
-        grid.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+        key, value = (Text(c) if isinstance(c, str) else c for c in cells)
+        rows.append((key, value))
 
     if "input_value" in d and "code" in d:
         add(Text("hypercall input value", style="bold"), value_text(d["input_value"]))
@@ -97,22 +102,86 @@ def describe(ev: Event | None, total: int) -> Text | Group:
     if ev.changes:
         add(Text(f"changed ({len(ev.changes)})", style="bold"), "")
         last = None
-        for change in ev.changes[:200]:
+        for change in ev.changes[:SHOWN_CHANGES]:
             group = group_of(change)
             if group != last:
                 add(Text(f" {group}", style="underline"), "")
                 last = group
             key, old, new = change
             add(f"  {key_label(key)}", f"{value_text(old)} → {value_text(new)}")
-        if len(ev.changes) > 200:
-            add("", f"… and {len(ev.changes) - 200} more")
+        if len(ev.changes) > SHOWN_CHANGES:
+            more = len(ev.changes) - SHOWN_CHANGES
+            add("", f"… and {more} more (every change: hvlab run WORKLOAD --json)")
     else:
         head.append("\nchanged nothing in the machine state", style="dim")
-    return Group(head, grid)
+    return Group(head, two_columns(rows))
 
 
-class EventDetail(Static):
-    """The current event: who, what, the decision, decoded input, and every state change."""
+def two_columns(rows: list[tuple[Text, Text]]) -> Text:
+    """Keys in a column of their widest, values beside them: as a table grid shows them, drawn
+    as lines of text (a grid measures and wraps every cell, ~4 ms a row at every step)."""
+    width = max((key.cell_len for key, _ in rows), default=0)
+    out = Text()
+    for i, (key, value) in enumerate(rows):
+        if i:
+            out.append("\n")
+        out.append_text(Text.assemble(key, style="magenta"))
+        out.append(" " * (width - key.cell_len + 1))
+        out.append_text(value)
+    return out
+
+
+class EventDetail(ScrollView):
+    """The current event: who, what, the decision, decoded input, and every state change.
+
+    A scroll view that draws only the lines on screen: a step changes what it holds without a
+    layout pass of the whole screen (a Static growing by sixty lines costs one each step)."""
+
+    DEFAULT_CSS = "EventDetail { height: 1fr; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._content: Text | Group = Text("")
+        self._lines: list[Strip] = []
+        self._width = -1
+
+    @property
+    def plain(self) -> str:
+        """What the pane says, as plain text (for tests and screen readers)."""
+        return "\n".join(strip.text.rstrip() for strip in self._lines)
 
     def show(self, ev: Event | None, total: int) -> None:
-        self.update(describe(ev, total))
+        self._content = describe(ev, total)
+        self._width = -1
+        self._wrap()
+        self.scroll_home(animate=False, immediate=True)
+        self.refresh()
+
+    def _wrap(self) -> None:
+        width = max(10, self.scrollable_content_region.width or self.size.width or 80)
+        if width == self._width:
+            return
+        self._width = width
+        console = self.app.console
+        options = console.options.update_width(width)
+        self._lines = [Strip(line) for line in console.render_lines(self._content, options)]
+        # A new virtual size costs a layout of the whole screen; most events fit the pane, so
+        # it keeps the pane's height, and a longer one is rounded up to a multiple of 32 rows.
+        height = max(1, self.scrollable_content_region.height or self.size.height)
+        rows = len(self._lines)
+        size = Size(width, height if rows <= height else -(-rows // 32) * 32)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def on_resize(self) -> None:
+        self._wrap()
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        row = int(self.scroll_offset.y) + y
+        width = self.size.width
+        if row >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        return (
+            self._lines[row].extend_cell_length(width).crop(0, width).apply_style(self.rich_style)
+        )

@@ -108,7 +108,7 @@ class LabScreen(LessonKeys, Stepping):
                 with VerticalScroll(id="lesson-scroll"):
                     yield LessonPane(id="lesson")
             with TabbedContent(id="tabs", initial="detail"):
-                with TabPane("1 Detail", id="detail"), VerticalScroll():
+                with TabPane("1 Detail", id="detail"):
                     yield EventDetail(id="event-detail")
                 # mounted just after the first frame: start-up draws only what is on screen
                 with TabPane("2 Memory", id="memory"):
