@@ -301,6 +301,10 @@ def _step(r: _Reader, known: dict | None) -> Step:
         p = _Reader(r.path, r.text, r.where + "predict: ", r.get("predict", dict), r.anchor)
         p.unknown(("prompt", "choices", "answer"))
         choices = p.strings("choices", required=True)
+        if len(choices) > 9:
+            raise p.fail(
+                "at most nine choices: the learner picks one with the keys 1 to 9", "choices"
+            )
         if len(choices) < 2:
             raise p.fail("needs at least two choices", "choices")
         answer = p.get("answer", int, required=True)

@@ -97,6 +97,16 @@ BAD = {
         4,
     ),
     "not-utf8": (b'schema_version = 1\nid = "\xff"\n', "not UTF-8", None),
+    "ten-choices": (
+        GOOD.format(id="x").replace(
+            'solution = ["end"]',
+            'solution = ["end"]\npredict = { prompt = "?", choices = '
+            + str([str(n) for n in range(10)]).replace("'", '"')
+            + ", answer = 0 }",
+        ),
+        "at most nine choices",
+        None,
+    ),
 }
 
 
