@@ -29,7 +29,7 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check hvlab plugins tests bench docs/examples
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check hvlab plugins tests bench docs/examples

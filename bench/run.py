@@ -346,7 +346,7 @@ def test_suite(smoke: bool) -> Row:
     minutes). The smoke run times one small test file, to keep this code running."""
     where = ["tests/model/test_store.py"] if smoke else []
     lint = [sys.executable, "-m", "ruff", "check", "hvlab", "plugins", "tests", "bench"]
-    suite = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *where]
+    suite = [sys.executable, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider", *where]
 
     def run(*commands):
         start = time.perf_counter()

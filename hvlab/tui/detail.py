@@ -137,7 +137,8 @@ class EventDetail(ScrollView):
     A scroll view that draws only the lines on screen: a step changes what it holds without a
     layout pass of the whole screen (a Static growing by sixty lines costs one each step)."""
 
-    DEFAULT_CSS = "EventDetail { height: 1fr; }"
+    # The gutter is kept whether or not a scroll bar shows, so lines are wrapped at one width.
+    DEFAULT_CSS = "EventDetail { height: 1fr; scrollbar-gutter: stable; }"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -158,18 +159,20 @@ class EventDetail(ScrollView):
         self.refresh()
 
     def _wrap(self) -> None:
-        width = max(10, self.scrollable_content_region.width or self.size.width or 80)
-        if width == self._width:
+        """Render the content at the pane's width: once it has one (until its first layout it
+        has none, and on_resize comes next)."""
+        region = self.scrollable_content_region
+        if region.width <= 0 or region.width == self._width:
             return
-        self._width = width
+        self._width = region.width
         console = self.app.console
-        options = console.options.update_width(width)
+        options = console.options.update_width(region.width)
         self._lines = [Strip(line) for line in console.render_lines(self._content, options)]
         # A new virtual size costs a layout of the whole screen; most events fit the pane, so
         # it keeps the pane's height, and a longer one is rounded up to a multiple of 32 rows.
-        height = max(1, self.scrollable_content_region.height or self.size.height)
+        height = max(1, region.height)
         rows = len(self._lines)
-        size = Size(width, height if rows <= height else -(-rows // 32) * 32)
+        size = Size(region.width, height if rows <= height else -(-rows // 32) * 32)
         if size != self.virtual_size:
             self.virtual_size = size
 
@@ -179,9 +182,9 @@ class EventDetail(ScrollView):
 
     def render_line(self, y: int) -> Strip:
         row = int(self.scroll_offset.y) + y
-        width = self.size.width
+        width = self.scrollable_content_region.width
         if row >= len(self._lines):
             return Strip.blank(width, self.rich_style)
-        return (
-            self._lines[row].extend_cell_length(width).crop(0, width).apply_style(self.rich_style)
+        return self._lines[row].extend_cell_length(width).crop(0, width).apply_style(
+            self.rich_style
         )
