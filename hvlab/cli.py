@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from hvlab import __version__
+from hvlab.output import raw_streams
 
 
 class UsageError(Exception):
@@ -406,7 +407,8 @@ def open_tui(
         present=present,
         progress_dir=Path(served_dir) if served_dir and lessons else None,
     )
-    app.run()
+    with raw_streams():
+        app.run()
     return app.return_code or 0  # 1 when the app ended on an error it could not handle
 
 
@@ -445,7 +447,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ.pop(PROGRESS_DIR, None)
     print(f"hvlab: serving on http://{args.host}:{args.port} (ctrl+c stops)", file=sys.stderr)
     server = Server(shlex.join(argv), host=args.host, port=args.port, title="hvlab")
-    server.serve()
+    with raw_streams():
+        server.serve()
     return 0
 
 

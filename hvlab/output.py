@@ -107,6 +107,19 @@ def guarded_streams():
         sys.stdout, sys.stderr = old_out, old_err
 
 
+@contextlib.contextmanager
+def raw_streams():
+    """The streams as they were, for a library that draws on the terminal itself (Textual's
+    error report, textual-serve's banner): its escape sequences are meant for the terminal."""
+    guarded_out, guarded_err = sys.stdout, sys.stderr
+    sys.stdout = getattr(guarded_out, "raw", guarded_out)
+    sys.stderr = getattr(guarded_err, "raw", guarded_err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = guarded_out, guarded_err
+
+
 def silence_stdout() -> None:
     """After a failed write, point descriptor 1 at /dev/null so the interpreter's own flush at
     exit has nowhere to fail (and prints no 'Exception ignored' of its own)."""

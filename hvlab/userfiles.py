@@ -16,7 +16,6 @@ import errno
 import os
 import re
 import stat
-import tomllib
 from pathlib import Path
 
 MAX_BYTES = 5 * 1024 * 1024  # a lesson is a few KiB; nothing hvlab reads comes near this
@@ -132,6 +131,8 @@ TOML_AT = re.compile(r"\(at line (\d+), column \d+\)")
 
 def parse_toml(text: str, path: os.PathLike | str, what: str = "file") -> dict:
     """A TOML document, or InputFileError naming the file and the line of the first problem."""
+    import tomllib  # not at start-up: most commands read no TOML
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -97,3 +97,17 @@ def test_ascii_output_keeps_the_arrows_readable(data):
         env={"PYTHONIOENCODING": "ascii"},
     )
     assert b"->" in done.stdout or b"?" not in done.stdout
+
+
+def test_a_library_drawing_on_the_terminal_keeps_its_escapes(capsys):
+    """textual-serve's banner and Textual's error report colour the terminal themselves."""
+    import sys as system
+
+    from hvlab.output import guarded_streams, raw_streams
+
+    with guarded_streams():
+        system.stdout.write("\x1b[1mfrom a file\n")
+        with raw_streams():
+            system.stdout.write("\x1b[1mfrom rich\n")
+    out = capsys.readouterr().out
+    assert out == "\\x1b[1mfrom a file\n\x1b[1mfrom rich\n"
