@@ -98,10 +98,10 @@ def pulse_workload():
     records one event. What remains per event is the engine's own: choosing the next actor
     (asking each waiting one), resuming its program, running the operation, recording the
     event with its change, keeping checkpoints."""
-    from hvlab.model.engine import Actor, Do
-    from hvlab.model.events import EventKind
-    from hvlab.model.memory import ROOT
-    from hvlab.model.workloads import Workload, services
+    from hvlab.model.core.engine import Actor, Do
+    from hvlab.model.core.events import EventKind
+    from hvlab.model.hypervisor.memory import ROOT
+    from hvlab.model.scenarios.workloads import Workload, services
 
     def tick(m, name: str, i: int) -> None:
         m.store.set(("pulse", name), i)
@@ -229,7 +229,7 @@ def peak_rss_mb() -> float:
 def time_travel_child(events_wanted: int, jumps: int) -> None:
     base_mb = peak_rss_mb()
     from hvlab.lab import Lab
-    from hvlab.model.store import Store
+    from hvlab.model.core.store import Store
 
     per_iteration = 16  # two children, eight events each per loop
     t0 = time.perf_counter()

@@ -63,7 +63,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from hvlab.model.protections import PRESETS
+    from hvlab.model.core.protections import PRESETS
 
     parser = Parser(
         prog="hvlab",
@@ -214,7 +214,7 @@ def add_paths(parser, flag: str, text: str, dest: str | None = None) -> None:
 
 def add_lab_options(parser: argparse.ArgumentParser) -> None:
     """What `hvlab` (the TUI) and `hvlab serve` open on; without any, the start screen."""
-    from hvlab.model.protections import PRESETS
+    from hvlab.model.core.protections import PRESETS
 
     lab = parser.add_argument_group("opening the lab (the TUI)")
     lab.add_argument("--workload", metavar="ID", help="open the lab on this workload")
@@ -312,7 +312,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def design_from(args: argparse.Namespace, extra: tuple[str, ...] = ()):
-    from hvlab.model.protections import Design, UnknownDesignError, UnknownProtectionError
+    from hvlab.model.core.protections import Design, UnknownDesignError, UnknownProtectionError
 
     try:
         return Design.build(args.design, args.off, extra)
@@ -508,7 +508,7 @@ def usable_folder(path: str, flag: str):
 def cmd_export(args: argparse.Namespace) -> int:
     if args.what == "trace":
         return export_trace(args)
-    from hvlab.model import topology
+    from hvlab.model.core import topology
 
     design = design_from(args)
     if args.format == "json":
@@ -784,7 +784,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from hvlab.fuzz import fuzz
-    from hvlab.model.protections import known_protections
+    from hvlab.model.core.protections import known_protections
 
     for pid in args.off:
         if pid not in known_protections():
@@ -831,7 +831,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_workloads(_args: argparse.Namespace) -> int:
-    from hvlab.model.workloads import WORKLOADS
+    from hvlab.model.scenarios.workloads import WORKLOADS
 
     for w in WORKLOADS.values():
         print(f"{w.name:<14} {w.summary}")
@@ -839,7 +839,7 @@ def cmd_workloads(_args: argparse.Namespace) -> int:
 
 
 def cmd_protections(args: argparse.Namespace) -> int:
-    from hvlab.model.protections import PRINCIPLES
+    from hvlab.model.core.protections import PRINCIPLES
 
     for pid, text in PRINCIPLES.items():
         print(f"{pid:<26} {text}")

@@ -11,14 +11,14 @@ import time
 from dataclasses import dataclass, fields, replace
 
 from hvlab.matrix import booted_state
-from hvlab.model import memory, partitions
-from hvlab.model.events import EventKind
-from hvlab.model.hv import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode
-from hvlab.model.hypercalls import HypercallInput, hypercall
-from hvlab.model.invoke import pack
-from hvlab.model.layout import CHILDREN, DEFAULT_LAYOUT, GUEST_INPUT_PAGE, GUEST_OUTPUT_PAGE
-from hvlab.model.machine import Machine
-from hvlab.model.protections import Design, Protection
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.layout import CHILDREN, DEFAULT_LAYOUT, GUEST_INPUT_PAGE, GUEST_OUTPUT_PAGE
+from hvlab.model.core.protections import Design, Protection
+from hvlab.model.hypervisor import memory, partitions
+from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode
+from hvlab.model.hypervisor.hypercalls import HypercallInput, hypercall
+from hvlab.model.hypervisor.invoke import pack
+from hvlab.model.hypervisor.machine import Machine
 
 A_PAGES = CHILDREN[0].ram_pages
 COUNTS = (0, 1, 2, 16, 255, 256, 257, 0xFFF)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from hvlab.model.attacks import Attack
-    from hvlab.model.canaries import Outcome
-    from hvlab.model.events import Event
-    from hvlab.model.sites import DriverLoadSite, PacketSite
+    from hvlab.model.core.attacks import Attack
+    from hvlab.model.core.canaries import Outcome
+    from hvlab.model.core.events import Event
+    from hvlab.model.root.sites import DriverLoadSite, PacketSite
 
 PROJECT = "hvlab"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -28,7 +28,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def hvlab_register_attacks(register: Callable[[Attack], None]) -> None:
     """Register attacks by calling `register(Attack(...))` once per attack.
 
-    :param register: records one `hvlab.model.attacks.Attack`; a name already taken by another
+    :param register: records one `hvlab.model.core.attacks.Attack`; a name already taken by another
         plugin is refused with an error naming both plugins.
 
     Example::
@@ -45,7 +45,7 @@ def hvlab_register_workloads(register: Callable[[str, Callable, str], None]) -> 
     """Register workloads by calling `register(name, build, summary)`.
 
     :param register: `build(machine, **params)` returns the list of actors
-        (`hvlab.model.engine.Actor`) that make up the workload.
+        (`hvlab.model.core.engine.Actor`) that make up the workload.
 
     Example::
 
@@ -80,7 +80,7 @@ def hvlab_site_vmbus_packet(ctx: PacketSite) -> None:
     if the model installed that driver where the switch runs: a driver in the hypervisor never
     sees frames while `guest-traffic-via-root` keeps the switch in the root.
 
-    :param ctx: a `hvlab.model.sites.PacketSite`: `driver`, `where`, `source`, `destination`,
+    :param ctx: a `hvlab.model.root.sites.PacketSite`: `driver`, `where`, `source`, `destination`,
         `length`, and the capabilities `observe()` (returns the frame), `modify(frame)` and
         `drop()`. Each use is an event; what the driver learns is judged by the oracle with the
         driver as principal.
@@ -102,7 +102,7 @@ def hvlab_site_driver_load(ctx: DriverLoadSite) -> None:
     on — after the model's own checks (a load into the hypervisor with `no-third-party-code`
     on never gets here).
 
-    :param ctx: a `hvlab.model.sites.DriverLoadSite`: `driver`, `where`, `requester`,
+    :param ctx: a `hvlab.model.root.sites.DriverLoadSite`: `driver`, `where`, `requester`,
         `defense`, and the capability `refuse(why)`, which becomes an event naming your
         protection id as the one that decided.
 
@@ -120,7 +120,7 @@ def hvlab_site_driver_load(ctx: DriverLoadSite) -> None:
 def hvlab_event(event: Event) -> None:
     """Called once for every event of a run, in order, after the run is computed.
 
-    :param event: the immutable `hvlab.model.events.Event`; observers cannot change the run.
+    :param event: the immutable `hvlab.model.core.events.Event`; observers cannot change the run.
 
     Example::
 
@@ -151,7 +151,7 @@ def hvlab_lab_finished(info: dict[str, Any], outcome: Outcome) -> None:
     """A run has been computed and judged by the oracle.
 
     :param info: as for `hvlab_lab_started`, plus `events` (the count).
-    :param outcome: the oracle's `hvlab.model.canaries.Outcome`.
+    :param outcome: the oracle's `hvlab.model.core.canaries.Outcome`.
 
     Example::
 

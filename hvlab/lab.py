@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from hvlab.model import engine
-from hvlab.model.attacks import Attack
-from hvlab.model.canaries import Outcome, assess
-from hvlab.model.events import Event, EventLog, key_label
-from hvlab.model.machine import Machine
-from hvlab.model.protections import Design
-from hvlab.model.store import Change, Store, state_digest
-from hvlab.model.workloads import WORKLOADS, Workload
+from hvlab.model.core import engine
+from hvlab.model.core.attacks import Attack
+from hvlab.model.core.canaries import Outcome, assess
+from hvlab.model.core.events import Event, EventLog, key_label
+from hvlab.model.core.protections import Design
+from hvlab.model.core.store import Change, Store, state_digest
+from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.scenarios.workloads import WORKLOADS, Workload
 
 
 class UnknownWorkloadError(ValueError):

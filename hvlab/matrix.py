@@ -24,12 +24,12 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
-from hvlab.model import engine
-from hvlab.model.attacks import Attack, minimal_sets
-from hvlab.model.canaries import assess
-from hvlab.model.machine import Machine
-from hvlab.model.protections import Design, Protection, known_protections
-from hvlab.model.workloads import CONTINUATIONS, boot, services
+from hvlab.model.core import engine
+from hvlab.model.core.attacks import Attack, minimal_sets
+from hvlab.model.core.canaries import assess
+from hvlab.model.core.protections import Design, Protection, known_protections
+from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.scenarios.workloads import CONTINUATIONS, boot, services
 
 
 def continuation(workload: str, m: Machine) -> list[engine.Actor]:

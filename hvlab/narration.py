@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from hvlab.model.events import Event, EventKind
+from hvlab.model.core.events import Event, EventKind
 from hvlab.render import status_text
 
 SAID = ("why", "partition", "gpa", "frame", "to", "probe", "canary", "driver", "relid", "lba")

@@ -26,8 +26,8 @@ from typing import Any
 import pluggy
 
 from hvlab import hookspecs
-from hvlab.model.attacks import Attack, AttackError, check
-from hvlab.model.workloads import WORKLOADS, Workload
+from hvlab.model.core.attacks import Attack, AttackError, check
+from hvlab.model.scenarios.workloads import WORKLOADS, Workload
 from hvlab.userfiles import InputFileError, has_unsafe, missing, read_file, shown
 
 BUILTIN = "hvlab-attacks"
@@ -229,7 +229,7 @@ def _add_workload(cat: Catalogue, plugin: str, name: str, build: Callable, summa
 
 
 def _add_defense(cat: Catalogue, plugin: str, pid: str, principle: str) -> None:
-    from hvlab.model.protections import PRINCIPLES
+    from hvlab.model.core.protections import PRINCIPLES
 
     if not isinstance(pid, str) or not NAME.fullmatch(pid):
         raise ValueError(

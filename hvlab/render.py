@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from hvlab.model.canaries import Outcome
-from hvlab.model.events import Event, EventKind
+from hvlab.model.core.canaries import Outcome
+from hvlab.model.core.events import Event, EventKind
 
 HEADER = f"{'step':>5} {'time':>5}  {'actor':<18} {'kind':<9} {'what':<36} {'status':<27} note"
 SHOWN_DETAIL = ("why", "canary", "partition", "gpa", "frame", "to", "probe", "skipped", "token")

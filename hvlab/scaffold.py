@@ -39,10 +39,10 @@ be switched off for it to get through; `hvlab matrix` checks the claim under eve
 """
 
 from hvlab.hookspecs import hookimpl
-from hvlab.model.attacks import Attack, AttackActor
-from hvlab.model.engine import BeginProbe, EndProbe, Read, WaitUntil
-from hvlab.model.hv import PAGE_SIZE
-from hvlab.model.workloads import children_booted
+from hvlab.model.core.attacks import Attack, AttackActor
+from hvlab.model.core.engine import BeginProbe, EndProbe, Read, WaitUntil
+from hvlab.model.hypervisor.constants import PAGE_SIZE
+from hvlab.model.scenarios.workloads import children_booted
 
 __version__ = "0.1.0"
 ATTACK = "{name}"

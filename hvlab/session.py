@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from hvlab.lab import Divergence, Lab, UnknownWorkloadError
-from hvlab.model.events import Event
-from hvlab.model.protections import (
+from hvlab.model.core.events import Event
+from hvlab.model.core.protections import (
     PRESETS,
     Design,
     UnknownDesignError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hvlab.model.events import Event
+from hvlab.model.core.events import Event
 
 FIELDS = ("actor", "partition", "kind", "channel", "plugin")
 

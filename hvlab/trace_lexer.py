@@ -18,7 +18,7 @@ from pygments.token import (
     Whitespace,
 )
 
-from hvlab.model.hv import HvStatus
+from hvlab.model.hypervisor.constants import HvStatus
 
 # every failing status, also without its HV_STATUS_ prefix (the TUI shortens them)
 FAILURES = "|".join(s.name for s in HvStatus if s.name != "SUCCESS")

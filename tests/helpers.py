@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from hvlab.matrix import booted_state
-from hvlab.model.hv import PAGE_SIZE
-from hvlab.model.hypercalls import HypercallResult, hypercall
-from hvlab.model.machine import Machine
-from hvlab.model.protections import Design
+from hvlab.model.core.protections import Design
+from hvlab.model.hypervisor.constants import PAGE_SIZE
+from hvlab.model.hypervisor.hypercalls import HypercallResult, hypercall
+from hvlab.model.hypervisor.machine import Machine
 
 
 def booted(*off: str) -> Machine:
@@ -16,7 +16,7 @@ def booted(*off: str) -> Machine:
 
 def place(m: Machine, pid: int, gpa: int, data: bytes) -> None:
     """Put `data` in a partition's memory as its kernel would, without events or checks."""
-    from hvlab.model import memory
+    from hvlab.model.hypervisor import memory
 
     entry = m.store.get(("slat", pid, gpa // PAGE_SIZE))
     if data and entry is not None:
@@ -39,8 +39,8 @@ def relid(m: Machine, child: str, device: int) -> int:
 
 def guest_submit(m: Machine, child: str, device: int, raw: bytes) -> bool:
     """The guest puts `raw` on its out-ring and signals the root, as its VSC would."""
-    from hvlab.model import ring as rings
-    from hvlab.model import vmbus
+    from hvlab.model.vmbus import channels as vmbus
+    from hvlab.model.vmbus import ring as rings
 
     r = relid(m, child, device)
     out_ring, _ = vmbus.rings(m, r, "guest")
@@ -59,8 +59,8 @@ def srb_packet(
     trans_id: int = 7,
     byte_count: int | None = None,
 ) -> bytes:
-    from hvlab.model import ring as rings
-    from hvlab.model import storage
+    from hvlab.model.root import storage
+    from hvlab.model.vmbus import ring as rings
 
     count = byte_count if byte_count is not None else sectors * 512
     return rings.packet(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hvlab.lab import Lab
-from hvlab.model.protections import Design
+from hvlab.model.core.protections import Design
 from hvlab.plugins import load_catalogue
 from hvlab.session import RunSpec, Session, SessionError
 from hvlab.trace_filter import TraceFilter

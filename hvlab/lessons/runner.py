@@ -7,17 +7,17 @@ never by positions or screen contents. The TUI and `hvlab check` both drive this
 from __future__ import annotations
 
 from hvlab.lessons.schema import Action, Goal, Lesson
-from hvlab.model.events import EventKind
-from hvlab.model.protections import PRESETS, known_protections
-from hvlab.model.topology import build
-from hvlab.model.workloads import WORKLOADS
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import PRESETS, known_protections
+from hvlab.model.core.topology import build
+from hvlab.model.scenarios.workloads import WORKLOADS
 from hvlab.plugins import Catalogue
 from hvlab.session import RunSpec, Session
 
 
 def known_ids(cat: Catalogue) -> dict[str, tuple[str, ...]]:
     """Every id a lesson may name, for checking lesson files."""
-    from hvlab.model.protections import Design
+    from hvlab.model.core.protections import Design
 
     nodes = {n.id for preset in PRESETS for n in build(Design.preset(preset)).nodes}
     nodes |= {n.id for n in build(Design(frozenset(known_protections()))).nodes}

@@ -9,9 +9,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from hvlab.model.events import Event, key_label
-from hvlab.model.hv import HvCallCode
-from hvlab.model.store import Change
+from hvlab.model.core.events import Event, key_label
+from hvlab.model.core.store import Change
+from hvlab.model.hypervisor.constants import HvCallCode
 from hvlab.render import status_text
 
 # (detail key, bits, meaning) in the order of the input value's layout
@@ -185,6 +185,6 @@ class EventDetail(ScrollView):
         width = self.scrollable_content_region.width
         if row >= len(self._lines):
             return Strip.blank(width, self.rich_style)
-        return self._lines[row].extend_cell_length(width).crop(0, width).apply_style(
-            self.rich_style
+        return (
+            self._lines[row].extend_cell_length(width).crop(0, width).apply_style(self.rich_style)
         )

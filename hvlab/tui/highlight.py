@@ -6,7 +6,7 @@ from __future__ import annotations
 from pygments.token import Comment, Generic, Keyword, Name, Number, Operator, String, _TokenType
 from rich.text import Text
 
-from hvlab.model.events import Event
+from hvlab.model.core.events import Event
 from hvlab.render import note_text, status_text
 from hvlab.trace_lexer import HvlabTraceLexer
 

@@ -17,8 +17,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from hvlab.model.events import Event, EventKind
-from hvlab.model.hv import PAGE_SIZE
+from hvlab.model.core.events import Event, EventKind
+from hvlab.model.hypervisor.constants import PAGE_SIZE
 from hvlab.trace_filter import partition_of
 
 OWNER_STYLES = {

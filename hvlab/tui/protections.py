@@ -7,8 +7,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from hvlab.model.events import Event
-from hvlab.model.protections import PRINCIPLES
+from hvlab.model.core.events import Event
+from hvlab.model.core.protections import PRINCIPLES
 from hvlab.session import Session
 
 

@@ -12,7 +12,7 @@ from textual.widgets.option_list import Option
 
 from hvlab.lessons.progress import Progress, ProgressError
 from hvlab.lessons.schema import Lesson
-from hvlab.model.protections import PRESETS
+from hvlab.model.core.protections import PRESETS
 from hvlab.plugins import Catalogue
 from hvlab.session import RunSpec, Session, SessionError
 from hvlab.tui.dialogs import Choose

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from hvlab.model import topology
-from hvlab.model.events import Event
-from hvlab.model.protections import Design
+from hvlab.model.core import topology
+from hvlab.model.core.events import Event
+from hvlab.model.core.protections import Design
 
 ROWS = (
     ("hypervisor", lambda n: n.layer == "hypervisor"),

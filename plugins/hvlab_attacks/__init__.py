@@ -8,10 +8,8 @@ suite and `hvlab matrix` check them against the model under all 256 designs.
 from __future__ import annotations
 
 from hvlab.hookspecs import hookimpl
-from hvlab.model import storage
-from hvlab.model.attacks import Attack, AttackActor
-from hvlab.model.devices import ATA_READ_SECTORS
-from hvlab.model.engine import (
+from hvlab.model.core.attacks import Attack, AttackActor
+from hvlab.model.core.engine import (
     BeginProbe,
     EndProbe,
     InjectDriver,
@@ -21,10 +19,12 @@ from hvlab.model.engine import (
     Read,
     WaitUntil,
 )
-from hvlab.model.hv import PAGE_SIZE
-from hvlab.model.probes import PROBES, run
-from hvlab.model.protections import Protection as P
-from hvlab.model.workloads import children_booted, ide_command
+from hvlab.model.core.protections import Protection as P
+from hvlab.model.hardware.devices import ATA_READ_SECTORS
+from hvlab.model.hypervisor.constants import PAGE_SIZE
+from hvlab.model.root import storage
+from hvlab.model.scenarios.probes import PROBES, run
+from hvlab.model.scenarios.workloads import children_booted, ide_command
 
 __version__ = "0.1.0"
 

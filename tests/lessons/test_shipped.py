@@ -7,7 +7,7 @@ import pytest
 from hvlab.lessons import bundled_dir, load_lessons
 from hvlab.lessons.check import check_lesson
 from hvlab.lessons.runner import LessonRun, known_ids, play
-from hvlab.model.protections import Protection
+from hvlab.model.core.protections import Protection
 from hvlab.plugins import load_catalogue
 
 CAT = load_catalogue([], echo=False)

@@ -7,12 +7,12 @@ import pytest
 
 from hvlab.lab import Lab
 from hvlab.matrix import run_design
-from hvlab.model import engine
-from hvlab.model.engine import Actor, Do, WaitUntil
-from hvlab.model.machine import Machine
-from hvlab.model.memory import ROOT
-from hvlab.model.protections import Design, Protection
-from hvlab.model.workloads import WORKLOADS
+from hvlab.model.core import engine
+from hvlab.model.core.engine import Actor, Do, WaitUntil
+from hvlab.model.core.protections import Design, Protection
+from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.hypervisor.memory import ROOT
+from hvlab.model.scenarios.workloads import WORKLOADS
 from hvlab.plugins import load_catalogue, site_handler
 
 CAT = load_catalogue()

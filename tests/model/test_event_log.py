@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hvlab.lab import Lab
-from hvlab.model.events import Event, EventKind, EventLog
+from hvlab.model.core.events import Event, EventKind, EventLog
 
 
 def test_reads_back_what_was_recorded_by_index_slice_and_iteration():

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from hvlab.model import memory, partitions
-from hvlab.model.calls import CALLS
-from hvlab.model.events import EventKind
-from hvlab.model.hv import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode
-from hvlab.model.hypercalls import HypercallInput, hypercall
-from hvlab.model.invoke import call, pack
-from hvlab.model.layout import DEFAULT_LAYOUT
-from hvlab.model.protections import Protection
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.layout import DEFAULT_LAYOUT
+from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor import memory, partitions
+from hvlab.model.hypervisor.calls import CALLS
+from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode
+from hvlab.model.hypervisor.hypercalls import HypercallInput, hypercall
+from hvlab.model.hypervisor.invoke import call, pack
 from tests.helpers import booted, place
 
 LAY = DEFAULT_LAYOUT

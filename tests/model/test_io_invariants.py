@@ -12,14 +12,17 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from hvlab.model import devices, network, storage, topology, vmbus
-from hvlab.model import ring as rings
-from hvlab.model.drivers import load_driver, loaded
-from hvlab.model.events import EventKind
-from hvlab.model.hv import PAGE_SIZE
-from hvlab.model.portio import port_io
-from hvlab.model.protections import Protection
-from hvlab.model.vmbus import Device
+from hvlab.model.core import topology
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Protection
+from hvlab.model.hardware import devices
+from hvlab.model.hypervisor.constants import PAGE_SIZE
+from hvlab.model.hypervisor.portio import port_io
+from hvlab.model.root import network, storage
+from hvlab.model.root.drivers import load_driver, loaded
+from hvlab.model.vmbus import channels as vmbus
+from hvlab.model.vmbus import ring as rings
+from hvlab.model.vmbus.channels import Device
 from tests.helpers import booted, guest_submit, srb_packet
 
 CHILD = st.sampled_from(["A", "B"])

@@ -6,11 +6,13 @@ from itertools import pairwise
 import pytest
 
 from hvlab.lab import Lab
-from hvlab.model import devices, storage, topology
-from hvlab.model import ring as rings
-from hvlab.model.events import EventKind
-from hvlab.model.protections import Design
-from hvlab.model.vmbus import Device
+from hvlab.model.core import topology
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Design
+from hvlab.model.hardware import devices
+from hvlab.model.root import storage
+from hvlab.model.vmbus import ring as rings
+from hvlab.model.vmbus.channels import Device
 from tests.helpers import booted, guest_submit, relid, srb_packet
 
 IO_WORKLOADS = ["disk-read", "disk-write", "ping", "ide-port-io"]
@@ -130,7 +132,7 @@ def test_without_mediated_io_the_guest_drives_the_physical_controller():
 
 def test_emulator_keeps_a_guest_inside_its_own_disk():
     m = booted()
-    from hvlab.model.portio import port_io
+    from hvlab.model.hypervisor.portio import port_io
 
     lba = devices.VIRTUAL_DISKS["B"].first + 5  # B's secret block, as a physical LBA
     for port, value in (
@@ -148,7 +150,7 @@ def test_emulator_keeps_a_guest_inside_its_own_disk():
 
 
 def test_driver_loader_exists_only_without_no_third_party_code():
-    from hvlab.model.drivers import load_driver, loaded
+    from hvlab.model.root.drivers import load_driver, loaded
 
     m = booted()
     assert not load_driver(m, "root", "vendor-filter", "hypervisor")
@@ -160,7 +162,7 @@ def test_driver_loader_exists_only_without_no_third_party_code():
 
 
 def test_double_fetch_the_vsp_acts_on_its_private_copy():
-    from hvlab.model import vsp
+    from hvlab.model.root import vsp
 
     for off, expect_lba in (((), 3), (("vsp-validates-input",), 69)):
         m = booted(*off)
@@ -170,7 +172,9 @@ def test_double_fetch_the_vsp_acts_on_its_private_copy():
         packet = vsp.fetch(m, storage.VSP, r, ("test",))
         assert packet is not None, [(e.name, e.detail) for e in m.events[n:]]
         # Between the check and the use, the guest rewrites the LBA in its own ring.
-        out_ring, _ = __import__("hvlab.model.vmbus", fromlist=["rings"]).rings(m, r, "guest")
+        out_ring, _ = __import__("hvlab.model.vmbus.channels", fromlist=["rings"]).rings(
+            m, r, "guest"
+        )
         lba_at = packet.start + packet.desc.offset8 * 8 + 24
         m.write(2, out_ring.data + lba_at, (69).to_bytes(8, "little"), "A")
         storage.handle(m, r, "A", packet)
@@ -226,14 +230,14 @@ def test_routes_match_networkx_shortest_paths():
 def test_signal_only_on_empty_to_non_empty():
     m = booted()
     r = relid(m, "A", Device.STORAGE)
-    out_ring, _ = __import__("hvlab.model.vmbus", fromlist=["rings"]).rings(m, r, "guest")
+    out_ring, _ = __import__("hvlab.model.vmbus.channels", fromlist=["rings"]).rings(m, r, "guest")
     first = rings.write(m, out_ring, "A", srb_packet(lba=1, trans_id=1))
     second = rings.write(m, out_ring, "A", srb_packet(lba=2, trans_id=2))
     assert first == (True, True) and second == (True, False)
 
 
 def test_a_long_queue_is_served_in_budgeted_rounds():
-    from hvlab.model import vsp
+    from hvlab.model.root import vsp
 
     m = booted()
     for tid in range(1, 41):

@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hvlab.lab import Lab
-from hvlab.model.protections import Design
-from hvlab.model.store import state_digest
+from hvlab.model.core.protections import Design
+from hvlab.model.core.store import state_digest
 
 
 def forward_digests(lab: Lab) -> list[str]:

@@ -1,6 +1,6 @@
 """Malformed hypercalls: each named case gets its exact status and leaves the machine unchanged.
 
-Cases are built per call code from the validation rules in `hvlab.model.hypercalls`, plus
+Cases are built per call code from the validation rules in `hvlab.model.hypervisor.hypercalls`, plus
 hand-written ones for partition ids and life-cycle states.
 """
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from hvlab.model.calls import CALLS
-from hvlab.model.hv import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, HvStatus
-from hvlab.model.hypercalls import RESERVED_MASK, HypercallInput, hypercall
-from hvlab.model.invoke import pack
-from hvlab.model.layout import DEFAULT_LAYOUT
+from hvlab.model.core.layout import DEFAULT_LAYOUT
+from hvlab.model.hypervisor.calls import CALLS
+from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, HvStatus
+from hvlab.model.hypervisor.hypercalls import RESERVED_MASK, HypercallInput, hypercall
+from hvlab.model.hypervisor.invoke import pack
 from tests.helpers import booted, issue, place
 
 ROOT, A = 1, 2

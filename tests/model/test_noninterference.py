@@ -22,7 +22,7 @@ def test_a_cannot_tell_bs_secrets_apart(workload, seed):
 
 
 def test_the_comparison_can_fail_when_isolation_is_off():
-    from hvlab.model.protections import Design
+    from hvlab.model.core.protections import Design
 
     design = Design.build("hyperv", ["exclusive-guest-memory"])
     plain = Lab("memory-probe", design, seed=0)

@@ -2,11 +2,17 @@
 
 import pytest
 
-from hvlab.model import partitions
-from hvlab.model.calls import CALLS
-from hvlab.model.events import Phase
-from hvlab.model.hv import CHILD_PRIVILEGES, PAGE_SIZE, ROOT_PRIVILEGES, HvStatus, Privilege
-from hvlab.model.hypercalls import HypercallInput
+from hvlab.model.core.events import Phase
+from hvlab.model.hypervisor import partitions
+from hvlab.model.hypervisor.calls import CALLS
+from hvlab.model.hypervisor.constants import (
+    CHILD_PRIVILEGES,
+    PAGE_SIZE,
+    ROOT_PRIVILEGES,
+    HvStatus,
+    Privilege,
+)
+from hvlab.model.hypervisor.hypercalls import HypercallInput
 from tests.helpers import booted, issue
 
 A = 2

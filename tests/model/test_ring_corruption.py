@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hvlab.model import network, storage, vmbus
-from hvlab.model import ring as rings
-from hvlab.model.events import EventKind
-from hvlab.model.hv import PAGE_SIZE
-from hvlab.model.machine import Machine
-from hvlab.model.ring import PacketType
-from hvlab.model.vmbus import Device
+from hvlab.model.core.events import EventKind
+from hvlab.model.hypervisor.constants import PAGE_SIZE
+from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.root import network, storage
+from hvlab.model.vmbus import channels as vmbus
+from hvlab.model.vmbus import ring as rings
+from hvlab.model.vmbus.channels import Device
+from hvlab.model.vmbus.ring import PacketType
 from tests.helpers import booted, guest_submit, relid, srb_packet
 
 S, N = Device.STORAGE, Device.NETWORK
@@ -200,8 +201,8 @@ def test_corrupt_packet_breaks_only_its_channel(case):
 
 
 def test_oversized_control_messages_are_refused():
-    from hvlab.model.hv import HvCallCode, HvStatus
-    from hvlab.model.invoke import call
+    from hvlab.model.hypervisor.constants import HvCallCode, HvStatus
+    from hvlab.model.hypervisor.invoke import call
 
     m = booted()
     too_big = struct.pack("<IIII", vmbus.VMBUS_CONNECTION, 0, 1, 241) + bytes(240)

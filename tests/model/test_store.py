@@ -1,4 +1,4 @@
-from hvlab.model.store import Store
+from hvlab.model.core.store import Store
 
 
 def test_set_records_changes_and_revert_restores():

@@ -3,9 +3,11 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hvlab.model import canaries, memory, synic
-from hvlab.model.events import EventKind
-from hvlab.model.hv import (
+from hvlab.model.core import canaries
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.store import Store
+from hvlab.model.hypervisor import memory, synic
+from hvlab.model.hypervisor.constants import (
     MSR_GUEST_OS_ID,
     MSR_HYPERCALL,
     PAGE_SIZE,
@@ -14,9 +16,8 @@ from hvlab.model.hv import (
     HvStatus,
     rights_from_flags,
 )
-from hvlab.model.hypercalls import RESERVED_MASK, HypercallInput, HypercallResult
-from hvlab.model.machine import Machine
-from hvlab.model.store import Store
+from hvlab.model.hypervisor.hypercalls import RESERVED_MASK, HypercallInput, HypercallResult
+from hvlab.model.hypervisor.machine import Machine
 from tests.helpers import booted
 
 
@@ -97,7 +98,8 @@ def test_synic_slot_busy_until_consumed():
 
 def test_hypercall_page_is_read_execute_and_needs_a_guest_os_id():
     m = Machine()
-    from hvlab.model import engine, workloads
+    from hvlab.model.core import engine
+    from hvlab.model.scenarios import workloads
 
     engine.run(m, workloads.WORKLOADS["boot"].build(m), 0)
     a = m.pid("A")
@@ -113,7 +115,7 @@ def test_child_hypercall_before_enabling_the_page_is_refused():
     m = booted()
     m.store.set(("part", 2, "hypercall_page"), None)
     m.store.take()
-    from hvlab.model.hypercalls import hypercall
+    from hvlab.model.hypervisor.hypercalls import hypercall
 
     before = dict(m.store.data)
     result = hypercall(m, 2, HypercallInput.encode(HvCallCode.GET_PARTITION_ID), 0, 3 * PAGE_SIZE)

@@ -3,9 +3,9 @@
 import pytest
 
 from hvlab.lab import Lab
-from hvlab.model import memory, partitions
-from hvlab.model.events import EventKind
-from hvlab.model.protections import Design, Protection
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Design, Protection
+from hvlab.model.hypervisor import memory, partitions
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.

@@ -16,7 +16,7 @@ from hvlab.matrix import (
     run_cell,
     run_design,
 )
-from hvlab.model.protections import Design, Protection
+from hvlab.model.core.protections import Design, Protection
 from hvlab.plugins import load_catalogue, site_handler
 
 CAT = load_catalogue()

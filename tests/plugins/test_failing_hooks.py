@@ -59,9 +59,9 @@ SETUP = {
 }
 HEADER = """
 from hvlab.hookspecs import hookimpl
-from hvlab.model.attacks import Attack, AttackActor
-from hvlab.model.engine import BeginProbe, EndProbe, LoadDriver, WaitUntil
-from hvlab.model.workloads import children_booted
+from hvlab.model.core.attacks import Attack, AttackActor
+from hvlab.model.core.engine import BeginProbe, EndProbe, LoadDriver, WaitUntil
+from hvlab.model.scenarios.workloads import children_booted
 """
 
 

@@ -10,9 +10,9 @@ from hvlab.plugins import load_catalogue
 
 HEADER = """
 from hvlab.hookspecs import hookimpl
-from hvlab.model.attacks import Attack, AttackActor
-from hvlab.model.engine import BeginProbe, EndProbe, Read, WaitUntil
-from hvlab.model.workloads import children_booted
+from hvlab.model.core.attacks import Attack, AttackActor
+from hvlab.model.core.engine import BeginProbe, EndProbe, Read, WaitUntil
+from hvlab.model.scenarios.workloads import children_booted
 """
 
 
@@ -163,7 +163,7 @@ def test_plugin_registered_workload_and_attack(tmp_path, capsys):
         tmp_path,
         "extra",
         """
-        from hvlab.model.workloads import boot
+        from hvlab.model.scenarios.workloads import boot
 
         def program(actor):
             yield WaitUntil(children_booted, "booted")
@@ -215,7 +215,7 @@ def test_example_package_loads_through_its_entry_point(tmp_path, monkeypatch):
 
 
 SITE_PLUGIN = """
-from hvlab.model.engine import LoadDriver
+from hvlab.model.core.engine import LoadDriver
 
 def program(actor):
     yield WaitUntil(children_booted, "booted")

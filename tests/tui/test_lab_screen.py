@@ -10,7 +10,7 @@ from rich.console import Console
 from textual.widgets import TabbedContent
 
 from hvlab.lab import Lab
-from hvlab.model.protections import Design
+from hvlab.model.core.protections import Design
 from hvlab.plugins import site_handler
 from hvlab.tui.compare import Compare
 from hvlab.tui.help import HelpScreen

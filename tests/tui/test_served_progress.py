@@ -54,9 +54,7 @@ def test_a_student_name_is_checked(bad):
 
 async def test_each_student_gets_a_file_of_their_own(catalogue, lessons, tmp_path):
     folder = tmp_path / "class"
-    app = HvlabApp(
-        catalogue, lessons=lessons, progress=Progress.in_memory(), progress_dir=folder
-    )
+    app = HvlabApp(catalogue, lessons=lessons, progress=Progress.in_memory(), progress_dir=folder)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, Ask)

@@ -15,14 +15,16 @@ import struct
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from hvlab.model import devices, memory, topology, vsp
-from hvlab.model import ring as rings
-from hvlab.model.engine import Actor, Call, Do, Read, WaitUntil, Write
-from hvlab.model.events import EventKind
-from hvlab.model.hv import PAGE_SIZE, HvCallCode
-from hvlab.model.invoke import pack
-from hvlab.model.ring import PacketType
-from hvlab.model.vmbus import (
+from hvlab.model.core import topology
+from hvlab.model.core.engine import Actor, Call, Do, Read, WaitUntil, Write
+from hvlab.model.core.events import EventKind
+from hvlab.model.hardware import devices
+from hvlab.model.hypervisor import memory
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
+from hvlab.model.hypervisor.invoke import pack
+from hvlab.model.root import vsp
+from hvlab.model.vmbus import ring as rings
+from hvlab.model.vmbus.channels import (
     EVENT_CONNECTION,
     VSP_VALIDATES,
     Device,
@@ -33,10 +35,11 @@ from hvlab.model.vmbus import (
     next_tid,
     signal_key,
 )
-from hvlab.model.vmbus import rings as channel_rings
+from hvlab.model.vmbus.channels import rings as channel_rings
+from hvlab.model.vmbus.ring import PacketType
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 VSP = "root.storvsp"
 DISK_DRIVER = "root.disk"

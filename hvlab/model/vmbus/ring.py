@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from hvlab.model.hv import PAGE_SIZE
+from hvlab.model.hypervisor.constants import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 DESCRIPTOR = 16
 RING_DATA = PAGE_SIZE

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hvlab.model.store import Store
+from hvlab.model.core.store import Store
 
 SECTOR = 512
 DISK_SECTORS = 256

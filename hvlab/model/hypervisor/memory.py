@@ -10,8 +10,8 @@ Store keys:
 
 from __future__ import annotations
 
-from hvlab.model.hv import PAGE_SIZE
-from hvlab.model.store import Store
+from hvlab.model.core.store import Store
+from hvlab.model.hypervisor.constants import PAGE_SIZE
 
 HYPERVISOR = "hypervisor"
 ROOT = "root"
@@ -74,7 +74,7 @@ def mappers(store: Store, pfn: int) -> tuple[tuple[int, int], ...]:
 
 def guests_mapping(store: Store, pfn: int) -> set[int]:
     """The partitions other than the root whose maps point at `pfn`."""
-    from hvlab.model.partitions import ROOT_PID
+    from hvlab.model.hypervisor.partitions import ROOT_PID
 
     return {pid for pid, _ in mappers(store, pfn) if pid != ROOT_PID}
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hvlab.model.calls import CALLS
-from hvlab.model.hv import PAGE_SIZE, HvCallCode, HvStatus
-from hvlab.model.hypercalls import HypercallInput, HypercallResult, hypercall
-from hvlab.model.layout import GUEST_INPUT_PAGE, GUEST_OUTPUT_PAGE
-from hvlab.model.partitions import ROOT_PID
+from hvlab.model.core.layout import GUEST_INPUT_PAGE, GUEST_OUTPUT_PAGE
+from hvlab.model.hypervisor.calls import CALLS
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode, HvStatus
+from hvlab.model.hypervisor.hypercalls import HypercallInput, HypercallResult, hypercall
+from hvlab.model.hypervisor.partitions import ROOT_PID
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 
 def io_pages(m: Machine, pid: int) -> tuple[int, int]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hvlab.model.events import Event, EventKind, status_json
-from hvlab.model.store import Store
+from hvlab.model.core.events import Event, EventKind, status_json
+from hvlab.model.core.store import Store
 
 
 def plant_secret(

@@ -14,14 +14,13 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hvlab.model import ring as rings
-from hvlab.model import synic
-from hvlab.model.events import EventKind
-from hvlab.model.hv import HvCallCode
-from hvlab.model.invoke import call, pack
-from hvlab.model.partitions import ROOT_PID
-from hvlab.model.ring import DESCRIPTOR, KNOWN_FLAGS, Descriptor, PacketType, Ring
-from hvlab.model.vmbus import (
+from hvlab.model.core.events import EventKind
+from hvlab.model.hypervisor import synic
+from hvlab.model.hypervisor.constants import HvCallCode
+from hvlab.model.hypervisor.invoke import call, pack
+from hvlab.model.hypervisor.partitions import ROOT_PID
+from hvlab.model.vmbus import ring as rings
+from hvlab.model.vmbus.channels import (
     SINT,
     VSP_VALIDATES,
     chan,
@@ -29,10 +28,11 @@ from hvlab.model.vmbus import (
     set_chan,
     signal_key,
 )
-from hvlab.model.vmbus import rings as channel_rings
+from hvlab.model.vmbus.channels import rings as channel_rings
+from hvlab.model.vmbus.ring import DESCRIPTOR, KNOWN_FLAGS, Descriptor, PacketType, Ring
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 RECENT_IDS = 16
 # A VSP takes at most this many packets per channel per wake-up, then lets others run.

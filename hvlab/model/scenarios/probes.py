@@ -10,11 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from hvlab.model.engine import Actor, BeginProbe, Call, EndProbe, Leak, RawHypercall, Read, Write
-from hvlab.model.hv import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, MapFlags
-from hvlab.model.hypercalls import HypercallInput
-from hvlab.model.invoke import pack
-from hvlab.model.layout import CHILDREN, DEFAULT_LAYOUT, GUEST_INPUT_PAGE
+from hvlab.model.core.engine import (
+    Actor,
+    BeginProbe,
+    Call,
+    EndProbe,
+    Leak,
+    RawHypercall,
+    Read,
+    Write,
+)
+from hvlab.model.core.layout import CHILDREN, DEFAULT_LAYOUT, GUEST_INPUT_PAGE
+from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, MapFlags
+from hvlab.model.hypervisor.hypercalls import HypercallInput
+from hvlab.model.hypervisor.invoke import pack
 
 A_SPEC, B_SPEC = CHILDREN
 

@@ -19,22 +19,22 @@ import struct
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from hvlab.model import memory, partitions, synic
-from hvlab.model.engine import Actor, Call, Do, WaitUntil
-from hvlab.model.events import EventKind
-from hvlab.model.hv import (
+from hvlab.model.core.engine import Actor, Call, Do, WaitUntil
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor import memory, partitions, synic
+from hvlab.model.hypervisor.constants import (
     HV_MESSAGE_PAYLOAD_SIZE,
     PAGE_SIZE,
     VMBUS_MESSAGE_SINT,
     HvCallCode,
     HvStatus,
 )
-from hvlab.model.partitions import HV_PID, ROOT_PID
-from hvlab.model.protections import Protection
-from hvlab.model.ring import Ring
+from hvlab.model.hypervisor.partitions import HV_PID, ROOT_PID
+from hvlab.model.vmbus.ring import Ring
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 VMBUS_CONNECTION = 1  # child → root messages (HYPERV_NOTES: children post to connection id 1)
 EVENT_CONNECTION = 2  # child → root event flags

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hvlab.model.drivers import loaded
-from hvlab.model.events import EventKind
+from hvlab.model.core.events import EventKind
+from hvlab.model.root.drivers import loaded
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 VMBUS_PACKET = "vmbus-packet"
 DRIVER_LOAD = "driver-load"
@@ -91,7 +91,7 @@ def vmbus_packet(
     it), or None if one dropped it. Drivers
     installed in the hypervisor while the switch runs in the root are told nothing — that is
     what guest-traffic-via-root buys — and the model records the decision in their scope."""
-    from hvlab.model.protections import Protection
+    from hvlab.model.core.protections import Protection
 
     if where == "root":
         for driver in loaded(m, "hypervisor"):
@@ -149,7 +149,7 @@ class DriverLoadSite:
     refused: bool = False
 
     def refuse(self, why: str) -> None:
-        from hvlab.model.hv import HvStatus
+        from hvlab.model.hypervisor.constants import HvStatus
 
         self.refused = True
         self._m.emit(

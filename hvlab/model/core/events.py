@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from hvlab.model.store import Change
+from hvlab.model.core.store import Change
 
 
 class EventKind(StrEnum):

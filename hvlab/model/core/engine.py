@@ -17,13 +17,13 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from hvlab.model.events import EventKind
-from hvlab.model.hv import PAGE_SIZE, HvCallCode
-from hvlab.model.hypercalls import hypercall
-from hvlab.model.invoke import call
-from hvlab.model.machine import Machine
-from hvlab.model.memory import HYPERVISOR, ROOT
-from hvlab.model.partitions import VpState
+from hvlab.model.core.events import EventKind
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
+from hvlab.model.hypervisor.hypercalls import hypercall
+from hvlab.model.hypervisor.invoke import call
+from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.hypervisor.memory import HYPERVISOR, ROOT
+from hvlab.model.hypervisor.partitions import VpState
 
 
 class Call(NamedTuple):
@@ -182,7 +182,7 @@ def _raw_hypercall(m: Machine, actor: Actor, op: RawHypercall) -> Any:
 
 
 def _port_io(m: Machine, actor: Actor, op: PortIo) -> Any:
-    from hvlab.model.portio import port_io
+    from hvlab.model.hypervisor.portio import port_io
 
     return port_io(m, actor.pid, op.port, op.data, op.size, actor.name)
 
@@ -193,13 +193,13 @@ def _leak(m: Machine, actor: Actor, op: Leak) -> Any:
 
 
 def _load_driver(m: Machine, actor: Actor, op: LoadDriver) -> Any:
-    from hvlab.model.drivers import load_driver
+    from hvlab.model.root.drivers import load_driver
 
     return load_driver(m, actor.name, op.name, op.where)
 
 
 def _inject_driver(m: Machine, actor: Actor, op: InjectDriver) -> Any:
-    from hvlab.model.drivers import inject_driver
+    from hvlab.model.root.drivers import inject_driver
 
     return inject_driver(m, actor.name, op.name)
 

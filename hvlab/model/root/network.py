@@ -16,15 +16,15 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from hvlab.model import ring as rings
-from hvlab.model import sites, topology, vsp
-from hvlab.model.engine import Actor, Call, Do, WaitUntil
-from hvlab.model.events import EventKind
-from hvlab.model.hv import PAGE_SIZE, HvCallCode
-from hvlab.model.invoke import pack
-from hvlab.model.protections import Protection
-from hvlab.model.ring import PacketType
-from hvlab.model.vmbus import (
+from hvlab.model.core import topology
+from hvlab.model.core.engine import Actor, Call, Do, WaitUntil
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
+from hvlab.model.hypervisor.invoke import pack
+from hvlab.model.root import sites, vsp
+from hvlab.model.vmbus import ring as rings
+from hvlab.model.vmbus.channels import (
     EVENT_CONNECTION,
     VSP_VALIDATES,
     Device,
@@ -36,10 +36,11 @@ from hvlab.model.vmbus import (
     relid_of,
     signal_key,
 )
-from hvlab.model.vmbus import rings as channel_rings
+from hvlab.model.vmbus.channels import rings as channel_rings
+from hvlab.model.vmbus.ring import PacketType
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 SEND_RNDIS_PKT = 107
 SEND_RNDIS_PKT_COMPLETE = 108

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hvlab.model import memory, partitions, synic
-from hvlab.model.events import EventKind
-from hvlab.model.hv import PAGE_SIZE, HvCallCode, MapFlags
-from hvlab.model.invoke import call, pack
-from hvlab.model.memory import ROOT
-from hvlab.model.partitions import ROOT_PID
-from hvlab.model.protections import Protection
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor import memory, partitions, synic
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode, MapFlags
+from hvlab.model.hypervisor.invoke import call, pack
+from hvlab.model.hypervisor.memory import ROOT
+from hvlab.model.hypervisor.partitions import ROOT_PID
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 ACTOR = "root.vid"
 EXCLUSIVE = Protection.EXCLUSIVE_GUEST_MEMORY.value

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-from hvlab.model.protections import Design, Protection
+from hvlab.model.core.protections import Design, Protection
 
 LAYERS = ("hypervisor", "root-kernel", "root-user", "child", "hardware")
 

@@ -30,16 +30,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from hvlab.model import memory, partitions
-from hvlab.model.events import EventKind, Phase
-from hvlab.model.hv import PAGE_SIZE, HvStatus
-from hvlab.model.memory import HYPERVISOR
-from hvlab.model.partitions import PartitionState
-from hvlab.model.protections import Protection
+from hvlab.model.core.events import EventKind, Phase
+from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor import memory, partitions
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvStatus
+from hvlab.model.hypervisor.memory import HYPERVISOR
+from hvlab.model.hypervisor.partitions import PartitionState
 
 if TYPE_CHECKING:
-    from hvlab.model.calls import CallSpec
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.calls import CallSpec
+    from hvlab.model.hypervisor.machine import Machine
 
 FAST_BIT = 1 << 16
 RESERVED_MASK = (0x1F << 27) | (0xF << 44) | (0xF << 60)
@@ -329,4 +329,4 @@ def _finish(m, actor, name, path, status, reps, reject, *, validating=False, out
 
 # The call table and the handlers' view of a call. calls.py imports this module (for Reject and
 # the input value), so the module is bound here, at the end, where that import finds them all.
-from hvlab.model import calls  # noqa: E402
+from hvlab.model.hypervisor import calls  # noqa: E402

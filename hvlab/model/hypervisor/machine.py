@@ -6,9 +6,13 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from hvlab.model import canaries, memory, partitions, synic
-from hvlab.model.events import EventKind, EventLog, Phase
-from hvlab.model.hv import (
+from hvlab.model.core import canaries
+from hvlab.model.core.events import EventKind, EventLog, Phase
+from hvlab.model.core.layout import DEFAULT_LAYOUT, Layout
+from hvlab.model.core.protections import Design, Protection
+from hvlab.model.core.store import Store
+from hvlab.model.hypervisor import memory, partitions, synic
+from hvlab.model.hypervisor.constants import (
     CHILD_PRIVILEGES,
     MSR_GUEST_OS_ID,
     MSR_HYPERCALL,
@@ -17,11 +21,8 @@ from hvlab.model.hv import (
     HvMessageType,
     Privilege,
 )
-from hvlab.model.layout import DEFAULT_LAYOUT, Layout
-from hvlab.model.memory import HYPERVISOR, ROOT
-from hvlab.model.partitions import HV_PID, ROOT_PID, PartitionState, VpState
-from hvlab.model.protections import Design, Protection
-from hvlab.model.store import Store
+from hvlab.model.hypervisor.memory import HYPERVISOR, ROOT
+from hvlab.model.hypervisor.partitions import HV_PID, ROOT_PID, PartitionState, VpState
 
 TOKEN_SIZE = 16
 DISK_SECRET_LBA = 5
@@ -61,7 +62,7 @@ class Machine:
         # Protection ids that plugins added; each is a defense consulted at its sites.
         self.defenses: tuple[str, ...] = ()
         # Imported here: the root's virtualization stack issues hypercalls through this machine.
-        from hvlab.model.vid import RootVid
+        from hvlab.model.root.vid import RootVid
 
         self.vid = RootVid(self)
         if state is not None:
@@ -113,7 +114,7 @@ class Machine:
             path=(HYPERVISOR,),
             detail={"canary": "hv-code", "frames": (lay.hv_code.start, lay.hv_code.stop - 1)},
         )
-        from hvlab.model import devices
+        from hvlab.model.hardware import devices
 
         for child, lba, text in (("A", 3, b"A's files"), ("B", 3, b"B's files")):
             sector = devices.VIRTUAL_DISKS[child].first + lba

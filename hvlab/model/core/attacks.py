@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from hvlab.model.protections import known_protections
+from hvlab.model.core.protections import known_protections
 
 
 @dataclass(frozen=True)

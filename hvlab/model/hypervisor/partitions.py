@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from hvlab.model.store import Store
+from hvlab.model.core.store import Store
 
 ROOT_PID = 1
 HV_PID = 0  # not a partition: the hypervisor's own physical view of memory

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hvlab.model import devices, partitions, synic, topology
-from hvlab.model.events import EventKind
-from hvlab.model.hv import HvMessageType, InterceptType
-from hvlab.model.memory import HYPERVISOR
-from hvlab.model.partitions import ROOT_PID, VpState
-from hvlab.model.protections import Protection
+from hvlab.model.core import topology
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Protection
+from hvlab.model.hardware import devices
+from hvlab.model.hypervisor import partitions, synic
+from hvlab.model.hypervisor.constants import HvMessageType, InterceptType
+from hvlab.model.hypervisor.memory import HYPERVISOR
+from hvlab.model.hypervisor.partitions import ROOT_PID, VpState
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 MEDIATED = Protection.MEDIATED_IO.value
 

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hvlab.model import canaries, memory, partitions, synic
-from hvlab.model.hv import (
+from hvlab.model.core import canaries
+from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor import memory, partitions, synic
+from hvlab.model.hypervisor.constants import (
     HV_MESSAGE_PAYLOAD_SIZE,
     HV_PARTITION_ID_SELF,
     HV_SYNIC_SINT_COUNT,
@@ -24,13 +26,12 @@ from hvlab.model.hv import (
     Privilege,
     rights_from_flags,
 )
-from hvlab.model.hypercalls import HOA, HypercallInput, Reject
-from hvlab.model.memory import HYPERVISOR, ROOT
-from hvlab.model.partitions import MAX_VPS, PartitionState, VpState
-from hvlab.model.protections import Protection
+from hvlab.model.hypervisor.hypercalls import HOA, HypercallInput, Reject
+from hvlab.model.hypervisor.memory import HYPERVISOR, ROOT
+from hvlab.model.hypervisor.partitions import MAX_VPS, PartitionState, VpState
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 
 @dataclass

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hvlab.model import devices, network, partitions, probes, storage, vmbus
-from hvlab.model.engine import (
+from hvlab.model.core.engine import (
     Actor,
     Call,
     Do,
@@ -20,19 +19,24 @@ from hvlab.model.engine import (
     Write,
     WriteMsr,
 )
-from hvlab.model.engine import PlantSecret as Plant
-from hvlab.model.hv import (
+from hvlab.model.core.engine import PlantSecret as Plant
+from hvlab.model.core.layout import CHILDREN, GUEST_HYPERCALL_PAGE, ChildSpec
+from hvlab.model.hardware import devices
+from hvlab.model.hypervisor import partitions
+from hvlab.model.hypervisor.constants import (
     MSR_GUEST_OS_ID,
     MSR_HYPERCALL,
     PAGE_SIZE,
     HvCallCode,
     InterceptType,
 )
-from hvlab.model.invoke import pack
-from hvlab.model.layout import CHILDREN, GUEST_HYPERCALL_PAGE, ChildSpec
-from hvlab.model.machine import DISK_SECRET_LBA, Machine
-from hvlab.model.memory import ROOT
-from hvlab.model.synic import PORT_TYPE_EVENT, PORT_TYPE_MESSAGE
+from hvlab.model.hypervisor.invoke import pack
+from hvlab.model.hypervisor.machine import DISK_SECRET_LBA, Machine
+from hvlab.model.hypervisor.memory import ROOT
+from hvlab.model.hypervisor.synic import PORT_TYPE_EVENT, PORT_TYPE_MESSAGE
+from hvlab.model.root import network, storage
+from hvlab.model.scenarios import probes
+from hvlab.model.vmbus import channels as vmbus
 
 VMBUS_CONNECTION, EVENT_CONNECTION = vmbus.VMBUS_CONNECTION, vmbus.EVENT_CONNECTION
 LINUX_GUEST_OS_ID = 0x8100_0000_0000_0000  # bit 63 set: open-source OS; vendor/version bits 0
@@ -249,7 +253,7 @@ def ping(machine: Machine, **_params) -> list[Actor]:
 
 
 def plant_traffic(m: Machine) -> bytes:
-    from hvlab.model.memory import HYPERVISOR
+    from hvlab.model.hypervisor.memory import HYPERVISOR
 
     token = m.new_token("B-traffic")
     m.register_secret("B-traffic", token, ("A", "B", ROOT, HYPERVISOR), -1, ("B.netvsc",))

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hvlab.model.events import EventKind
-from hvlab.model.hv import HvStatus
+from hvlab.model.core.events import EventKind
+from hvlab.model.hypervisor.constants import HvStatus
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 PORT_TYPE_MESSAGE = 1
 PORT_TYPE_EVENT = 2

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hvlab.model.events import EventKind
-from hvlab.model.hv import HvStatus
-from hvlab.model.memory import HYPERVISOR
-from hvlab.model.protections import Protection
+from hvlab.model.core.events import EventKind
+from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor.constants import HvStatus
+from hvlab.model.hypervisor.memory import HYPERVISOR
 
 if TYPE_CHECKING:
-    from hvlab.model.machine import Machine
+    from hvlab.model.hypervisor.machine import Machine
 
 NTPC = Protection.NO_THIRD_PARTY_CODE.value
 
@@ -38,7 +38,7 @@ def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
             detail={"driver": name, "why": "the hypervisor has no driver loader"},
         )
         return False
-    from hvlab.model.sites import driver_load
+    from hvlab.model.root.sites import driver_load
 
     if not driver_load(m, where, name, requester):
         return False
@@ -56,9 +56,9 @@ def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
 def inject_driver(m: Machine, requester: str, name: str) -> bool:
     """Install a driver in the hypervisor without a loader: write a hook into hypervisor data
     through the maintenance interface, which exists only with hypercall-only-access off."""
-    from hvlab.model.hv import PAGE_SIZE, HvCallCode
-    from hvlab.model.invoke import call, pack
-    from hvlab.model.partitions import ROOT_PID
+    from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
+    from hvlab.model.hypervisor.invoke import call, pack
+    from hvlab.model.hypervisor.partitions import ROOT_PID
 
     hook = (m.layout.hv_data.start + 2) * PAGE_SIZE
     result = call(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hvlab.model.hv import PAGE_SIZE
+from hvlab.model.hypervisor.constants import PAGE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
