@@ -18,7 +18,7 @@ from hvlab.model.hypervisor import memory, partitions
 from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode
 from hvlab.model.hypervisor.hypercalls import HypercallInput, hypercall
 from hvlab.model.hypervisor.invoke import pack
-from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.system import Machine
 
 A_PAGES = CHILDREN[0].ram_pages
 COUNTS = (0, 1, 2, 16, 255, 256, 257, 0xFFF)

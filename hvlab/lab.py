@@ -22,8 +22,8 @@ from hvlab.model.core.canaries import Outcome, assess
 from hvlab.model.core.events import Event, EventLog, key_label
 from hvlab.model.core.protections import Design
 from hvlab.model.core.store import Change, Store, state_digest
-from hvlab.model.hypervisor.machine import Machine
 from hvlab.model.scenarios.workloads import WORKLOADS, Workload
+from hvlab.model.system import Machine
 
 
 class UnknownWorkloadError(ValueError):

@@ -28,8 +28,8 @@ from hvlab.model.core import engine
 from hvlab.model.core.attacks import Attack, minimal_sets
 from hvlab.model.core.canaries import assess
 from hvlab.model.core.protections import Design, Protection, known_protections
-from hvlab.model.hypervisor.machine import Machine
 from hvlab.model.scenarios.workloads import CONTINUATIONS, boot, services
+from hvlab.model.system import Machine
 
 
 def continuation(workload: str, m: Machine) -> list[engine.Actor]:

@@ -6,7 +6,7 @@ from hvlab.matrix import booted_state
 from hvlab.model.core.protections import Design
 from hvlab.model.hypervisor.constants import PAGE_SIZE
 from hvlab.model.hypervisor.hypercalls import HypercallResult, hypercall
-from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.system import Machine
 
 
 def booted(*off: str) -> Machine:

@@ -10,9 +10,9 @@ from hvlab.matrix import run_design
 from hvlab.model.core import engine
 from hvlab.model.core.engine import Actor, Do, WaitUntil
 from hvlab.model.core.protections import Design, Protection
-from hvlab.model.hypervisor.machine import Machine
 from hvlab.model.hypervisor.memory import ROOT
 from hvlab.model.scenarios.workloads import WORKLOADS
+from hvlab.model.system import Machine
 from hvlab.plugins import load_catalogue, site_handler
 
 CAT = load_catalogue()

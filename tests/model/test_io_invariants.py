@@ -19,7 +19,8 @@ from hvlab.model.hardware import devices
 from hvlab.model.hypervisor.constants import PAGE_SIZE
 from hvlab.model.hypervisor.portio import port_io
 from hvlab.model.root import network, storage
-from hvlab.model.root.drivers import load_driver, loaded
+from hvlab.model.root.drivers import load_driver
+from hvlab.model.root.sites import loaded
 from hvlab.model.vmbus import channels as vmbus
 from hvlab.model.vmbus import ring as rings
 from hvlab.model.vmbus.channels import Device

@@ -150,7 +150,8 @@ def test_emulator_keeps_a_guest_inside_its_own_disk():
 
 
 def test_driver_loader_exists_only_without_no_third_party_code():
-    from hvlab.model.root.drivers import load_driver, loaded
+    from hvlab.model.root.drivers import load_driver
+    from hvlab.model.root.sites import loaded
 
     m = booted()
     assert not load_driver(m, "root", "vendor-filter", "hypervisor")

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor.constants import PAGE_SIZE
-from hvlab.model.hypervisor.machine import Machine
 from hvlab.model.root import network, storage
+from hvlab.model.system import Machine
 from hvlab.model.vmbus import channels as vmbus
 from hvlab.model.vmbus import ring as rings
 from hvlab.model.vmbus.channels import Device

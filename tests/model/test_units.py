@@ -17,7 +17,7 @@ from hvlab.model.hypervisor.constants import (
     rights_from_flags,
 )
 from hvlab.model.hypervisor.hypercalls import RESERVED_MASK, HypercallInput, HypercallResult
-from hvlab.model.hypervisor.machine import Machine
+from hvlab.model.system import Machine
 from tests.helpers import booted
 
 

@@ -18,18 +18,17 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from hvlab.model.core.events import EventKind
-from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
-from hvlab.model.hypervisor.hypercalls import hypercall
-from hvlab.model.hypervisor.invoke import call
-from hvlab.model.hypervisor.machine import Machine
-from hvlab.model.hypervisor.memory import HYPERVISOR, ROOT
-from hvlab.model.hypervisor.partitions import VpState
+
+# The engine runs any machine that has a store, an event log, `executors` (what each operation
+# does there) and `RUNNING` (the state of a VP whose actors may run): the hypervisor's Machine.
+Machine = Any
+HYPERVISOR = "hypervisor"  # the principal the scheduler's own events are in the name of
 
 
 class Call(NamedTuple):
     """A well-formed hypercall by the actor's partition (see `invoke.call`)."""
 
-    code: HvCallCode
+    code: int  # an HvCallCode
     header: bytes = b""
     elems: tuple[bytes, ...] = ()
     rep_count: int | None = None
@@ -168,40 +167,9 @@ class Actor:
         return self.machine.pid(self.partition)
 
 
-def _call(m: Machine, actor: Actor, op: Call) -> Any:
-    return call(
-        m, actor.pid, op.code, op.header, list(op.elems), rep_count=op.rep_count, actor=actor.name
-    )
-
-
-def _raw_hypercall(m: Machine, actor: Actor, op: RawHypercall) -> Any:
-    pid = actor.pid
-    if op.data is not None:
-        m.write(pid, op.in_gpa, op.data, actor.name)
-    return hypercall(m, pid, op.value, op.in_gpa, op.out_gpa, actor.name)
-
-
-def _port_io(m: Machine, actor: Actor, op: PortIo) -> Any:
-    from hvlab.model.hypervisor.portio import port_io
-
-    return port_io(m, actor.pid, op.port, op.data, op.size, actor.name)
-
-
 def _leak(m: Machine, actor: Actor, op: Leak) -> Any:
     entry = m.store.get(("canary", op.canary))
     return entry[2] if entry else None
-
-
-def _load_driver(m: Machine, actor: Actor, op: LoadDriver) -> Any:
-    from hvlab.model.root.drivers import load_driver
-
-    return load_driver(m, actor.name, op.name, op.where)
-
-
-def _inject_driver(m: Machine, actor: Actor, op: InjectDriver) -> Any:
-    from hvlab.model.root.drivers import inject_driver
-
-    return inject_driver(m, actor.name, op.name)
 
 
 def _begin_probe(m: Machine, actor: Actor, op: BeginProbe) -> None:
@@ -219,52 +187,26 @@ def _end_probe(m: Machine, actor: Actor, op: EndProbe) -> None:
     m.scope = actor.scope = None
 
 
-# What each operation does, by its type (one lookup per operation, not a chain of tests).
-EXECUTORS: dict[type, Callable[[Machine, Actor, Any], Any]] = {
+# The operations that need nothing of the machine but its store and its event log. What the
+# others do is the business of the layer they act on: the assembled machine (model.system)
+# joins these with the hypervisor's and the root's into its `executors`.
+EXECUTORS: dict[type, Callable[[Any, Actor, Any], Any]] = {
     Do: lambda m, actor, op: op.fn(m),
-    Read: lambda m, actor, op: m.read(actor.pid, op.gpa, op.size, actor.name),
-    Write: lambda m, actor, op: m.write(actor.pid, op.gpa, op.data, actor.name),
-    Call: _call,
-    RawHypercall: _raw_hypercall,
-    WriteMsr: lambda m, actor, op: m.write_msr(actor.pid, op.msr, op.value, actor.name),
-    PlantSecret: lambda m, actor, op: plant_secret(m, actor, op),
-    PortIo: _port_io,
     Leak: _leak,
-    LoadDriver: _load_driver,
-    InjectDriver: _inject_driver,
     BeginProbe: _begin_probe,
     EndProbe: _end_probe,
 }
 
 
 def execute(m: Machine, actor: Actor, op: Any) -> Any:
-    run_op = EXECUTORS.get(type(op))
+    """Carry out one operation on the machine, through the machine's table of executors."""
+    executors = m.executors
+    run_op = executors.get(type(op))
     if run_op is None:  # a subclass of an operation runs as that operation
-        run_op = next((f for t, f in EXECUTORS.items() if isinstance(op, t)), None)
+        run_op = next((f for t, f in executors.items() if isinstance(op, t)), None)
         if run_op is None:
             raise TypeError(f"actor {actor.name} yielded {op!r}, which is not an operation")
     return run_op(m, actor, op)
-
-
-def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
-    token = m.new_token(op.name)
-    pid = actor.pid
-    if not m.write(pid, op.gpa, token, actor.name):
-        return False
-    pfn = m.store.get(("slat", pid, op.gpa // PAGE_SIZE))[0]
-    owner = actor.partition
-    m.register_secret(
-        op.name,
-        token,
-        (owner, ROOT, HYPERVISOR),
-        pfn,
-        (f"{owner}.kernel",),
-        writers=(owner, ROOT),
-        partition=owner,
-        gpa=op.gpa,
-        frame=pfn,
-    )
-    return True
 
 
 def run(
@@ -303,7 +245,8 @@ CHECK_WAKE_UPS = False
 def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: int) -> None:
     ops = 0
     data = m.store.data
-    running = VpState.RUNNING.value
+    running = m.RUNNING
+    executors = m.executors
     getrandbits = sched.getrandbits
     check = CHECK_WAKE_UPS
     # The actors that watch each key: those whose partition it names or whose VP state it is,
@@ -395,7 +338,11 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
             continue
         m.op += 1
         # Do is most operations of the root's services: run it here, without the dispatch
-        actor.pending = op.fn(m) if kind is Do else execute(m, actor, op)
+        if kind is Do:
+            actor.pending = op.fn(m)
+        else:
+            run_op = executors.get(kind)
+            actor.pending = run_op(m, actor, op) if run_op else execute(m, actor, op)
 
 
 def _check_parked(a: Actor, m: Machine, running: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hvlab.model.hypervisor.constants import PAGE_SIZE
+PAGE_SIZE = 4096  # an x86 page, the unit of every second-level map and of a GPADL
 
 
 @dataclass(frozen=True, slots=True)

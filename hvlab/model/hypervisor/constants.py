@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 from enum import IntEnum
 
-PAGE_SIZE = 4096
+# One definition, in the core's layout; named here too, beside the TLFS's other sizes.
+from hvlab.model.core.layout import PAGE_SIZE as PAGE_SIZE
+
 PAGE_SHIFT = 12
 HV_PARTITION_ID_SELF = 0xFFFF_FFFF_FFFF_FFFF
 HV_PARTITION_ID_INVALID = 0

@@ -28,104 +28,26 @@ than the TLFS structures; each handler's docstring gives its layout.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from hvlab.model.core.events import EventKind, Phase
-from hvlab.model.core.protections import Protection
-from hvlab.model.hypervisor import memory, partitions
+from hvlab.model.hypervisor import calls, memory, partitions
 from hvlab.model.hypervisor.constants import PAGE_SIZE, HvStatus
+from hvlab.model.hypervisor.hypercall_abi import FAST_BIT as FAST_BIT  # the input value's bits,
+from hvlab.model.hypervisor.hypercall_abi import (
+    HOA,
+    SDL,
+    CallSpec,
+    HypercallInput,
+    HypercallResult,
+    Reject,
+)
+from hvlab.model.hypervisor.hypercall_abi import RESERVED_MASK as RESERVED_MASK  # named here too
 from hvlab.model.hypervisor.memory import HYPERVISOR
 from hvlab.model.hypervisor.partitions import PartitionState
 
 if TYPE_CHECKING:
-    from hvlab.model.hypervisor.calls import CallSpec
     from hvlab.model.hypervisor.machine import Machine
-
-FAST_BIT = 1 << 16
-RESERVED_MASK = (0x1F << 27) | (0xF << 44) | (0xF << 60)
-HOA = Protection.HYPERCALL_ONLY_ACCESS.value
-SDL = Protection.SDL_INPUT_VALIDATION.value
-
-
-class HypercallInput(NamedTuple):
-    """The decoded hypercall input value (RCX on x64). A named tuple: decoded on every call."""
-
-    raw: int
-    code: int
-    fast: bool
-    var_header: int
-    rep_count: int
-    rep_start: int
-    reserved: int
-
-    @classmethod
-    def decode(cls, value: int) -> HypercallInput:
-        value &= (1 << 64) - 1
-        return cls(
-            value,  # raw
-            value & 0xFFFF,  # code
-            bool(value & FAST_BIT),  # fast
-            (value >> 17) & 0x3FF,  # var_header
-            (value >> 32) & 0xFFF,  # rep_count
-            (value >> 48) & 0xFFF,  # rep_start
-            value & RESERVED_MASK,  # reserved
-        )
-
-    @staticmethod
-    def encode(
-        code: int,
-        *,
-        fast: bool = False,
-        rep_count: int = 0,
-        rep_start: int = 0,
-        var_header: int = 0,
-    ) -> int:
-        return (
-            (code & 0xFFFF)
-            | (FAST_BIT if fast else 0)
-            | ((var_header & 0x3FF) << 17)
-            | ((rep_count & 0xFFF) << 32)
-            | ((rep_start & 0xFFF) << 48)
-        )
-
-    def fields(self) -> dict[str, int | bool]:
-        return {
-            "input_value": self.raw,
-            "code": self.code,
-            "fast": self.fast,
-            "var_header": self.var_header,
-            "rep_count": self.rep_count,
-            "rep_start": self.rep_start,
-            "reserved": self.reserved,
-        }
-
-
-class HypercallResult(NamedTuple):
-    """What the caller gets back. `status` is None when the instruction faulted (`fault`)."""
-
-    status: HvStatus | None
-    reps: int = 0
-    output: bytes = b""
-    fault: str | None = None
-
-    @property
-    def value(self) -> int | None:
-        """The result value (RAX): status in bits 15:0, reps completed in 43:32."""
-        return None if self.status is None else int(self.status) | (self.reps << 32)
-
-    @property
-    def ok(self) -> bool:
-        return self.status is HvStatus.SUCCESS
-
-
-class Reject(Exception):
-    """A handler refuses: the status, and the protection that decided, if one did."""
-
-    def __init__(self, status: HvStatus, why: str, protection: str | None = None):
-        super().__init__(why)
-        self.status = status
-        self.why = why
-        self.protection = protection
 
 
 def block_sizes(spec: CallSpec, ctl: HypercallInput) -> tuple[int, int]:
@@ -325,8 +247,3 @@ def _finish(m, actor, name, path, status, reps, reject, *, validating=False, out
         detail=detail,
     )
     return result
-
-
-# The call table and the handlers' view of a call. calls.py imports this module (for Reject and
-# the input value), so the module is bound here, at the end, where that import finds them all.
-from hvlab.model.hypervisor import calls  # noqa: E402

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
-from hvlab.model.hypervisor.constants import HvStatus
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode, HvStatus
+from hvlab.model.hypervisor.invoke import call, pack
 from hvlab.model.hypervisor.memory import HYPERVISOR
+from hvlab.model.hypervisor.partitions import ROOT_PID
+from hvlab.model.root.sites import driver_load, install
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
@@ -38,8 +41,6 @@ def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
             detail={"driver": name, "why": "the hypervisor has no driver loader"},
         )
         return False
-    from hvlab.model.root.sites import driver_load
-
     if not driver_load(m, where, name, requester):
         return False
     install(m, where, name, requester)
@@ -56,10 +57,6 @@ def load_driver(m: Machine, requester: str, name: str, where: str) -> bool:
 def inject_driver(m: Machine, requester: str, name: str) -> bool:
     """Install a driver in the hypervisor without a loader: write a hook into hypervisor data
     through the maintenance interface, which exists only with hypercall-only-access off."""
-    from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
-    from hvlab.model.hypervisor.invoke import call, pack
-    from hvlab.model.hypervisor.partitions import ROOT_PID
-
     hook = (m.layout.hv_data.start + 2) * PAGE_SIZE
     result = call(
         m,
@@ -79,13 +76,3 @@ def inject_driver(m: Machine, requester: str, name: str) -> bool:
         detail={"driver": name, "into": HYPERVISOR, "how": "maintenance interface"},
     )
     return True
-
-
-def install(m: Machine, where: str, name: str, requester: str) -> None:
-    m.store.set(("driver", where, name), (requester, m.scope))
-    m.store.set(("drivers", where), tuple(sorted({*loaded(m, where), name})))
-
-
-def loaded(m: Machine, where: str) -> list[str]:
-    """The drivers installed in `where`, by name."""
-    return list(m.store.get(("drivers", where), ()))

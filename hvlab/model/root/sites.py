@@ -15,13 +15,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hvlab.model.core.events import EventKind
-from hvlab.model.root.drivers import loaded
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
 
 VMBUS_PACKET = "vmbus-packet"
 DRIVER_LOAD = "driver-load"
+
+
+def install(m: Machine, where: str, name: str, requester: str) -> None:
+    """Record a driver as installed at `where` (its load was allowed)."""
+    m.store.set(("driver", where, name), (requester, m.scope))
+    m.store.set(("drivers", where), tuple(sorted({*loaded(m, where), name})))
+
+
+def loaded(m: Machine, where: str) -> list[str]:
+    """The drivers installed in `where`, by name."""
+    return list(m.store.get(("drivers", where), ()))
 
 
 def principal(where: str, driver: str) -> str:
