@@ -20,9 +20,9 @@ from hvlab.model.core.engine import (
     WaitUntil,
 )
 from hvlab.model.core.protections import Protection as P
+from hvlab.model.guest import storvsc
 from hvlab.model.hardware.devices import ATA_READ_SECTORS
 from hvlab.model.hypervisor.constants import PAGE_SIZE
-from hvlab.model.root import storage
 from hvlab.model.scenarios.probes import PROBES, run
 from hvlab.model.scenarios.workloads import children_booted, ide_command
 
@@ -104,7 +104,7 @@ def _forged_gpa_program(actor):
     yield WaitUntil(children_booted, "both guests booted")
     yield BeginProbe("forged-gpa-list", FORGED_GPA_SUMMARY)
     frame = yield Leak("B-secret")
-    yield from storage.disk_io(actor, storage.CDB_WRITE, lba=10, buffer_page=frame, wait=False)
+    yield from storvsc.disk_io(actor, storvsc.CDB_WRITE, lba=10, buffer_page=frame, wait=False)
     yield EndProbe()
 
 

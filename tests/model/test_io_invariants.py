@@ -22,6 +22,7 @@ from hvlab.model.root import network, storage
 from hvlab.model.root.drivers import load_driver
 from hvlab.model.root.sites import loaded
 from hvlab.model.vmbus import channels as vmbus
+from hvlab.model.vmbus import network_protocol
 from hvlab.model.vmbus import ring as rings
 from hvlab.model.vmbus.channels import Device
 from tests.helpers import booted, guest_submit, srb_packet
@@ -71,8 +72,8 @@ class IoIsolation(RuleBasedStateMachine):
     @rule(src=CHILD, payload=st.binary(max_size=32))
     def guest_sends_a_frame(self, src, payload):
         dst = "B" if src == "A" else "A"
-        frame = network.frame(self.m.pid(dst), self.m.pid(src), payload)
-        body = struct.pack("<IIII", network.SEND_RNDIS_PKT, 0, len(frame), 0) + frame
+        frame = network_protocol.frame(self.m.pid(dst), self.m.pid(src), payload)
+        body = struct.pack("<IIII", network_protocol.SEND_RNDIS_PKT, 0, len(frame), 0) + frame
         guest_submit(
             self.m,
             src,

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor.constants import PAGE_SIZE
-from hvlab.model.root import network, storage
+from hvlab.model.root import network, storage, vmbus_server
 from hvlab.model.system import Machine
 from hvlab.model.vmbus import channels as vmbus
+from hvlab.model.vmbus import network_protocol
 from hvlab.model.vmbus import ring as rings
 from hvlab.model.vmbus.channels import Device
 from hvlab.model.vmbus.ring import PacketType
@@ -38,8 +39,8 @@ def desc(ptype=0x9, offset8=5, len8=9, flags=1, tid=7, body=b"") -> bytes:
     return raw.ljust(max(len(raw), 72), b"\0")
 
 
-def net_frame(dst=3, length=None, kind=network.SEND_RNDIS_PKT, tid=5) -> bytes:
-    frame = network.frame(dst, 2, b"hello")
+def net_frame(dst=3, length=None, kind=network_protocol.SEND_RNDIS_PKT, tid=5) -> bytes:
+    frame = network_protocol.frame(dst, 2, b"hello")
     body = struct.pack("<IIII", kind, 0, len(frame) if length is None else length, 0) + frame
     return rings.packet(PacketType.DATA_INBAND, body, tid)
 
@@ -73,7 +74,7 @@ def twice(data: bytes):
 
 def after(state: str):
     def setup(m, r):
-        vmbus.rescind(m, r) if state == "rescinded" else vmbus.set_chan(m, r, "state", state)
+        vmbus_server.rescind(m, r) if state == "rescinded" else vmbus.set_chan(m, r, "state", state)
         guest_submit(m, "A", S, srb_packet(3))
 
     return setup
@@ -139,7 +140,9 @@ CASES = [
     Case(
         "net-forged-completion",
         N,
-        raw(rings.packet(PacketType.COMP, network.nvsp(108, status=1), 0xBEEF, flags=0), N),
+        raw(
+            rings.packet(PacketType.COMP, network_protocol.nvsp(108, status=1), 0xBEEF, flags=0), N
+        ),
     ),
     Case("net-unknown-nvsp-message", N, raw(net_frame(kind=999), N)),
     Case("net-frame-longer-than-payload", N, raw(net_frame(length=180), N)),
@@ -209,7 +212,7 @@ def test_oversized_control_messages_are_refused():
     assert call(m, 2, HvCallCode.POST_MESSAGE, too_big).status is HvStatus.INVALID_PARAMETER
     r = relid(m, "A", S)
     lying = vmbus.message(vmbus.ChannelMessage.GPADL_HEADER, r, r, 30, 0) + bytes(16)
-    replies = vmbus.handle(m, 2, lying)
+    replies = vmbus_server.handle(m, 2, lying)
     assert m.events[-1].name == "gpadl-refused"
     assert struct.unpack_from("<I", replies[0], 16)[0] != 0
     assert vmbus.chan(m, r, "state") == "open"

@@ -71,6 +71,10 @@ class Ide:
             return lba if 0 <= lba < DISK_SECTORS else None
         return self.region.first + lba if 0 <= lba < self.region.count else None
 
+    def access(self, port: int, data: bytes | None, size: int):
+        """One OUT (`data` given; returns what happened) or IN of `size` bytes (the bytes)."""
+        return self.out(port, data) if data is not None else self.inp(port, size)
+
     def out(self, port: int, data: bytes) -> str:
         """A write to a port. Returns what happened, for the event."""
         offset = port - IDE_BASE
@@ -135,3 +139,8 @@ class Ide:
             return bytes([self.reg("status", STATUS_DRDY)]) * size
         names = {2: "count", 3: "lba0", 4: "lba1", 5: "lba2", 6: "drive"}
         return bytes([self.reg(names[offset]) if offset in names else 0xFF]) * size
+
+
+def access_detail(result, write: bool) -> dict:
+    """An I/O access's result as an event shows it: the effect of a write, the bytes read."""
+    return {"effect": result} if write else {"bytes": result[:16].hex()}

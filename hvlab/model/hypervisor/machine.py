@@ -27,12 +27,16 @@ DISK_SECRET_LBA = 5
 
 
 class ParentStack(Protocol):
-    """What the hypervisor needs of the root's virtualization stack: an answer to an intercept
-    it routed there (the VID is the root's side of it)."""
+    """What the hypervisor needs of the root's virtualization stack: an answer to each intercept
+    it routes there (the VID is the root's side of it; port I/O it passes to the VM's worker)."""
 
     def handle_gpa_intercept(
         self, pid: int, gpn: int, entry, write: bool
     ) -> tuple[bool, str | None]: ...
+
+    def handle_io_port_intercept(
+        self, pid: int, port: int, data: bytes | None, size: int, detail: dict
+    ) -> bytes | str: ...
 
 
 class Machine(GuestMemory, SyntheticMsrs):

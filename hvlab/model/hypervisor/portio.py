@@ -1,12 +1,12 @@
-"""Port I/O: how a guest's IN and OUT reach — or do not reach — a device.
+"""Port I/O: how a partition's IN and OUT reach — or do not reach — a device.
 
 With `mediated-io` on, a child's port access never touches hardware. For a port its parent
 installed an intercept on, the hypervisor suspends the VP and sends the parent an
-HvMessageTypeX64IoPortIntercept (0x80010000) message on SINT 0; that VM's worker process
-(VMWP, user mode in the root) emulates an IDE controller against the VM's own virtual disk and
-resumes the VP. Other ports read as all ones and ignore writes. With it off the ports are
-passed through: the child drives the physical controller, which reaches every sector.
-The root's own disk driver always drives the physical controller.
+HvMessageTypeX64IoPortIntercept (0x80010000) message on SINT 0, and the parent's stack answers
+it (in the root: that VM's worker process, root/worker.py). Other ports read as all ones and
+ignore writes. With it off the ports are passed through: the child drives the physical
+controller, which reaches every sector. The root's own disk driver always drives the physical
+controller.
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 MEDIATED = Protection.MEDIATED_IO.value
 
 
-def vmwp(child: str) -> str:
-    return f"root.vmwp-{child}"
-
-
 def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, actor: str):
     """OUT (`data` given) or IN (`size` bytes) on `port`. Returns the bytes read, or b""."""
     principal = m.name(pid)
@@ -45,14 +41,18 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
     route = topology.route(m.design, "port-io", node, "hw.disk") if pid != ROOT_PID else ()
     if pid == ROOT_PID or not m.on(MEDIATED):
         controller = devices.Ide(m.store, "hw", None)
-        result = _drive(controller, port, data, size)
+        result = controller.access(port, data, size)
         path = ("root.disk", "hw.disk") if pid == ROOT_PID else route
         m.emit(
             EventKind.DEVICE,
             actor,
             "port-out" if write else "port-in",
             path=path,
-            detail={**detail, "device": "physical IDE controller", **_show(result, write)},
+            detail={
+                **detail,
+                "device": "physical IDE controller",
+                **devices.access_detail(result, write),
+            },
         )
         return _deliver(m, principal, actor, result, write, detail)
     if m.store.get(("intercept", pid, InterceptType.X64_IO_PORT, port)) is None:
@@ -72,49 +72,12 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
         HYPERVISOR,
         msg.label,
         status=msg,
-        path=(node, HYPERVISOR, "root.vid", vmwp(principal)),
+        path=(node, HYPERVISOR, "root.vid", f"root.vmwp-{principal}"),
         detail=detail,
     )
     synic.post(m, parent, 0, 0, msg, detail, actor=HYPERVISOR, sender=0)
-    worker = vmwp(principal)
-    synic.consume(m, parent, 0, 0, worker)
-    region = devices.VIRTUAL_DISKS.get(principal)
-    controller = devices.Ide(m.store, principal, region)
-    result = _drive(controller, port, data, size)
-    outside = isinstance(result, str) and "outside the disk" in result
-    m.emit(
-        EventKind.DEVICE,
-        worker,
-        "emulate-out" if write else "emulate-in",
-        protection=MEDIATED if outside else None,
-        path=(worker, "root.disk", "hw.disk"),
-        detail={
-            **detail,
-            "device": f"emulated IDE ({principal}'s virtual disk)",
-            **_show(result, write),
-        },
-    )
-    m.store.set(("vp", pid, 0), VpState.RUNNING.value)
-    m.emit(
-        EventKind.INTERCEPT,
-        worker,
-        "resume",
-        path=(worker, "root.vid", HYPERVISOR, node),
-        detail={"port": port},
-    )
+    result = m.vid.handle_io_port_intercept(pid, port, data, size, detail)
     return _deliver(m, principal, actor, result, write, detail)
-
-
-def _drive(controller: devices.Ide, port: int, data: bytes | None, size: int):
-    if data is not None:
-        return controller.out(port, data)
-    return controller.inp(port, size)
-
-
-def _show(result, write: bool) -> dict:
-    if write:
-        return {"effect": result}
-    return {"bytes": result[:16].hex()}
 
 
 def _deliver(m: Machine, principal: str, actor: str, result, write: bool, detail: dict):

@@ -1,140 +1,49 @@
-"""Synthetic storage: storvsc in the guest, the storage VSP in the root, the root's disk driver.
+"""The storage VSP in the root, and the root's disk driver (storvsc, the guest's side, is in
+guest/storvsc.py; the packets both speak, in vmbus/storage_protocol.py).
 
 A request is an EXECUTE_SRB packet of type DATA_USING_GPA_DIRECT: the data buffer travels as a
 list of guest pages, never through the ring. The VSP translates those pages through the
 sending guest's own map, reads or writes that guest's virtual disk — a run of sectors on the
 physical disk — and answers with a COMPLETE_IO completion.
-
-The request block is the model's own layout (32 bytes): operation u32, flags u32, status u32,
-reserved u32, CDB opcode u32 (READ(10) 0x28 / WRITE(10) 0x2A), sector count u32, LBA u64.
 """
 
 from __future__ import annotations
 
 import struct
-from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from hvlab.model.core import topology
-from hvlab.model.core.engine import Actor, Call, Do, Read, WaitUntil, Write
+from hvlab.model.core.engine import Actor, Do, WaitUntil
 from hvlab.model.core.events import EventKind
 from hvlab.model.hardware import devices
 from hvlab.model.hypervisor import memory
-from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
-from hvlab.model.hypervisor.invoke import pack
+from hvlab.model.hypervisor.constants import PAGE_SIZE
 from hvlab.model.root import vsp
 from hvlab.model.vmbus import ring as rings
 from hvlab.model.vmbus.channels import (
-    EVENT_CONNECTION,
     VSP_VALIDATES,
     Device,
     chan,
     channels,
-    clear_guest_flag,
-    guest_signalled,
-    next_tid,
-    signal_key,
 )
-from hvlab.model.vmbus.channels import rings as channel_rings
 from hvlab.model.vmbus.ring import PacketType
+from hvlab.model.vmbus.storage_protocol import (
+    CDB_READ,
+    CDB_WRITE,
+    MAX_SECTORS,
+    SRB_STATUS_ERROR,
+    SRB_STATUS_SUCCESS,
+    VStorOperation,
+    path_of,
+    request,
+)
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
 
 VSP = "root.storvsp"
 DISK_DRIVER = "root.disk"
-CDB_READ, CDB_WRITE = 0x28, 0x2A
-SRB_STATUS_SUCCESS, SRB_STATUS_ERROR = 0x01, 0x04
-MAX_SECTORS = PAGE_SIZE // devices.SECTOR
-BUFFER_PAGE = 16  # the guest page storvsc uses as its data buffer
 
 
-class VStorOperation(IntEnum):
-    COMPLETE_IO = 1
-    EXECUTE_SRB = 3
-    BEGIN_INITIALIZATION = 7
-    END_INITIALIZATION = 8
-    QUERY_PROTOCOL_VERSION = 9
-
-
-def request(op: int, cdb: int, sectors: int, lba: int, status: int = 0) -> bytes:
-    return struct.pack("<IIIIIIQ", op, 0, status, 0, cdb, sectors, lba)
-
-
-def path_of(m: Machine, child: str) -> tuple[str, ...]:
-    """storvsc → channel → storage VSP → disk driver → disk, as the topology routes it."""
-    return topology.route(m.design, "storage", f"{child}.storvsc", "hw.disk")
-
-
-# -- guest side ---------------------------------------------------------------------------------
-
-
-def disk_io(
-    actor: Actor,
-    cdb: int,
-    lba: int,
-    sectors: int = 1,
-    data: bytes = b"",
-    buffer_page: int = BUFFER_PAGE,
-    wait: bool = True,
-):
-    """storvsc: one SRB through the channel. Returns (SRB status, data read or b"");
-    with `wait=False`, returns (None, b"") once the request is queued."""
-    name, partition = actor.name, actor.partition
-    pid = yield Do(lambda m: m.pid(partition), "whoami")
-    buffer = buffer_page * PAGE_SIZE
-    if cdb == CDB_WRITE and data:
-        yield Write(buffer, data)
-    relid = yield Do(lambda m: m.store.get(("vsc", pid, Device.STORAGE)), "storage channel")
-
-    def submit(m: Machine):
-        out_ring, _ = channel_rings(m, relid, "guest")
-        raw = rings.packet(
-            PacketType.DATA_USING_GPA_DIRECT,
-            request(VStorOperation.EXECUTE_SRB, cdb, sectors, lba),
-            next_tid(m, pid),
-            prefix=rings.gpa_ranges([buffer_page], sectors * devices.SECTOR),
-        )
-        m.emit(
-            EventKind.VSP,
-            name,
-            "srb",
-            path=path_of(m, m.name(pid))[:2],
-            detail={"cdb": cdb, "lba": lba, "sectors": sectors, "buffer_gpa": buffer},
-        )
-        return rings.write(m, out_ring, name, raw)
-
-    written, was_empty = yield Do(submit, "queue SRB")
-    if not written:
-        return SRB_STATUS_ERROR, b""
-    if was_empty:
-        yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION | relid << 32))
-    if not wait:
-        return None, b""
-    status = yield from wait_completion(name, pid, relid)
-    if cdb == CDB_READ and status == SRB_STATUS_SUCCESS:
-        got = yield Read(buffer, sectors * devices.SECTOR)
-        return status, got or b""
-    return status, b""
-
-
-def wait_completion(name: str, pid: int, relid: int):
-    """Wait for the root's signal, then read the completion off the in-ring."""
-    while True:
-        yield WaitUntil(guest_signalled(pid, relid), "storage completion", (signal_key(pid),))
-
-        def take(m: Machine):
-            clear_guest_flag(m, pid, relid)
-            _, in_ring = channel_rings(m, relid, "guest")
-            return rings.read_packet(m, in_ring, name)
-
-        got = yield Do(take, "read completion")
-        if got is not None:
-            _desc, payload = got
-            return struct.unpack_from("<III", payload.ljust(12, b"\0"))[2]
-
-
-# -- root side ----------------------------------------------------------------------------------
 def storvsp(actor: Actor):
     """The storage VSP: wakes on a guest's signal and drains that channel's ring."""
     while True:

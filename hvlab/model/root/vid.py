@@ -16,6 +16,7 @@ from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode, MapFlags
 from hvlab.model.hypervisor.invoke import call, pack
 from hvlab.model.hypervisor.memory import ROOT
 from hvlab.model.hypervisor.partitions import ROOT_PID
+from hvlab.model.root.worker import emulate_port_io
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
@@ -28,6 +29,10 @@ RWX = MapFlags.READABLE | MapFlags.WRITABLE | MapFlags.KERNEL_EXECUTABLE
 class RootVid:
     def __init__(self, machine: Machine) -> None:
         self.m = machine
+
+    def handle_io_port_intercept(self, pid, port, data, size, detail):
+        """A port I/O intercept of a child: the VID hands it to that VM's worker process."""
+        return emulate_port_io(self.m, pid, port, data, size, detail)
 
     def unused(self, pfn: int) -> bool:
         """The root owns the frame and no guest maps it."""

@@ -17,33 +17,25 @@ from hvlab.model.core.engine import (
     Read,
     WaitUntil,
     Write,
-    WriteMsr,
 )
-from hvlab.model.core.engine import PlantSecret as Plant
-from hvlab.model.core.layout import CHILDREN, GUEST_HYPERCALL_PAGE, ChildSpec
+from hvlab.model.core.layout import CHILDREN, ChildSpec
+from hvlab.model.guest import netvsc, storvsc
+from hvlab.model.guest.kernel import child_boot, ide_command, secret_name
 from hvlab.model.hardware import devices
 from hvlab.model.hypervisor import partitions
 from hvlab.model.hypervisor.constants import (
-    MSR_GUEST_OS_ID,
-    MSR_HYPERCALL,
     PAGE_SIZE,
     HvCallCode,
-    InterceptType,
 )
 from hvlab.model.hypervisor.invoke import pack
 from hvlab.model.hypervisor.machine import DISK_SECRET_LBA, Machine
 from hvlab.model.hypervisor.memory import ROOT
-from hvlab.model.hypervisor.synic import PORT_TYPE_EVENT, PORT_TYPE_MESSAGE
-from hvlab.model.root import network, storage
+from hvlab.model.root import network, storage, vmbus_server
+from hvlab.model.root.boot import root_boot
 from hvlab.model.scenarios import probes
 from hvlab.model.vmbus import channels as vmbus
 
 VMBUS_CONNECTION, EVENT_CONNECTION = vmbus.VMBUS_CONNECTION, vmbus.EVENT_CONNECTION
-LINUX_GUEST_OS_ID = 0x8100_0000_0000_0000  # bit 63 set: open-source OS; vendor/version bits 0
-
-
-def secret_name(child: str) -> str:
-    return f"{child}-secret"
 
 
 def planted(*names: str) -> Callable[[Machine], bool]:
@@ -55,64 +47,10 @@ def planted(*names: str) -> Callable[[Machine], bool]:
 
 
 # -- boot -----------------------------------------------------------------------------------
-def root_boot(actor: Actor):
-    """The root builds each child with the real hypercall sequence."""
-    m = actor.machine
-    for spec in CHILDREN:
-        result = yield Call(
-            HvCallCode.CREATE_PARTITION, pack(0) + spec.name.encode().ljust(8, b"\0")
-        )
-        if not result.ok:
-            return
-        pid = int.from_bytes(result.output, "little")
-        yield Call(HvCallCode.INITIALIZE_PARTITION, pack(pid))
-        pool = m.vid.free_frames(spec.pool_pages)
-        yield Call(HvCallCode.DEPOSIT_MEMORY, pack(pid), tuple(pack(f) for f in pool))
-        yield Call(HvCallCode.CREATE_VP, pack(pid, 0))
-        ram = m.vid.free_frames(spec.ram_pages)
-        yield Do(lambda mm, pid=pid, ram=ram: mm.vid.map_frames(pid, 0, ram), "map guest RAM")
-        for port in (*devices.IDE_PORTS, *devices.IDE_CONTROL_PORTS):
-            # Reads and writes (access mask 3) of the emulated IDE controller go to the VMWP.
-            yield Call(
-                HvCallCode.INSTALL_INTERCEPT,
-                pack(pid, 3 | InterceptType.X64_IO_PORT << 32, port),
-            )
-        root = partitions.ROOT_PID
-        for conn, kind in (
-            (VMBUS_CONNECTION, PORT_TYPE_MESSAGE),
-            (EVENT_CONNECTION, PORT_TYPE_EVENT),
-        ):
-            # Guest → root: a port in the root, a connection in the guest.
-            port = pid * 16 + conn
-            yield Call(HvCallCode.CREATE_PORT, pack(root, port, pid, kind | 2 << 32, 0))
-            yield Call(HvCallCode.CONNECT_PORT, pack(pid, conn, root, port))
-            # Root → guest: a port in the guest, a connection in the root.
-            kind_name = "message" if kind == PORT_TYPE_MESSAGE else "event"
-            yield Call(HvCallCode.CREATE_PORT, pack(pid, conn, root, kind | 2 << 32, 0))
-            yield Call(
-                HvCallCode.CONNECT_PORT,
-                pack(root, vmbus.root_to_child_connection(pid, kind_name), pid, conn),
-            )
-        yield Call(HvCallCode.START_VIRTUAL_PROCESSOR, pack(pid, 0))
-
-
-def child_boot(spec: ChildSpec):
-    """A guest kernel's first steps: enable the hypercall page, store its secret, say hello."""
-
-    def program(actor: Actor):
-        yield WriteMsr(MSR_GUEST_OS_ID, LINUX_GUEST_OS_ID)
-        yield WriteMsr(MSR_HYPERCALL, GUEST_HYPERCALL_PAGE << 12 | 1)
-        yield Plant(secret_name(spec.name), spec.secret_gpa)
-        yield Call(HvCallCode.GET_PARTITION_ID)
-        yield from vmbus.connect(actor)
-
-    return program
-
-
 def services(machine: Machine) -> list[Actor]:
     """The root's long-running components: the VMBus server, the storage VSP, the switch."""
     return [
-        Actor(vmbus.SERVER, ROOT, vmbus.server, machine, daemon=True),
+        Actor(vmbus_server.SERVER, ROOT, vmbus_server.server, machine, daemon=True),
         Actor(storage.VSP, ROOT, storage.storvsp, machine, daemon=True),
         Actor(network.switch_node(machine), ROOT, network.vswitch, machine, daemon=True),
     ]
@@ -211,10 +149,10 @@ def disk_read(machine: Machine, **_params) -> list[Actor]:
     """A reads block 3 of its virtual disk; B reads its own secret block 5."""
 
     def a(actor):
-        yield from storage.disk_io(actor, storage.CDB_READ, lba=3)
+        yield from storvsc.disk_io(actor, storvsc.CDB_READ, lba=3)
 
     def b(actor):
-        yield from storage.disk_io(actor, storage.CDB_READ, lba=DISK_SECRET_LBA)
+        yield from storvsc.disk_io(actor, storvsc.CDB_READ, lba=DISK_SECRET_LBA)
 
     return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], b))
 
@@ -224,8 +162,8 @@ def disk_write(machine: Machine, **_params) -> list[Actor]:
 
     def a(actor):
         data = b"written by A".ljust(512, b"!")
-        yield from storage.disk_io(actor, storage.CDB_WRITE, lba=7, data=data)
-        yield from storage.disk_io(actor, storage.CDB_READ, lba=7)
+        yield from storvsc.disk_io(actor, storvsc.CDB_WRITE, lba=7, data=data)
+        yield from storvsc.disk_io(actor, storvsc.CDB_READ, lba=7)
 
     return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], idle))
 
@@ -236,15 +174,15 @@ def ping_a(actor: Actor):
     yield WaitUntil(
         lambda m: m.store.get(("vsc", b_pid, vmbus.Device.NETWORK)) is not None, "B's network up"
     )
-    yield from network.send(actor, b_pid, b"ping from A")
-    yield from network.receive(actor)
+    yield from netvsc.send(actor, b_pid, b"ping from A")
+    yield from netvsc.receive(actor)
 
 
 def ping_b(actor: Actor):
     """B's half: answer with a frame whose payload is the lab's B-traffic canary."""
-    yield from network.receive(actor)
+    yield from netvsc.receive(actor)
     token = yield Do(lambda m: plant_traffic(m), "B-traffic canary")
-    yield from network.send(actor, actor.machine.pid("A"), b"pong:" + token)
+    yield from netvsc.send(actor, actor.machine.pid("A"), b"pong:" + token)
 
 
 def ping(machine: Machine, **_params) -> list[Actor]:
@@ -272,16 +210,6 @@ def ide_port_io(machine: Machine, **_params) -> list[Actor]:
         yield PortIo(0x1F7, size=1)
 
     return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], idle))
-
-
-def ide_command(command: int, lba: int, count: int = 1):
-    """Program the task-file registers, then the command (ATA PIO, LBA28)."""
-    yield PortIo(0x1F2, bytes([count]))
-    yield PortIo(0x1F3, bytes([lba & 0xFF]))
-    yield PortIo(0x1F4, bytes([lba >> 8 & 0xFF]))
-    yield PortIo(0x1F5, bytes([lba >> 16 & 0xFF]))
-    yield PortIo(0x1F6, bytes([0xE0 | lba >> 24 & 0x0F]))
-    yield PortIo(0x1F7, bytes([command]))
 
 
 # What a workload does once boot is over, for runs that start from the booted state (the

@@ -20,9 +20,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from hvlab.model.core.engine import Actor, Call, Do, WaitUntil
-from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
-from hvlab.model.hypervisor import memory, partitions, synic
+from hvlab.model.hypervisor import synic
 from hvlab.model.hypervisor.constants import (
     HV_MESSAGE_PAYLOAD_SIZE,
     PAGE_SIZE,
@@ -40,7 +39,6 @@ VMBUS_CONNECTION = 1  # child → root messages (HYPERV_NOTES: children post to 
 EVENT_CONNECTION = 2  # child → root event flags
 VMBUS_MESSAGE_TYPE = 1  # the SynIC message type of every channel message
 SINT = VMBUS_MESSAGE_SINT
-SERVER = "root.vmbus"
 VSP_VALIDATES = Protection.VSP_VALIDATES_INPUT.value
 
 
@@ -119,7 +117,7 @@ def rings(m: Machine, relid: int, side: str) -> tuple[Ring, Ring]:
     return Ring(pid, a, b), Ring(pid, c, d)
 
 
-# -- guest side ---------------------------------------------------------------------------------
+# -- posting and taking channel messages (either side) ------------------------------------------
 def post(actor: Actor, conn: int, payload: bytes, target: tuple[int, int, int]):
     """Post until the target slot has room (a real guest retries on INSUFFICIENT_BUFFERS)."""
     while True:
@@ -166,139 +164,3 @@ def clear_guest_flag(m: Machine, pid: int, relid: int) -> None:
 
 def fields(payload: bytes, count: int) -> tuple[int, ...]:
     return struct.unpack_from(f"<{count}I", payload.ljust(8 + 4 * count, b"\0"), 8)
-
-
-def connect(actor: Actor):
-    """The guest's VMBus driver: contact, offers, then a GPADL and an open per channel."""
-    pid = actor.pid
-    root_slot = (ROOT_PID, 0, SINT)
-    yield from post(
-        actor, VMBUS_CONNECTION, message(ChannelMessage.INITIATE_CONTACT, 0x50002), root_slot
-    )
-    yield from receive(actor)
-    yield from post(actor, VMBUS_CONNECTION, message(ChannelMessage.REQUESTOFFERS), root_slot)
-    offers = []
-    while True:
-        reply = yield from receive(actor)
-        kind = struct.unpack_from("<I", reply)[0]
-        if kind == ChannelMessage.OFFERCHANNEL:
-            relid, device, _conn = fields(reply, 3)
-            offers.append((relid, device))
-        elif kind == ChannelMessage.ALLOFFERS_DELIVERED:
-            break
-    for relid, device in offers:
-        pages = CHANNEL_PAGES[Device(device)]
-        header = message(ChannelMessage.GPADL_HEADER, relid, relid, len(pages), 0)
-        header += b"".join(struct.pack("<Q", p) for p in pages)
-        yield from post(actor, VMBUS_CONNECTION, header, root_slot)
-        created = yield from receive(actor)
-        if fields(created, 3)[2] != 0:
-            continue
-        yield from post(
-            actor,
-            VMBUS_CONNECTION,
-            message(ChannelMessage.OPENCHANNEL, relid, relid, relid, 0, 2),
-            root_slot,
-        )
-        opened = yield from receive(actor)
-        if fields(opened, 3)[2] == 0:
-            yield Do(lambda m, d=device, r=relid: m.store.set(("vsc", pid, d), r), "channel up")
-
-
-# -- root side ----------------------------------------------------------------------------------
-def server(actor: Actor):
-    """root.vmbus: answers each guest's channel messages. Runs for the whole session."""
-    waiting = synic.message_waiting(ROOT_PID, 0, SINT)
-    while True:
-        yield WaitUntil(waiting, "VMBus message", (synic.slot_key(ROOT_PID, 0, SINT),))
-        msg = yield Do(lambda m: synic.consume(m, ROOT_PID, 0, SINT, SERVER), "read message")
-        sender = msg[2]
-        replies = yield Do(lambda m, p=msg[1], s=sender: handle(m, s, p), "handle message")
-        conn = root_to_child_connection(sender, "message")
-        for reply in replies:
-            yield from post(actor, conn, reply, (sender, 0, SINT))
-
-
-def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
-    """One control message from `sender`; returns the replies to post back."""
-    kind = struct.unpack_from("<I", payload.ljust(4, b"\0"))[0]
-    name = ChannelMessage(kind).name if kind in set(ChannelMessage) else f"type {kind}"
-    child = m.name(sender) if partitions.exists(m.store, sender) else f"partition {sender}"
-
-    def note(what: str, protection: str | None = None, **detail) -> None:
-        m.emit(
-            EventKind.VMBUS,
-            SERVER,
-            what,
-            protection=protection,
-            path=(f"{child}.kernel", "hypervisor", SERVER),
-            detail={"message": name, "from": child, **detail},
-        )
-
-    if kind == ChannelMessage.INITIATE_CONTACT:
-        note("contact")
-        return [message(ChannelMessage.VERSION_RESPONSE, 1)]
-    if kind == ChannelMessage.REQUESTOFFERS:
-        out = []
-        for device in Device:
-            relid = relid_of(sender, device)
-            if chan(m, relid, "state") is None:
-                m.store.set(("channels",), tuple(sorted((*m.store.get(("channels",), ()), relid))))
-                set_chan(m, relid, "owner", sender)
-                set_chan(m, relid, "device", int(device))
-                set_chan(m, relid, "state", "offered")
-            note("offer", relid=relid, device=device.name.lower())
-            out.append(message(ChannelMessage.OFFERCHANNEL, relid, device, relid))
-        return [*out, message(ChannelMessage.ALLOFFERS_DELIVERED)]
-    if kind == ChannelMessage.GPADL_HEADER:
-        relid, gpadl, count, _ = fields(payload, 4)
-        status, why = _gpadl(m, sender, relid, payload, count)
-        note(
-            "gpadl-created" if status == 0 else "gpadl-refused",
-            None,
-            relid=relid,
-            gpadl=gpadl,
-            why=why,
-        )
-        return [message(ChannelMessage.GPADL_CREATED, relid, gpadl, status)]
-    if kind == ChannelMessage.OPENCHANNEL:
-        relid, openid, _gpadl_id, _vp, _offset = fields(payload, 5)
-        ok = chan(m, relid, "owner") == sender and chan(m, relid, "frames") is not None
-        if ok:
-            set_chan(m, relid, "state", "open")
-        note("open" if ok else "open-refused", relid=relid)
-        return [message(ChannelMessage.OPENCHANNEL_RESULT, relid, openid, 0 if ok else 1)]
-    if kind == ChannelMessage.CLOSECHANNEL:
-        relid = fields(payload, 1)[0]
-        if chan(m, relid, "owner") == sender:
-            set_chan(m, relid, "state", "closed")
-        note("close", relid=relid)
-        return []
-    note("message-refused", why="unknown or unexpected channel message")
-    return []
-
-
-def _gpadl(m: Machine, sender: int, relid: int, payload: bytes, count: int) -> tuple[int, str]:
-    """Check a GPADL: four pages, each the offering guest's own, translated through its map.
-    (Ring pages are shared only between that guest and the root, under every design.)"""
-    if chan(m, relid, "owner") != sender:
-        return 1, "not this guest's channel"
-    if count != 4 or 24 + 8 * count > len(payload):
-        return 1, f"range count {count} does not fit the message"
-    gpns = struct.unpack_from(f"<{count}Q", payload, 24)
-    frames = []
-    for gpn in gpns:
-        entry = memory.translate(m.store, sender, gpn)
-        owner = memory.frame_owner(m.store, entry[0]) if entry else None
-        if entry is None or "w" not in entry[1] or owner != m.name(sender):
-            return 1, f"page {gpn:#x} is not the guest's own"
-        frames.append(entry[0])
-    set_chan(m, relid, "gpns", tuple(gpns))
-    set_chan(m, relid, "frames", tuple(frames))
-    return 0, "ok"
-
-
-def rescind(m: Machine, relid: int) -> None:
-    """The root withdraws an offer (RESCIND_CHANNELOFFER); later packets on it are refused."""
-    set_chan(m, relid, "state", "rescinded")
-    m.emit(EventKind.VMBUS, SERVER, "rescind", path=(SERVER,), detail={"relid": relid})
