@@ -94,12 +94,15 @@ def start_child(which: str) -> None:
     elif which == "skeleton":
         app = skeleton_app()
     elif which == "model-work":  # the attack row's work before its lab, then the skeleton
-        from hvlab.cli import build_parser, lab_session
+        from hvlab.cli import build_parser
+        from hvlab.commands.lab import lab_session
 
         lab_session(build_parser().parse_args(ATTACK_ARGS))
         app = skeleton_app()
     else:
-        from hvlab.cli import build_parser, lab_session, lessons_and_progress
+        from hvlab.cli import build_parser
+        from hvlab.commands.common import lessons_and_progress
+        from hvlab.commands.lab import lab_session
         from hvlab.tui.app import HvlabApp
 
         if which == "lesson":  # plain `hvlab` with no progress yet: the first lesson

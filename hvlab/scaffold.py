@@ -38,11 +38,17 @@ Edit `program` to change what the attack does, and `breach_sets` to say which pr
 be switched off for it to get through; `hvlab matrix` checks the claim under every design.
 """
 
-from hvlab.hookspecs import hookimpl
-from hvlab.model.core.attacks import Attack, AttackActor
-from hvlab.model.core.engine import BeginProbe, EndProbe, Read, WaitUntil
-from hvlab.model.hypervisor.constants import PAGE_SIZE
-from hvlab.model.scenarios.workloads import children_booted
+from hvlab.api import (
+    PAGE_SIZE,
+    Attack,
+    AttackActor,
+    BeginProbe,
+    EndProbe,
+    Read,
+    WaitUntil,
+    children_booted,
+    hookimpl,
+)
 
 __version__ = "0.1.0"
 ATTACK = "{name}"
@@ -69,7 +75,7 @@ def hvlab_register_attacks(register):
 '''
 
 TEST = '''\
-"""The plugin loads through its entry point and keeps its contract under all 256 designs."""
+"""The plugin loads through its entry point and keeps its contract under every design."""
 
 from hvlab.matrix import matrix
 from hvlab.plugins import load_catalogue, site_handler

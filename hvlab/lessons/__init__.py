@@ -7,6 +7,7 @@ reports each bad file as one line naming the file and, where there is one, the l
 
 from __future__ import annotations
 
+from hvlab.lessons.course import load_lessons
 from hvlab.lessons.schema import (
     SCHEMA_VERSION,
     Action,
@@ -17,7 +18,6 @@ from hvlab.lessons.schema import (
     Step,
     bundled_dir,
     load_lesson,
-    load_lessons,
 )
 
 __all__ = [

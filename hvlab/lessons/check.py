@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from hvlab.lessons.course import load_lessons
 from hvlab.lessons.runner import known_ids, play
-from hvlab.lessons.schema import Lesson, load_lessons
+from hvlab.lessons.schema import Lesson
 from hvlab.plugins import Catalogue
 from hvlab.userfiles import printable
 

@@ -26,19 +26,15 @@ moves = ["end"]
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from hvlab.lessons.toml_reader import LessonError, TableReader
 from hvlab.userfiles import (
     InputFileError,
     decode,
-    has_unsafe,
-    missing,
     parse_toml,
     read_file,
-    reason,
     shown,
 )
 
@@ -48,11 +44,6 @@ MOVES = ("end", "step", "back", "next-decision", "goto", "switch-off", "switch-o
 RESULTS = ("blocked", "breached")
 WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: '²' is a digit to str.isdigit
 MAX_MOVE = 10_000_000  # more steps than any run has
-MULTILINE = ("narration", "summary", "hints", "prompt")  # Markdown or prose: may break lines
-
-
-class LessonError(ValueError):
-    """One line: file, line where known, and the problem."""
 
 
 @dataclass(frozen=True)
@@ -126,74 +117,6 @@ def bundled_dir() -> Path:
     return here.parents[2] / "lessons"
 
 
-class _Reader:
-    """Typed access to one table, with errors that name the file and the line."""
-
-    def __init__(self, path: Path, text: str, where: str, table: dict, anchor: int) -> None:
-        self.path, self.text, self.where, self.table, self.anchor = path, text, where, table, anchor
-
-    def fail(self, problem: str, near: str | None = None) -> LessonError:
-        line = self.line_of(near) if near else self.anchor
-        at = f"{self.path}:{line}" if line else str(self.path)
-        return LessonError(f"{at}: {self.where}{problem}")
-
-    def line_of(self, needle: str) -> int:
-        lines = self.text.splitlines()
-        for i in range(max(0, self.anchor - 1), len(lines)):
-            if needle in lines[i]:
-                return i + 1
-        for i, line in enumerate(lines):
-            if needle in line:
-                return i + 1
-        return self.anchor
-
-    def get(self, key: str, kind: type | tuple, required: bool = False, default: Any = None):
-        if key not in self.table:
-            if required:
-                raise self.fail(f"missing field '{key}'")
-            return default
-        value = self.table[key]
-        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            names = (
-                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            )
-            raise self.fail(
-                f"'{key}' must be {_article(names)}, not {type(value).__name__}", f"{key}"
-            )
-        if isinstance(value, str):
-            self.clean(key, value)
-        return value
-
-    def clean(self, key: str, value: str) -> None:
-        """Text shown on the learner's terminal holds no control or bidi characters (only the
-        line breaks and tabs of Markdown, and those not in one-line fields)."""
-        one_line = key not in MULTILINE
-        bad = [c for c in value if has_unsafe(c) and (one_line or c not in "\n\t")]
-        if bad:
-            raise self.fail(
-                f"'{key}' holds the control character U+{ord(bad[0]):04X}; remove it", key
-            )
-
-    def strings(self, key: str, required: bool = False) -> tuple[str, ...]:
-        values = self.get(key, list, required, [])
-        for v in values:
-            if not isinstance(v, str):
-                raise self.fail(f"'{key}' must be a list of strings", key)
-            self.clean(key, v)
-        return tuple(values)
-
-    def unknown(self, allowed: Iterable[str]) -> None:
-        for key in self.table:
-            if key not in allowed:
-                raise self.fail(f"unknown field '{key}' (valid: {', '.join(allowed)})", key)
-
-
-def _article(name: str) -> str:
-    return {"str": "a string", "int": "a whole number", "list": "a list", "dict": "a table"}.get(
-        name, name
-    )
-
-
 def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> Lesson:
     """Read and check one lesson file. `known` lists valid ids: workloads, attacks, protections,
     presets, kinds, nodes (unchecked when absent)."""
@@ -204,7 +127,7 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         doc = parse_toml(text, path, "lesson file")
     except InputFileError as exc:
         raise LessonError(str(exc)) from None
-    top = _Reader(path, text, "", doc, 1)
+    top = TableReader(path, text, "", doc, 1)
     version = top.get("schema_version", int, required=True)
     if version > SCHEMA_VERSION:
         raise top.fail(
@@ -242,10 +165,10 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         anchor = step_lines[n] if n < len(step_lines) else 1
         if not isinstance(table, dict):
             raise top.fail(f"steps[{n + 1}] must be a table ([[steps]])", "steps")
-        steps.append(_step(_Reader(path, text, f"step {n + 1}: ", table, anchor), known))
+        steps.append(_step(TableReader(path, text, f"step {n + 1}: ", table, anchor), known))
     known_bad = None
     if "known_bad" in doc:
-        bad = _Reader(
+        bad = TableReader(
             path, text, "known_bad: ", top.get("known_bad", dict), top.line_of("[known_bad]")
         )
         bad.unknown(("step", "moves"))
@@ -265,7 +188,7 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
     )
 
 
-def _check_id(r: _Reader, what: str, value: str, known: dict | None) -> str:
+def _check_id(r: TableReader, what: str, value: str, known: dict | None) -> str:
     if known and what in known and value not in known[what]:
         raise r.fail(
             f"unknown {what[:-1]} '{value}' (valid: {', '.join(known[what])})", f'"{value}"'
@@ -273,11 +196,11 @@ def _check_id(r: _Reader, what: str, value: str, known: dict | None) -> str:
     return value
 
 
-def _step(r: _Reader, known: dict | None) -> Step:
+def _step(r: TableReader, known: dict | None) -> Step:
     r.unknown(("title", "narration", "action", "predict", "hints", "goal", "solution"))
     action = None
     if "action" in r.table:
-        a = _Reader(r.path, r.text, r.where + "action: ", r.get("action", dict), r.anchor)
+        a = TableReader(r.path, r.text, r.where + "action: ", r.get("action", dict), r.anchor)
         a.unknown(
             ("run", "attack", "design", "off", "seed", "switch_off", "switch_on", "jump", "name")
         )
@@ -298,7 +221,7 @@ def _step(r: _Reader, known: dict | None) -> Step:
         )
     predict = None
     if "predict" in r.table:
-        p = _Reader(r.path, r.text, r.where + "predict: ", r.get("predict", dict), r.anchor)
+        p = TableReader(r.path, r.text, r.where + "predict: ", r.get("predict", dict), r.anchor)
         p.unknown(("prompt", "choices", "answer"))
         choices = p.strings("choices", required=True)
         if len(choices) > 9:
@@ -318,7 +241,7 @@ def _step(r: _Reader, known: dict | None) -> Step:
         raise r.fail("at most four hints: nudge, pointer, walkthrough, reveal", "hints")
     goal = None
     if "goal" in r.table:
-        g = _Reader(r.path, r.text, r.where + "goal: ", r.get("goal", dict), r.anchor)
+        g = TableReader(r.path, r.text, r.where + "goal: ", r.get("goal", dict), r.anchor)
         g.unknown(("attack", "result", "by", "off", "kind", "crossed"))
         if "kind" in g.table or "crossed" in g.table:
             goal = Goal(
@@ -349,12 +272,12 @@ def _step(r: _Reader, known: dict | None) -> Step:
     )
 
 
-def _opt(r: _Reader, key: str, what: str, known: dict | None) -> str | None:
+def _opt(r: TableReader, key: str, what: str, known: dict | None) -> str | None:
     value = r.get(key, str)
     return _check_id(r, what, value, known) if value is not None else None
 
 
-def _moves(r: _Reader, key: str, known: dict | None) -> tuple[str, ...]:
+def _moves(r: TableReader, key: str, known: dict | None) -> tuple[str, ...]:
     moves = r.strings(key)
     for move in moves:
         verb, _, arg = move.partition(" ")
@@ -375,87 +298,3 @@ def _moves(r: _Reader, key: str, known: dict | None) -> tuple[str, ...]:
         elif verb in ("end", "next-decision") and arg:
             raise r.fail(f"move '{move}' takes no argument", move)
     return moves
-
-
-def load_lessons(
-    paths: Iterable[Path],
-    known: dict[str, tuple[str, ...]] | None = None,
-    elsewhere: Iterable[str] = (),
-) -> tuple[list[Lesson], list[str]]:
-    """Every lesson file under `paths` (files or folders): the good lessons, and one error line
-    per bad file. Duplicate ids, unknown and cyclic prerequisites are errors too; `elsewhere`
-    names lessons outside `paths` that prerequisites may name (the shipped ones)."""
-    files: list[Path] = []
-    errors: list[str] = []
-    for p in paths:
-        problem = missing(p, "lesson file or folder")
-        if problem:
-            errors.append(problem)
-        elif p.is_dir():
-            try:
-                found = sorted(f for f in p.iterdir() if f.name.endswith(".toml"))
-            except OSError as exc:
-                errors.append(f"{shown(p)}: cannot list the folder: {reason(exc)}")
-                continue
-            if not found:
-                errors.append(f"{shown(p)}: no lessons found (no *.toml files in this folder)")
-            files += found
-        else:
-            files.append(p)
-    lessons: list[Lesson] = []
-    seen: dict[str, Path] = {}
-    for f in files:
-        try:
-            lesson = load_lesson(f, known)
-        except LessonError as exc:
-            errors.append(str(exc))
-            continue
-        if lesson.id in seen:
-            errors.append(
-                f"{shown(f)}: duplicate lesson id '{lesson.id}' (also in {shown(seen[lesson.id])})"
-            )
-            continue
-        seen[lesson.id] = f
-        lessons.append(lesson)
-    ids = {lesson.id for lesson in lessons} | set(elsewhere)
-    good = []
-    for lesson in lessons:
-        unknown = [p for p in lesson.prerequisites if p not in ids]
-        if unknown:
-            errors.append(f"{shown(lesson.path)}: unknown prerequisite '{unknown[0]}'")
-        elif _in_cycle(lesson.id, {x.id: x.prerequisites for x in lessons}):
-            errors.append(f"{lesson.path}: prerequisites of '{lesson.id}' form a cycle")
-        else:
-            good.append(lesson)
-    return _in_order(good), errors
-
-
-def _in_cycle(start: str, prereqs: dict[str, tuple[str, ...]]) -> bool:
-    stack, seen = list(prereqs.get(start, ())), set()
-    while stack:
-        here = stack.pop()
-        if here == start:
-            return True
-        if here not in seen:
-            seen.add(here)
-            stack += prereqs.get(here, ())
-    return False
-
-
-def _in_order(lessons: list[Lesson]) -> list[Lesson]:
-    """File order, except that a lesson comes after its prerequisites."""
-    placed: list[Lesson] = []
-    done: set[str] = set()
-    pending = list(lessons)
-    local = {lesson.id for lesson in lessons}
-    while pending:
-        for lesson in pending:
-            if all(p in done or p not in local for p in lesson.prerequisites):
-                placed.append(lesson)
-                done.add(lesson.id)
-                pending.remove(lesson)
-                break
-        else:  # only reachable with a dangling prerequisite, which load_lessons drops
-            placed += pending
-            break
-    return placed

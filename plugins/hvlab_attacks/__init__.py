@@ -2,14 +2,18 @@
 
 Each attack rides on the `boot` workload: its actor waits until both guests have booted and
 stored their secrets, then runs one probe. The breach sets are this plugin's claims; the test
-suite and `hvlab matrix` check them against the model under all 256 designs.
+suite and `hvlab matrix` check them against the model under every design.
 """
 
 from __future__ import annotations
 
-from hvlab.hookspecs import hookimpl
-from hvlab.model.core.attacks import Attack, AttackActor
-from hvlab.model.core.engine import (
+from hvlab.api import (
+    ATA_READ_SECTORS,
+    CDB_WRITE,
+    PAGE_SIZE,
+    PROBES,
+    Attack,
+    AttackActor,
     BeginProbe,
     EndProbe,
     InjectDriver,
@@ -18,13 +22,13 @@ from hvlab.model.core.engine import (
     PortIo,
     Read,
     WaitUntil,
+    children_booted,
+    disk_io,
+    hookimpl,
+    ide_command,
+    run_probe,
 )
-from hvlab.model.core.protections import Protection as P
-from hvlab.model.guest import storvsc
-from hvlab.model.hardware.devices import ATA_READ_SECTORS
-from hvlab.model.hypervisor.constants import PAGE_SIZE
-from hvlab.model.scenarios.probes import PROBES, run
-from hvlab.model.scenarios.workloads import children_booted, ide_command
+from hvlab.api import Protection as P
 
 __version__ = "0.1.0"
 
@@ -34,7 +38,7 @@ def _probe_attack(name: str, *breach_sets: set[P]) -> Attack:
 
     def program(actor):
         yield WaitUntil(children_booted, "both guests booted")
-        yield from run(name, actor)
+        yield from run_probe(name, actor)
 
     return Attack(
         name=name,
@@ -104,7 +108,7 @@ def _forged_gpa_program(actor):
     yield WaitUntil(children_booted, "both guests booted")
     yield BeginProbe("forged-gpa-list", FORGED_GPA_SUMMARY)
     frame = yield Leak("B-secret")
-    yield from storvsc.disk_io(actor, storvsc.CDB_WRITE, lba=10, buffer_page=frame, wait=False)
+    yield from disk_io(actor, CDB_WRITE, lba=10, buffer_page=frame, wait=False)
     yield EndProbe()
 
 

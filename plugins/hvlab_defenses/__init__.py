@@ -9,7 +9,7 @@ MITM driver still needs this check gone, or the maintenance interface, to get in
 
 from __future__ import annotations
 
-from hvlab.hookspecs import hookimpl
+from hvlab.api import hookimpl
 
 __version__ = "0.1.0"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hvlab.cli import lessons_and_progress
+from hvlab.commands.common import lessons_and_progress
 from hvlab.lessons import bundled_dir, load_lessons
 from hvlab.lessons.runner import known_ids
 from hvlab.plugins import load_catalogue

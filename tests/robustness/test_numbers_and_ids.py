@@ -40,7 +40,7 @@ def test_jobs_above_the_core_count_are_capped(cli, monkeypatch):
     real = hvlab.matrix.matrix
     monkeypatch.setattr(hvlab.matrix, "matrix", lambda *a, **kw: asked.append(kw) or real(*a, **kw))
     code, out, _ = cli("matrix", "--jobs", "1000")
-    from hvlab.cli import CORES
+    from hvlab.commands.common import CORES
 
     assert code == 0 and asked[0]["jobs"] == CORES and "attacks x" in out
 

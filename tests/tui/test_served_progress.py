@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from hvlab.cli import PROGRESS_DIR, SERVED, open_progress
+from hvlab.commands.common import PROGRESS_DIR, SERVED, open_progress
 from hvlab.lessons import bundled_dir, load_lessons
 from hvlab.lessons.progress import SERVED_IN_MEMORY, Progress, read_file, student_name
 from hvlab.lessons.runner import known_ids

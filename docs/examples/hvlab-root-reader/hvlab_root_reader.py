@@ -1,10 +1,17 @@
 """An example hvlab attack plugin: a driver in the root reads guest A's secret page."""
 
-from hvlab.hookspecs import hookimpl
-from hvlab.model.core.attacks import Attack, AttackActor
-from hvlab.model.core.engine import BeginProbe, EndProbe, Leak, Read, WaitUntil
-from hvlab.model.hypervisor.constants import PAGE_SIZE
-from hvlab.model.scenarios.workloads import children_booted
+from hvlab.api import (
+    PAGE_SIZE,
+    Attack,
+    AttackActor,
+    BeginProbe,
+    EndProbe,
+    Leak,
+    Read,
+    WaitUntil,
+    children_booted,
+    hookimpl,
+)
 
 __version__ = "0.1.0"
 

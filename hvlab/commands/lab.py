@@ -1,0 +1,191 @@
+"""Opening the lab: the TUI (`hvlab`, with run options or on the lessons) and `hvlab serve`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from hvlab.commands.common import (
+    PROGRESS_DIR,
+    SERVED,
+    UsageError,
+    check_lesson_paths,
+    lessons_and_progress,
+    report_plugin_errors,
+)
+from hvlab.output import raw_streams
+
+
+def lab_session(args: argparse.Namespace):
+    """The catalogue and, when the options name a run, its session (None: the start screen)."""
+    from hvlab.plugins import load_catalogue
+    from hvlab.session import RunSpec, Session, SessionError
+
+    cat = load_catalogue(args.lab_plugin, echo=False)
+    report_plugin_errors(cat)
+    if not (args.workload or args.lab_attack or args.lab_design or args.lab_off):
+        return cat, None
+    workload = args.workload
+    if workload is None and args.lab_attack in cat.attacks:
+        workload = cat.attacks[args.lab_attack].workload
+    spec = RunSpec(
+        workload=workload or "boot",
+        attack=args.lab_attack,
+        preset=args.lab_design or "hyperv",
+        off=tuple(args.lab_off),
+        seed=args.lab_seed,
+    )
+    try:
+        return cat, Session(spec, cat)
+    except SessionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    import os
+
+    cat, session = lab_session(args)
+    # TEXTUAL_DRIVER is set when something drives the app without a terminal (`hvlab serve`)
+    terminal = os.environ.get("TEXTUAL_DRIVER") or (sys.stdout.isatty() and sys.stdin.isatty())
+    if not terminal and args.narrate:
+        # a pipe, a caption file, a screen reader's log: narrate the whole run
+        from hvlab.narration import narrate_all
+        from hvlab.session import RunSpec, Session
+
+        session = session or Session(RunSpec(), cat)
+        lab = session.lab
+        for line in narrate_all(lab.events, len(lab.events)):
+            print(line)
+        print(f"Outcome: {lab.outcome.result}.")
+        return 0
+    present = args.present
+    if session is not None:
+        return open_tui(cat, session, narrate=args.narrate, present=present)
+    lessons, _errors, _cat, progress = lessons_and_progress(args.lab_lessons, args.lab_plugin)
+    return open_tui(
+        cat, None, narrate=args.narrate, lessons=lessons, progress=progress, present=present
+    )
+
+
+def open_tui(
+    cat,
+    session,
+    *,
+    narrate: bool,
+    lessons=(),
+    progress=None,
+    lesson=None,
+    at_step=None,
+    present: float | None = None,
+) -> int:
+    import os
+
+    # TEXTUAL_DRIVER is set when something drives the app without a terminal (`hvlab serve`)
+    terminal = os.environ.get("TEXTUAL_DRIVER") or (sys.stdout.isatty() and sys.stdin.isatty())
+    if not terminal:
+        raise UsageError(
+            "the lab needs a terminal; without one use 'hvlab run boot' for a trace, "
+            "'hvlab --narrate' for a narrated one, or 'hvlab serve' for a browser"
+        )
+    from pathlib import Path
+
+    from hvlab.tui.app import HvlabApp
+
+    served_dir = os.environ.get(PROGRESS_DIR) if os.environ.get(SERVED) == "1" else None
+    app = HvlabApp(
+        cat,
+        session,
+        narrate=narrate,
+        lessons=list(lessons),
+        progress=progress,
+        lesson=lesson,
+        at_step=at_step,
+        present=present,
+        progress_dir=Path(served_dir) if served_dir and lessons else None,
+    )
+    with raw_streams():
+        app.run()
+    return app.return_code or 0  # 1 when the app ended on an error it could not handle
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import shlex
+
+    from textual_serve.server import Server
+
+    lab_session(args)  # bad options fail here, in the terminal, not in the browser
+    check_lesson_paths(args.lab_lessons)
+    argv = [sys.executable, "-m", "hvlab"]
+    for flag, value in (
+        ("--workload", args.workload),
+        ("--attack", args.lab_attack),
+        ("--design", args.lab_design),
+    ):
+        if value:
+            argv += [flag, value]
+    if args.lab_off:
+        argv += ["--off", *args.lab_off]
+    if args.lab_seed:
+        argv += ["--seed", str(args.lab_seed)]
+    for path in args.lab_plugin:
+        argv += ["--plugin", path]
+    for path in args.lab_lessons:
+        argv += ["--lessons", path]
+    if args.narrate:
+        argv.append("--narrate")
+    if args.present is not None:
+        argv += ["--present", str(args.present)]
+    check_listen(args.host, args.port)
+    os.environ[SERVED] = "1"  # the apps it starts inherit these
+    if args.progress_dir:
+        os.environ[PROGRESS_DIR] = str(usable_folder(args.progress_dir, "--progress-dir"))
+    else:
+        os.environ.pop(PROGRESS_DIR, None)
+    print(f"hvlab: serving on http://{args.host}:{args.port} (ctrl+c stops)", file=sys.stderr)
+    server = Server(shlex.join(argv), host=args.host, port=args.port, title="hvlab")
+    with raw_streams():
+        server.serve()
+    return 0
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse, before anything is served, an address the server could not listen on."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = exc.strerror if isinstance(exc, socket.gaierror) else "not a host name"
+        raise UsageError(f"--host {host!r}: {why}; try --host 127.0.0.1") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            import errno
+
+            hint = (
+                "not an address of this machine; try --host 127.0.0.1"
+                if exc.errno == errno.EADDRNOTAVAIL
+                else "choose another --port"
+            )
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; {hint}") from None
+
+
+def usable_folder(path: str, flag: str):
+    """A folder hvlab can write in, created if need be; else one line naming it."""
+    from pathlib import Path
+
+    from hvlab.userfiles import reason, shown
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".hvlab-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"{flag} {shown(path)}: {reason(exc)}") from None
+    return folder.resolve()

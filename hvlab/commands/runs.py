@@ -1,0 +1,115 @@
+"""`hvlab run`, `matrix`, `fuzz`, `workloads`, `protections`: runs of the model, headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from hvlab.commands.common import CORES, UsageError, catalogue_from
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hvlab.session import RunSpec, SessionError, run_lab
+
+    cat = catalogue_from(args)
+    spec = RunSpec(args.workload, args.attack, args.design, tuple(args.off), args.seed)
+    try:
+        lab = run_lab(cat, spec)
+    except SessionError as exc:
+        raise UsageError(str(exc)) from None
+    design, outcome = lab.design, lab.outcome
+    if args.json:
+        json.dump(lab.to_json(), sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        from hvlab.render import outcome_lines, trace_lines
+
+        out = sys.stdout
+        out.write(f"hvlab run {lab.workload}  design={design.label}  seed={lab.seed}\n")
+        for line in trace_lines(lab.events):
+            out.write(line + "\n")
+        for line in outcome_lines(outcome):
+            out.write(line + "\n")
+        out.write(f"digest {lab.digest}\n")
+    return 1 if outcome.result == "error" else 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    import time
+
+    from hvlab.matrix import matrix
+
+    cat = catalogue_from(args)
+    started = time.perf_counter()
+    from hvlab.plugins import site_handler
+
+    rows = matrix(
+        list(cat.attacks.values()),
+        jobs=min(args.jobs, CORES),
+        site_handler=site_handler(cat),
+        defenses=cat.extra_protections,
+    )
+    seconds = time.perf_counter() - started
+    if args.json:
+        doc = {
+            "designs": 2 ** (8 + len(cat.defenses)),
+            "seconds": round(seconds, 2),
+            "attacks": [r.to_json() for r in rows],
+            "mismatches": [r.attack for r in rows if not r.matches],
+        }
+        json.dump(doc, sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        fmt = lambda sets: " or ".join("{" + ", ".join(sorted(x)) + "}" for x in sets) or "never"  # noqa: E731
+        for r in rows:
+            mark = "ok      " if r.matches else "MISMATCH"
+            hits = sum(v == "breached" for v in r.cells.values())
+            print(
+                f"{mark} {r.attack:<22} breached in {hits:>3}/{len(r.cells)}  found {fmt(r.found)}"
+            )
+            if r.found_all != r.found:
+                print(f"         {'':<22} with plugin defenses: {fmt(r.found_all)}")
+            if not r.matches:
+                print(f"         {'':<22} declared {fmt(r.declared)}; errors {r.errors}")
+        print(f"{len(rows)} attacks x {2 ** (8 + len(cat.defenses))} designs in {seconds:.1f} s")
+    return 0 if all(r.matches for r in rows) else 1
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from hvlab.fuzz import fuzz
+    from hvlab.model.core.protections import known_protections
+
+    for pid in args.off:
+        if pid not in known_protections():
+            raise UsageError(
+                f"unknown protection '{pid}' (valid: {', '.join(known_protections())})"
+            )
+    off = frozenset(args.off)
+    design = ", ".join(sorted(off)) or "none"
+    print(f"hvlab fuzz: hypercalls from guest A, protections off: {design}", flush=True)
+    found = fuzz(off, args.seconds, args.seed)
+    if found.problem is None:
+        print(f"no violation in {found.calls} calls ({found.seconds:.1f} s)")
+        return 0
+    print(f"VIOLATION after {found.calls} calls ({found.seconds:.1f} s): {found.problem}")
+    print(f"minimal input: {found.minimal.describe()}")
+    return 1
+
+
+def cmd_workloads(_args: argparse.Namespace) -> int:
+    from hvlab.model.scenarios.workloads import WORKLOADS
+
+    for w in WORKLOADS.values():
+        print(f"{w.name:<14} {w.summary}")
+    return 0
+
+
+def cmd_protections(args: argparse.Namespace) -> int:
+    from hvlab.model.core.protections import PRINCIPLES
+
+    for pid, text in PRINCIPLES.items():
+        print(f"{pid:<26} {text}")
+    for pid, (text, plugin) in catalogue_from(args).defenses.items():
+        print(f"{pid:<26} {text} (plugin {plugin})")
+    return 0
