@@ -1,13 +1,14 @@
 """A classroom on one machine: N browser sessions of `hvlab serve` at once.
 
 Starts `hvlab serve` on 127.0.0.1 with the lab a teacher projects (`--workload ping --attack
-mitm-driver`), opens N websocket sessions the way the browser page does (textual-serve's
-protocol: `["stdin", keys]` in, terminal output out), waits until every session shows its first
-frame and has focused it (as the page does once drawn), then has each student press the step
-key at a human pace (once a second, at a random moment of the second) and times key → the
-first frame that comes back. Reports the sessions held, resident memory per session (each
-session's app process, plus a share of the server) and the p95 latency; and checks that no
-session saw another's steps (each one's status line ends on its own step count).
+mitm-driver`) and opens N websocket sessions the way the browser page does (textual-serve's
+protocol: `["stdin", keys]` in, terminal output out). It waits until every session shows its
+first frame and has focused it (as the page does once drawn) and the machine is idle again —
+the time that takes is reported: a class joining at once waits that long — then has each
+student press the step key at a human pace (once a second, at a random moment of the second)
+and times key → the first frame that comes back. Reports the sessions held, resident memory
+per session (each session's app process, plus a share of the server) and the p95 latency, and
+checks that no session saw another's steps (each one's status line ends on its own count).
 
     python bench/classroom.py 1 10 30      prints one line per N
 """
@@ -40,6 +41,7 @@ class Classroom:
     median_ms: float
     isolated: bool
     seconds: float
+    ready_seconds: float  # connecting → every session drawn and the machine idle again
 
 
 def free_port() -> int:
@@ -115,20 +117,47 @@ class Student:
         self.latencies.append(time.perf_counter() - started)
 
 
-async def lesson_time(url: str, n: int, keys: int, rng: random.Random) -> tuple[list[Student], int]:
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def settled(server_pid: int, limit: float = 90) -> None:
+    """Wait until the server and its apps are idle — under 5% of a core over half a second,
+    twice running — so that keys are timed against a classroom at rest, not one still starting."""
+    deadline = time.monotonic() + limit
+    quiet, before = 0, cpu_seconds([server_pid, *descendants(server_pid)])
+    while quiet < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = cpu_seconds([server_pid, *descendants(server_pid)])
+        quiet = quiet + 1 if now - before < 0.025 else 0
+        before = now
+
+
+async def lesson_time(
+    url: str, n: int, keys: int, rng: random.Random, server_pid: int
+) -> tuple[list[Student], int, float]:
     import aiohttp
 
     async with aiohttp.ClientSession() as client:
         sockets = [await client.ws_connect(url, heartbeat=30) for _ in range(n)]
         students = [Student(ws) for ws in sockets]
         readers = [asyncio.create_task(s.read()) for s in students]
-        deadline = time.monotonic() + 60 + 3 * n  # app start-up, N at once on two cores
+        started = time.monotonic()
+        deadline = started + 60 + 3 * n  # app start-up, N at once on two cores
         ready = await asyncio.gather(*(s.first_frame(deadline) for s in students))
         held = sum(ready)
         for s, ok in zip(students, ready, strict=True):
             if ok:  # the page focuses its terminal once it is drawn, and says so to the app
                 await s.ws.send_json(["focus"])
-        await asyncio.sleep(1.0 + 0.1 * n)  # let start-up work drain before timing keys
+        await settled(server_pid)  # the apps' start-up work (lazy panes, a first restyle) done
+        ready_seconds = time.monotonic() - started
 
         async def pace(student: Student) -> None:
             for _ in range(keys):
@@ -148,7 +177,7 @@ async def lesson_time(url: str, n: int, keys: int, rng: random.Random) -> tuple[
             await ws.close()
         for task in readers:
             task.cancel()
-        return [s for s, ok in zip(students, ready, strict=True) if ok], held
+        return [s for s, ok in zip(students, ready, strict=True) if ok], held, ready_seconds
 
 
 def classroom(n: int, keys: int = 10, seed: int = 1) -> Classroom:
@@ -176,8 +205,8 @@ def classroom(n: int, keys: int = 10, seed: int = 1) -> Classroom:
         started = time.perf_counter()
         rng = random.Random(seed)
 
-        async def session() -> tuple[list[Student], int, float]:
-            task = asyncio.create_task(lesson_time(url, n, keys, rng))
+        async def session() -> tuple[list[Student], int, float, float]:
+            task = asyncio.create_task(lesson_time(url, n, keys, rng, server.pid))
             # resident memory while every session is open, sampled as the keys go in
             peak = 0.0
             while not task.done():
@@ -185,10 +214,10 @@ def classroom(n: int, keys: int = 10, seed: int = 1) -> Classroom:
                 total = sum(rss_mb(p) for p in apps) + rss_mb(server.pid)
                 peak = max(peak, total)
                 await asyncio.sleep(0.5)
-            students, held = task.result()
-            return students, held, peak
+            students, held, ready_seconds = task.result()
+            return students, held, peak, ready_seconds
 
-        students, held, peak = asyncio.run(session())
+        students, held, peak, ready_seconds = asyncio.run(session())
         seconds = time.perf_counter() - started
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -207,6 +236,7 @@ def classroom(n: int, keys: int = 10, seed: int = 1) -> Classroom:
         median_ms=statistics.median(latencies) * 1e3 if latencies else float("nan"),
         isolated=isolated,
         seconds=seconds,
+        ready_seconds=ready_seconds,
     )
 
 
@@ -216,5 +246,5 @@ if __name__ == "__main__":
         print(
             f"N={c.sessions}: held {c.held}, {c.mb_per_session:.0f} MB/session, key → frame "
             f"p95 {c.p95_ms:.0f} ms (median {c.median_ms:.0f}), isolated {c.isolated}, "
-            f"{c.seconds:.0f} s"
+            f"ready after {c.ready_seconds:.0f} s, {c.seconds:.0f} s in all"
         )

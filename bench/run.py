@@ -443,7 +443,8 @@ def classroom_rows(smoke: bool) -> list[Row]:
                 f"classroom: {c.sessions} browser session{'s' * (c.sessions > 1)} of `hvlab "
                 "serve` at once, each pressing the step key once a second (key → frame)",
                 f"{c.held}/{c.sessions} held, {c.mb_per_session:.0f} MB/session, "
-                f"p95 {c.p95_ms:.0f} ms (median {c.median_ms:.0f} ms)",
+                f"p95 {c.p95_ms:.0f} ms (median {c.median_ms:.0f} ms); all ready after "
+                f"{c.ready_seconds:.0f} s",
                 f"1 session: p95 {one.p95_ms:.0f} ms",
                 c.p95_ms / one.p95_ms,
                 None,
