@@ -45,10 +45,17 @@ from hvlab.model.core.protections import Protection
 from hvlab.model.guest.kernel import ide_command
 from hvlab.model.guest.storvsc import disk_io
 from hvlab.model.hardware.devices import (
+    ATA_READ_DMA,
     ATA_READ_SECTORS,
+    ATA_WRITE_DMA,
     ATA_WRITE_SECTORS,
+    BM_COMMAND,
+    BM_PRD,
+    BM_START,
+    BM_TO_MEMORY,
     IDE_CONTROL_PORTS,
     IDE_PORTS,
+    PRD_LAST,
     SECTOR,
 )
 from hvlab.model.hypervisor.constants import (
@@ -126,8 +133,15 @@ __all__ = [  # noqa: RUF022 (grouped by what they are for, as docs/plugins.md li
     "ROOT",
     "VMBUS_CONNECTION",
     # the protections, and the hypervisor's and devices' codes with their real values
+    "ATA_READ_DMA",
     "ATA_READ_SECTORS",
+    "ATA_WRITE_DMA",
     "ATA_WRITE_SECTORS",
+    "BM_COMMAND",
+    "BM_PRD",
+    "BM_START",
+    "BM_TO_MEMORY",
+    "PRD_LAST",
     "CDB_READ",
     "CDB_WRITE",
     "HV_PARTITION_ID_SELF",

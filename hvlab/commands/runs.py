@@ -39,8 +39,10 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     import time
 
     from hvlab.matrix import matrix
+    from hvlab.model.core.protections import known_protections
 
     cat = catalogue_from(args)
+    designs = 2 ** len(known_protections(cat.extra_protections))
     started = time.perf_counter()
     from hvlab.plugins import site_handler
 
@@ -53,7 +55,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     if args.json:
         doc = {
-            "designs": 2 ** (8 + len(cat.defenses)),
+            "designs": designs,
             "seconds": round(seconds, 2),
             "attacks": [r.to_json() for r in rows],
             "mismatches": [r.attack for r in rows if not r.matches],
@@ -72,7 +74,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
                 print(f"         {'':<22} with plugin defenses: {fmt(r.found_all)}")
             if not r.matches:
                 print(f"         {'':<22} declared {fmt(r.declared)}; errors {r.errors}")
-        print(f"{len(rows)} attacks x {2 ** (8 + len(cat.defenses))} designs in {seconds:.1f} s")
+        print(f"{len(rows)} attacks x {designs} designs in {seconds:.1f} s")
     return 0 if all(r.matches for r in rows) else 1
 
 

@@ -8,9 +8,16 @@ suite and `hvlab matrix` check them against the model under every design.
 from __future__ import annotations
 
 from hvlab.api import (
+    ATA_READ_DMA,
     ATA_READ_SECTORS,
+    BM_COMMAND,
+    BM_PRD,
+    BM_START,
+    BM_TO_MEMORY,
     CDB_WRITE,
+    DEFAULT_LAYOUT,
     PAGE_SIZE,
+    PRD_LAST,
     PROBES,
     Attack,
     AttackActor,
@@ -22,6 +29,7 @@ from hvlab.api import (
     PortIo,
     Read,
     WaitUntil,
+    Write,
     children_booted,
     disk_io,
     hookimpl,
@@ -112,6 +120,30 @@ def _forged_gpa_program(actor):
     yield EndProbe()
 
 
+DMA_SUMMARY = (
+    "a driver in the root programs the disk controller's bus master to DMA a sector over "
+    "hypervisor code: no CPU, no second-level map — only the IOMMU, and what the root's own map "
+    "leaves out of its reach, stand in the way"
+)
+PRD_PAGE = 0x60  # a page of the root's own RAM, below the frames it lends to VMs
+
+
+def _dma_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("dma-into-hypervisor", DMA_SUMMARY)
+    target = DEFAULT_LAYOUT.hv_code.start * PAGE_SIZE
+    # one PRD entry: base address u32, byte count u16, flags u16 (bit 15: the last entry)
+    prd = PRD_PAGE * PAGE_SIZE
+    yield Write(
+        prd,
+        target.to_bytes(4, "little") + (512).to_bytes(2, "little") + PRD_LAST.to_bytes(2, "little"),
+    )
+    yield from ide_command(ATA_READ_DMA, 0)
+    yield PortIo(BM_PRD, prd.to_bytes(4, "little"))
+    yield PortIo(BM_COMMAND, bytes([BM_START | BM_TO_MEMORY]))
+    yield EndProbe()
+
+
 ATTACKS = [
     _probe_attack("hv-read", {P.SEPARATE_ADDRESS_SPACES}),
     _probe_attack("hv-patch", {P.SEPARATE_ADDRESS_SPACES}, {P.HYPERCALL_ONLY_ACCESS}),
@@ -142,6 +174,16 @@ ATTACKS = [
         workload="boot",
         breach_sets=(frozenset({P.MEDIATED_IO.value}),),
         actors=lambda: [AttackActor("A.malware", "A", _direct_io_program)],
+    ),
+    Attack(
+        name="dma-into-hypervisor",
+        summary=DMA_SUMMARY,
+        workload="disk-read",
+        breach_sets=(
+            frozenset({P.IOMMU_DMA_PROTECTION.value}),
+            frozenset({P.SEPARATE_ADDRESS_SPACES.value}),
+        ),
+        actors=lambda: [AttackActor("root.driver:dma", "root", _dma_program)],
     ),
     Attack(
         name="forged-gpa-list",

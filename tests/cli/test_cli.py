@@ -107,5 +107,5 @@ def test_python_dash_m_and_version():
 def test_list_commands(capsys):
     assert "memory-probe" in run_cli(capsys, "workloads")[1]
     out = run_cli(capsys, "protections")[1]
-    assert out.count("\n") == 9 and "sdl-input-validation" in out
+    assert out.count("\n") == 10 and "sdl-input-validation" in out and "iommu-dma-protection" in out
     assert "driver-signing" in out and "(plugin hvlab-defenses)" in out

@@ -86,7 +86,7 @@ def test_lessons_command_lists_own_lessons_and_refuses_a_missing_folder(tmp_path
     env = {"HVLAB_DATA_DIR": str(tmp_path / "data")}
     done = hvlab("lessons", "--lessons", str(tmp_path / "mine"), "--plugin", str(READER), env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1].split()[:3] == ["14.", "root-reader", "new"]
+    assert done.stdout.strip().splitlines()[-1].split()[:3] == ["15.", "root-reader", "new"]
     missing = hvlab("lessons", "--lessons", str(tmp_path / "nowhere"), env=env)
     assert missing.returncode == 2
     nowhere = tmp_path / "nowhere"

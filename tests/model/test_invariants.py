@@ -129,6 +129,23 @@ class Isolation(RuleBasedStateMachine):
                 assert self.m.store.data == before, "a failed hypercall changed state"
 
     @rule(
+        caller=st.sampled_from([A, B]),
+        code=st.sampled_from(sorted(c for c, s in CALLS.items() if s.rep)),
+        start=st.sampled_from([1, 2, 255, 0xFFF]),
+        out_gpa=OUT_GPAS,
+    )
+    def rep_call_at_the_boundaries(self, caller, code, start, out_gpa):
+        """The fuzzer's boundary-value habit: a rep call on the caller's own VP 0 (or its own
+        partition) whose rep start and output page sit at the edges a bounds check guards."""
+        value = HypercallInput.encode(code, rep_count=start + 1, rep_start=start)
+        in_gpa = 2 * PAGE_SIZE
+        place(self.m, caller, in_gpa, pack(HV_PARTITION_ID_SELF, 0, 0))
+        before = dict(self.m.store.data)
+        result = hypercall(self.m, caller, value, in_gpa, out_gpa)
+        if not result.ok and result.reps == 0:
+            assert self.m.store.data == before, "a failed hypercall changed state"
+
+    @rule(
         value=st.integers(0, 2**64 - 1),
         in_gpa=st.integers(0, 2**64 - 1),
         out_gpa=OUT_GPAS,

@@ -1,4 +1,5 @@
-"""The eight design properties the lab teaches, each an independent switch on one model."""
+"""The design properties the lab teaches, each an independent switch on one model: the eight of
+the source material, and the IOMMU, the DMA half of separate address spaces."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class Protection(StrEnum):
     HYPERCALL_ONLY_ACCESS = "hypercall-only-access"
     SDL_INPUT_VALIDATION = "sdl-input-validation"
     VSP_VALIDATES_INPUT = "vsp-validates-input"
+    IOMMU_DMA_PROTECTION = "iommu-dma-protection"
 
 
 PRINCIPLES: dict[str, str] = {
@@ -35,6 +37,10 @@ PRINCIPLES: dict[str, str] = {
     ),
     Protection.VSP_VALIDATES_INPUT: (
         "Root VSPs copy, bound and translate every guest-supplied packet and address."
+    ),
+    Protection.IOMMU_DMA_PROTECTION: (
+        "Device DMA goes through an IOMMU the hypervisor owns: a device reaches only what the "
+        "partition it serves can reach."
     ),
 }
 

@@ -2,6 +2,13 @@
 the root's disk driver owns, and as the controller each VM's worker process (VMWP) emulates
 against that VM's own virtual disk.
 
+The physical controller also masters the bus: after READ DMA (0xC8) or WRITE DMA (0xCA), the
+driver writes the physical address of a PRD table — entries of base address u32, byte count
+u16, flags u16 with bit 15 marking the last — to the bus-master PRD register and starts the
+engine; the controller then moves the sectors to or from memory itself, with no CPU and no
+second-level map on the way. Only the IOMMU (the hypervisor's, `iommu-dma-protection`) stands
+between that transfer and any frame of the machine.
+
 Store keys:
   ("sector", n) -> bytes                 a 512-byte sector of the physical disk (absent = zeros)
   ("ide", owner, register) -> value      owner is "hw" (the physical controller) or a child's name
@@ -20,7 +27,14 @@ IDE_PORTS = tuple(range(0x1F0, 0x1F8))
 IDE_CONTROL_PORTS = (0x3F6,)
 ATA_READ_SECTORS = 0x20
 ATA_WRITE_SECTORS = 0x30
+ATA_READ_DMA, ATA_WRITE_DMA = 0xC8, 0xCA
 STATUS_ERR, STATUS_DRQ, STATUS_DRDY = 0x01, 0x08, 0x40
+# Bus-master IDE registers of the primary channel (at the PCI BAR4 base; the model fixes it).
+BM_BASE = 0xC000
+BM_COMMAND, BM_STATUS, BM_PRD = BM_BASE, BM_BASE + 2, BM_BASE + 4
+BM_PORTS = (BM_COMMAND, BM_STATUS, BM_PRD)
+BM_START, BM_TO_MEMORY = 0x01, 0x08  # command bits: start; direction: device → memory
+PRD_ENTRY, PRD_LAST = 8, 0x8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +91,8 @@ class Ide:
 
     def out(self, port: int, data: bytes) -> str:
         """A write to a port. Returns what happened, for the event."""
+        if port in BM_PORTS:
+            return self._bus_master_out(port, data)
         offset = port - IDE_BASE
         value = data[0] if data else 0
         if offset == 0:
@@ -89,9 +105,45 @@ class Ide:
             return self._command(value)
         return "ignored"
 
+    def _bus_master_out(self, port: int, data: bytes) -> str:
+        if self.region is not None:  # an emulated controller has no bus master in the model
+            return "ignored (no bus master on the emulated controller)"
+        if port == BM_PRD:
+            address = int.from_bytes(data[:4].ljust(4, b"\0"), "little") & ~3
+            self.set("prd", address)
+            return f"PRD table at {address:#x}"
+        if port == BM_COMMAND and data and data[0] & BM_START:
+            ready = self.reg("dma_ready", None)
+            if ready is None:
+                return "bus master started with no DMA command"
+            first, count, to_memory = ready
+            if bool(data[0] & BM_TO_MEMORY) != to_memory:
+                return "bus master direction does not match the command"
+            self.set("dma_ready", None)
+            self.set("dma_request", (first, count, to_memory, self.reg("prd", 0)))
+            way = "to" if to_memory else "from"
+            return f"bus master: sectors {first}..{first + count - 1} {way} memory"
+        return "ignored"
+
+    def take_dma_request(self):
+        """The transfer the bus master was started on: (first sector, count, to memory, PRD
+        table address), or None. Taking it clears it: the transfer happens once."""
+        request = self.reg("dma_request", None)
+        if request is not None:
+            self.set("dma_request", None)
+        return request
+
     def _command(self, command: int) -> str:
         lba, count = self.lba(), self.reg("count") or 256
         first, last = self.physical(lba), self.physical(lba + count - 1)
+        if command in (ATA_READ_DMA, ATA_WRITE_DMA) and self.region is None:
+            if first is None or last is None:
+                self.set("status", STATUS_DRDY | STATUS_ERR)
+                return f"LBA {lba}+{count} outside the disk"
+            self.set("dma_ready", (first, count, command == ATA_READ_DMA))
+            self.set("status", STATUS_DRDY)
+            kind = "READ" if command == ATA_READ_DMA else "WRITE"
+            return f"{kind} DMA of sectors {first}..{last}: waiting for the bus master"
         if command not in (ATA_READ_SECTORS, ATA_WRITE_SECTORS):
             self.set("status", STATUS_DRDY | STATUS_ERR)
             return f"unknown command {command:#x}"
@@ -125,6 +177,8 @@ class Ide:
         return f"buffered {len(buf)} bytes"
 
     def inp(self, port: int, size: int) -> bytes:
+        if port in BM_PORTS:
+            return bytes(size)
         offset = port - IDE_BASE
         if offset == 0:
             buf = self.reg("buf", b"") or b""

@@ -21,6 +21,8 @@ from hvlab.model.hypervisor.partitions import HV_PID, ROOT_PID, VpState
 if TYPE_CHECKING:
     from hvlab.model.core.store import Store
 
+IOMMU = Protection.IOMMU_DMA_PROTECTION.value
+
 
 def node_of(principal: str) -> str:
     """The topology node a principal's own code runs in."""
@@ -127,18 +129,53 @@ class GuestMemory:
 
     def dma(
         self,
-        spa: int,
+        address: int,
         on_behalf: str,
         actor: str,
         path: tuple[str, ...],
         *,
         size: int = 0,
         data: bytes | None = None,
+        domain: int = ROOT_PID,
     ) -> bytes | None:
-        """A device or the root moves bytes at system physical addresses for a guest (no second-
-        level map on this path). The guest it acts for is the principal the oracle checks."""
-        limit = self.layout.frames * PAGE_SIZE
+        """A device moves bytes for `on_behalf` (the principal the oracle checks) at a bus
+        address, with no CPU and no second-level map of the CPU's on the way.
+
+        With `iommu-dma-protection` on, the hypervisor's IOMMU translates the address through
+        the map of the partition the device serves (`domain`: the root, whose map is the
+        identity, or a child a device is assigned to) and refuses a page that map does not give
+        the device; with it off the address is a system physical address, any frame at all."""
         length = len(data) if data is not None else size
+        first_page = address // PAGE_SIZE
+        pages = range(first_page, (address + max(length, 1) - 1) // PAGE_SIZE + 1)
+        spa = address
+        if self.on(IOMMU):
+            need = "w" if data is not None else "r"
+            frames = []
+            for page in pages:
+                entry = memory.translate(self.store, domain, page)
+                if entry is None or need not in entry[1]:
+                    self.emit(
+                        EventKind.FAULT,
+                        actor,
+                        "iommu-fault",
+                        protection=IOMMU,
+                        path=(*path[:-1], HYPERVISOR) if path else (HYPERVISOR,),
+                        detail={
+                            "for": on_behalf,
+                            "address": address,
+                            "size": length,
+                            "page": page,
+                            "domain": self.name(domain),
+                            "why": f"{self.name(domain)}'s map gives the device no "
+                            f"{'write' if need == 'w' else 'read'} access to page {page:#x}",
+                        },
+                    )
+                    return None
+                frames.append(entry[0])
+            if frames != list(pages):  # a child's GPAs: move the bytes frame by frame
+                spa = frames[0] * PAGE_SIZE + address % PAGE_SIZE
+        limit = self.layout.frames * PAGE_SIZE
         if spa < 0 or spa + length > limit:
             self.emit(
                 EventKind.FAULT,

@@ -11,6 +11,7 @@ controller.
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from hvlab.model.core import topology
@@ -54,6 +55,10 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
                 **devices.access_detail(result, write),
             },
         )
+        request = controller.take_dma_request()
+        if request is not None:
+            # the controller serves whoever drives it: the root, or a child it is passed to
+            bus_master_dma(m, pid, m.principal(pid, actor), request)
         return _deliver(m, principal, actor, result, write, detail)
     if m.store.get(("intercept", pid, InterceptType.X64_IO_PORT, port)) is None:
         m.emit(
@@ -85,3 +90,35 @@ def _deliver(m: Machine, principal: str, actor: str, result, write: bool, detail
         return b""
     m.check_read(principal, result, actor, {"port": detail["port"]})
     return result
+
+
+def bus_master_dma(m: Machine, pid: int, principal: str, request) -> None:
+    """The physical controller's bus master moves the sectors itself: it reads the PRD table,
+    then each entry's bytes, at bus addresses, through the IOMMU of the partition it serves."""
+    first, count, to_memory, prd = request
+    path = ("hw.disk", "hw.ram")
+    table = m.dma(prd, principal, "hw.disk", path, size=8 * devices.PRD_ENTRY, domain=pid)
+    if table is None:
+        return
+    data = b"".join(devices.read_sector(m.store, first + i) for i in range(count))
+    moved, offset = b"", 0
+    for i in range(8):
+        address, length, flags = struct.unpack_from("<IHH", table, i * devices.PRD_ENTRY)
+        length = length or 0x10000
+        if to_memory:
+            chunk = data[offset : offset + length]
+            if chunk and m.dma(address, principal, "hw.disk", path, data=chunk, domain=pid) is None:
+                return
+        else:
+            got = m.dma(address, principal, "hw.disk", path, size=length, domain=pid)
+            if got is None:
+                return
+            moved += got
+        offset += length
+        if flags & devices.PRD_LAST or offset >= len(data):
+            break
+    if not to_memory:
+        for i in range(count):
+            devices.write_sector(
+                m.store, first + i, moved[i * devices.SECTOR : (i + 1) * devices.SECTOR]
+            )

@@ -145,16 +145,21 @@ def idle(_actor: Actor):
     yield
 
 
+def disk_read_a(actor: Actor):
+    """A reads block 3 of its virtual disk."""
+    yield from storvsc.disk_io(actor, storvsc.CDB_READ, lba=3)
+
+
+def disk_read_b(actor: Actor):
+    """B reads its own secret block."""
+    yield from storvsc.disk_io(actor, storvsc.CDB_READ, lba=DISK_SECRET_LBA)
+
+
 def disk_read(machine: Machine, **_params) -> list[Actor]:
     """A reads block 3 of its virtual disk; B reads its own secret block 5."""
-
-    def a(actor):
-        yield from storvsc.disk_io(actor, storvsc.CDB_READ, lba=3)
-
-    def b(actor):
-        yield from storvsc.disk_io(actor, storvsc.CDB_READ, lba=DISK_SECRET_LBA)
-
-    return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], b))
+    return with_children(
+        machine, after_boot(CHILDREN[0], disk_read_a), after_boot(CHILDREN[1], disk_read_b)
+    )
 
 
 def disk_write(machine: Machine, **_params) -> list[Actor]:
@@ -216,6 +221,7 @@ def ide_port_io(machine: Machine, **_params) -> list[Actor]:
 # defense matrix). Workloads without an entry here can only be run from power-on.
 CONTINUATIONS: dict[str, Callable[[Machine], list[Actor]]] = {
     "ping": lambda m: [Actor("A", "A", ping_a, m), Actor("B", "B", ping_b, m)],
+    "disk-read": lambda m: [Actor("A", "A", disk_read_a, m), Actor("B", "B", disk_read_b, m)],
 }
 
 
