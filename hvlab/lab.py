@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from hvlab.model import MODEL_VERSION
 from hvlab.model.core import engine
 from hvlab.model.core.attacks import Attack
 from hvlab.model.core.canaries import Outcome, assess
@@ -230,6 +231,7 @@ class Lab:
 
     def to_json(self, *, events: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "model_version": MODEL_VERSION,
             "workload": self.workload,
             "attack": self.attack.name if self.attack else None,
             "design": self.design.to_json(),

@@ -8,7 +8,20 @@ from hvlab.model.core.canaries import Outcome
 from hvlab.model.core.events import Event, EventKind
 
 HEADER = f"{'step':>5} {'time':>5}  {'actor':<18} {'kind':<9} {'what':<36} {'status':<27} note"
-SHOWN_DETAIL = ("why", "canary", "partition", "gpa", "frame", "to", "probe", "skipped", "token")
+SHOWN_DETAIL = (
+    "message",
+    "rndis",
+    "why",
+    "canary",
+    "partition",
+    "msr",
+    "gpa",
+    "frame",
+    "to",
+    "probe",
+    "skipped",
+    "token",
+)
 
 
 def status_text(ev: Event) -> str:
@@ -27,6 +40,8 @@ def note_text(ev: Event) -> str:
         if d.get("rep_count"):
             parts.append(f"reps={d['rep_count']} start={d['rep_start']}")
     for key in SHOWN_DETAIL:
+        if key == "message" and d.get(key) == ev.name:
+            continue  # the event is already named after the message
         if key in d and d[key] not in ((), None, ""):
             value = d[key]
             if isinstance(value, tuple):

@@ -32,6 +32,7 @@ from pathlib import Path
 import tomli_w
 
 from hvlab import __version__
+from hvlab.model import MODEL_VERSION
 from hvlab.plugins import Catalogue
 from hvlab.session import RunSpec, Session, SessionError, run_lab
 from hvlab.userfiles import InputFileError, read_toml, shown, write_atomically
@@ -58,6 +59,7 @@ class Moment:
     lesson_step: int = 0
     plugins: dict[str, str] = field(default_factory=dict)
     hvlab_version: str = __version__
+    model_version: int = MODEL_VERSION
 
     @property
     def spec(self) -> RunSpec:
@@ -115,7 +117,7 @@ def write(path: Path, moment: Moment) -> None:
 TYPES = {
     "workload": str, "attack": str, "design": str, "off": list, "seed": int, "step": int,
     "events": int, "digest": str, "lesson": str, "lesson_step": int, "plugins": dict,
-    "hvlab_version": str,
+    "hvlab_version": str, "model_version": int,
 }  # fmt: skip
 
 
@@ -128,13 +130,19 @@ def read(path: Path) -> Moment:
     if doc.get("hvlab_trace") != FORMAT:
         raise TraceFileError(f"{name}: not an hvlab trace file of format {FORMAT}")
     fields = {}
+    if "model_version" not in doc and "hvlab_version" in doc:
+        doc = {**doc, "model_version": 1}  # written before traces named their model
+        legacy = True
+    else:
+        legacy = False
     for key, kind in TYPES.items():
         if key not in doc:
             raise TraceFileError(f"{name}: damaged or truncated trace file (no '{key}')")
         if not isinstance(doc[key], kind) or (kind is int and isinstance(doc[key], bool)):
             raise TraceFileError(f"{name}: '{key}' must be {kind.__name__}")
         fields[key] = doc[key]
-    if doc.get("checksum") != checksum(fields):
+    summed = {k: v for k, v in fields.items() if k != "model_version"} if legacy else fields
+    if doc.get("checksum") != checksum(summed):
         raise TraceFileError(f"{name}: the file was edited after it was written (checksum)")
     if not all(isinstance(x, str) for x in fields["off"]):
         raise TraceFileError(f"{name}: 'off' must be a list of protection ids")
@@ -150,6 +158,12 @@ def verify(path: Path, cat: Catalogue) -> tuple[Moment, str | None]:
     """(the moment, None) when this machine rebuilds the same trace, else (moment, why not)."""
     moment = read(path)
     name = shown(path)
+    if moment.model_version != MODEL_VERSION:
+        return moment, (
+            f"{name}: written by hvlab {moment.hvlab_version} with model version "
+            f"{moment.model_version}; this hvlab's model is version {MODEL_VERSION}, so the run "
+            "cannot be rebuilt — export it again with this hvlab"
+        )
     here = plugin_versions(cat)
     for plugin, version in moment.plugins.items():
         if plugin not in here:

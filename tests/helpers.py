@@ -56,16 +56,47 @@ def srb_packet(
     sectors: int = 1,
     cdb: int = 0x28,
     pages=(16,),
-    trans_id: int = 7,
+    trans_id: int = 0x700,
     byte_count: int | None = None,
 ) -> bytes:
-    from hvlab.model.root import storage
     from hvlab.model.vmbus import ring as rings
+    from hvlab.model.vmbus import storage_protocol as vstor
 
     count = byte_count if byte_count is not None else sectors * 512
     return rings.packet(
         rings.PacketType.DATA_USING_GPA_DIRECT,
-        storage.request(storage.VStorOperation.EXECUTE_SRB, cdb, sectors, lba),
+        vstor.srb(cdb, lba, sectors),
         trans_id,
         prefix=rings.gpa_ranges(list(pages), count),
+    )
+
+
+def net_packet(
+    m: Machine,
+    src: str,
+    dst_pid: int,
+    payload: bytes = b"hello",
+    trans_id: int = 0x500,
+    section: int = 0,
+    message: bytes | None = None,
+    **nvsp_fields,
+) -> bytes:
+    """What netvsc sends for one frame: the RNDIS PACKET_MSG copied into section `section` of
+    `src`'s send buffer, and the NVSP SEND_RNDIS_PKT packet naming it (fields overridable)."""
+    from hvlab.model.core.layout import GUEST_SEND_BUFFER
+    from hvlab.model.vmbus import network_protocol as net
+    from hvlab.model.vmbus import ring as rings
+
+    if message is None:
+        message = net.packet_msg(net.frame(dst_pid, m.pid(src), payload))
+    base = GUEST_SEND_BUFFER[0] * PAGE_SIZE + section * net.SEND_SECTION_SIZE
+    place(m, m.pid(src), base, message)
+    fields = {
+        "channel_type": net.CHANNEL_DATA,
+        "send_buf_section_index": section,
+        "send_buf_section_size": len(message),
+        **nvsp_fields,
+    }
+    return rings.packet(
+        rings.PacketType.DATA_INBAND, net.nvsp(net.SEND_RNDIS_PKT, **fields), trans_id
     )

@@ -122,3 +122,17 @@ def test_a_trace_exported_on_another_machine_replays_here():
     moment, problem = tracefile.verify(path, CAT)
     assert problem is None, problem
     assert moment.step == 490
+
+
+def test_a_trace_from_an_older_model_is_refused_in_one_line():
+    """tests/data/ping-mitm-model1.hvtrace was written before the model spoke the real wire
+    formats (model version 1, no `model_version` field): it is read, and refused by name."""
+    from pathlib import Path
+
+    from hvlab.model import MODEL_VERSION
+
+    path = Path(__file__).parent / "data" / "ping-mitm-model1.hvtrace"
+    moment, problem = tracefile.verify(path, CAT)
+    assert moment.model_version == 1 and MODEL_VERSION > 1
+    assert problem is not None and "model version 1" in problem and "\n" not in problem
+    assert "export it again" in problem

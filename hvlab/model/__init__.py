@@ -10,3 +10,10 @@ One package per layer of the machine, each importing only the ones below it (a t
     hardware/    the disk and its controller
     core/        store, events, protections, oracle, topology, layout, engine
 """
+
+# The version of the model's behaviour. A trace file records it: the same run under another
+# model version is another run, so a file from one cannot be replayed by the other.
+#   1  hvlab 0.1: the model's own message layouts
+#   2  the real wire formats (TLFS hypercall blocks, VMBus channel messages, vstor, NVSP,
+#      RNDIS), the root's pool deposits, SynIC set-up, storvsc/netvsc handshakes
+MODEL_VERSION = 2

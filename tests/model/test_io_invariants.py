@@ -4,8 +4,6 @@ hypervisor, and no frame data in the hypervisor layer. Knock-outs show each can 
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
@@ -22,10 +20,8 @@ from hvlab.model.root import network, storage
 from hvlab.model.root.drivers import load_driver
 from hvlab.model.root.sites import loaded
 from hvlab.model.vmbus import channels as vmbus
-from hvlab.model.vmbus import network_protocol
-from hvlab.model.vmbus import ring as rings
 from hvlab.model.vmbus.channels import Device
-from tests.helpers import booted, guest_submit, srb_packet
+from tests.helpers import booted, guest_submit, net_packet, srb_packet
 
 CHILD = st.sampled_from(["A", "B"])
 LBAS = st.sampled_from([0, 3, 5, 63, 64, 69, 100, 255])
@@ -72,14 +68,9 @@ class IoIsolation(RuleBasedStateMachine):
     @rule(src=CHILD, payload=st.binary(max_size=32))
     def guest_sends_a_frame(self, src, payload):
         dst = "B" if src == "A" else "A"
-        frame = network_protocol.frame(self.m.pid(dst), self.m.pid(src), payload)
-        body = struct.pack("<IIII", network_protocol.SEND_RNDIS_PKT, 0, len(frame), 0) + frame
-        guest_submit(
-            self.m,
-            src,
-            Device.NETWORK,
-            rings.packet(rings.PacketType.DATA_INBAND, body, self.next_tid()),
-        )
+        tid = self.next_tid()
+        packet = net_packet(self.m, src, self.m.pid(dst), payload, trans_id=tid, section=tid % 2)
+        guest_submit(self.m, src, Device.NETWORK, packet)
         network.service(self.m)
 
     @rule(child=CHILD, lba=LBAS)

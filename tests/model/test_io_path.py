@@ -172,12 +172,14 @@ def test_double_fetch_the_vsp_acts_on_its_private_copy():
         n = len(m.events)
         packet = vsp.fetch(m, storage.VSP, r, ("test",))
         assert packet is not None, [(e.name, e.detail) for e in m.events[n:]]
-        # Between the check and the use, the guest rewrites the LBA in its own ring.
+        # Between the check and the use, the guest rewrites the LBA in its own ring: the
+        # big-endian logical block address at byte 2 of the CDB, which sits at byte 28 of the
+        # vstor_packet.
         out_ring, _ = __import__("hvlab.model.vmbus.channels", fromlist=["rings"]).rings(
             m, r, "guest"
         )
-        lba_at = packet.start + packet.desc.offset8 * 8 + 24
-        m.write(2, out_ring.data + lba_at, (69).to_bytes(8, "little"), "A")
+        lba_at = packet.start + packet.desc.offset8 * 8 + 28 + 2
+        m.write(2, out_ring.data + lba_at, (69).to_bytes(4, "big"), "A")
         storage.handle(m, r, "A", packet)
         used = [e for e in m.events if e.name == "execute-srb"][-1].detail_dict()["lba"]
         assert used == expect_lba, off
@@ -241,10 +243,11 @@ def test_a_long_queue_is_served_in_budgeted_rounds():
     from hvlab.model.root import vsp
 
     m = booted()
-    for tid in range(1, 41):
-        guest_submit(m, "A", Device.STORAGE, srb_packet(lba=tid % 8, trans_id=tid))
+    # 36 packets of 104 bytes fill most of the 4 KiB ring; ids the guest has not used
+    for tid in range(0x1001, 0x1025):
+        assert guest_submit(m, "A", Device.STORAGE, srb_packet(lba=tid % 8, trans_id=tid))
     storage.service(m)
     assert len([e for e in m.events if e.name == "complete-io"]) == vsp.BUDGET
     assert [e for e in m.events if e.name == "yield"]
     storage.service(m)  # the VSP's re-raised flag brings it back for the rest
-    assert len([e for e in m.events if e.name == "complete-io"]) == 40
+    assert len([e for e in m.events if e.name == "complete-io"]) == 36

@@ -62,14 +62,21 @@ def test_state_at_does_not_move_the_cursor():
 def test_diff_is_what_the_event_changed():
     lab = Lab("boot")
     created = next(
-        e for e in lab.events if e.name == "HvCallCreatePartition" and e.phase == "dispatch"
+        e
+        for e in lab.events
+        if e.name == "HvCallCreatePartition"
+        and e.phase == "dispatch"
+        and e.status.name == "SUCCESS"
     )
     keys = [k for k, _old, _new in lab.diff(created.step)]
     assert "part:0x2:name" in keys and "parts" in keys
     lab.goto(created.step - 1)
     assert lab.state.get(("part", 2, "name")) is None
     lab.step()
-    assert lab.state.get(("part", 2, "name")) == "A"
+    # the hypervisor knows the partition by id; the root names it next
+    assert lab.state.get(("part", 2, "name")) == "partition-2"
+    named = next(e for e in lab.events if e.name == "name-partition")
+    assert lab.state_at(named.step).get(("part", 2, "name")) == "A"
 
 
 def test_compare_same_design_has_no_divergence():

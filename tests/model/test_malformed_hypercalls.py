@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from hvlab.model.core.layout import DEFAULT_LAYOUT
+from hvlab.model.hypervisor import hypercall_layouts as L
 from hvlab.model.hypervisor.calls import CALLS
 from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, HvStatus
 from hvlab.model.hypervisor.hypercalls import RESERVED_MASK, HypercallInput, hypercall
@@ -247,7 +248,15 @@ def handler_cases() -> list[Case]:
         simple("create-vp-that-exists", c.CREATE_VP, pack(A, 0), S.INVALID_VP_STATE),
         simple("create-vp-bad-partition", c.CREATE_VP, pack(bad, 1), S.INVALID_PARTITION_ID),
         simple("start-vp-missing", c.START_VIRTUAL_PROCESSOR, pack(A, 5), S.INVALID_VP_INDEX),
-        simple("start-vp-running", c.START_VIRTUAL_PROCESSOR, pack(A, 0), S.INVALID_VP_STATE),
+        # a parent starts a child's VP by clearing its explicit suspend, not with this call
+        simple("start-vp-of-a-child", c.START_VIRTUAL_PROCESSOR, pack(A, 0), S.ACCESS_DENIED),
+        simple(
+            "start-vp-running",
+            c.START_VIRTUAL_PROCESSOR,
+            L.START_VP.pack(partition_id=HV_PARTITION_ID_SELF, vp_index=0),
+            S.INVALID_VP_STATE,
+            caller=A,
+        ),
         simple("delete-vp-running", c.DELETE_VP, pack(A, 0), S.INVALID_VP_STATE),
         simple(
             "map-gpa-bad-target",
@@ -292,27 +301,31 @@ def handler_cases() -> list[Case]:
             rep_count=1,
         ),
         simple(
-            "unmap-gpa-not-mapped", c.UNMAP_GPA_PAGES, pack(A, 60), S.INVALID_PARAMETER, rep_count=1
+            "unmap-gpa-past-target-space",
+            c.UNMAP_GPA_PAGES,
+            L.UNMAP_GPA_PAGES.pack(target_partition_id=A, target_gpa_base=64),
+            S.INVALID_PARAMETER,
+            rep_count=1,
         ),
         simple(
             "deposit-hypervisor-frame",
             c.DEPOSIT_MEMORY,
             pack(A, 0x10),
-            S.INVALID_PARAMETER,
+            S.OPERATION_DENIED,
             rep_count=1,
         ),
         simple(
             "deposit-frame-backing-a-child",
             c.DEPOSIT_MEMORY,
             pack(A, 0x90),
-            S.INVALID_PARAMETER,
+            S.OPERATION_DENIED,
             rep_count=1,
         ),
         simple(
             "deposit-frame-already-in-a-pool",
             c.DEPOSIT_MEMORY,
             pack(A, 0x80),
-            S.INVALID_PARAMETER,
+            S.OPERATION_DENIED,
             rep_count=1,
         ),
         simple(
@@ -370,14 +383,14 @@ def handler_cases() -> list[Case]:
         simple(
             "signal-flag-out-of-range",
             c.SIGNAL_EVENT,
-            pack(2 | 64 << 32),
+            L.SIGNAL_EVENT.pack(connectionid=0x10000 + 33, flag_number=1),  # a port of one flag
             S.INVALID_PARAMETER,
             caller=A,
         ),
         simple(
             "create-port-bad-sint",
             c.CREATE_PORT,
-            pack(ROOT, 500, A, 1 | 16 << 32, 0),
+            port(ROOT, 500, A, 1, sint=16),
             S.INVALID_PARAMETER,
         ),
         simple(
@@ -386,14 +399,22 @@ def handler_cases() -> list[Case]:
         simple(
             "create-port-duplicate",
             c.CREATE_PORT,
-            pack(ROOT, 33, A, 1 | 2 << 32, 0),
+            port(ROOT, 0x100 + A, A, 1),  # the root's message port for A's channel messages
             S.INVALID_PORT_ID,
         ),
-        simple("connect-missing-port", c.CONNECT_PORT, pack(A, 9, ROOT, 4444), S.INVALID_PORT_ID),
+        simple(
+            "connect-missing-port", c.CONNECT_PORT, connect(A, 9, ROOT, 4444, 1), S.INVALID_PORT_ID
+        ),
+        simple(
+            "create-event-port-flags-past-2048",
+            c.CREATE_PORT,
+            port(ROOT, 501, A, 2, base=2047, count=2),
+            S.INVALID_PARAMETER,
+        ),
         simple(
             "connect-duplicate-connection",
             c.CONNECT_PORT,
-            pack(A, 1, ROOT, 33),
+            connect(A, 1, ROOT, 0x100 + A, 1),
             S.INVALID_CONNECTION_ID,
         ),
         simple(
@@ -429,6 +450,30 @@ def handler_cases() -> list[Case]:
             rep_count=1,
         ),
     ]
+
+
+def port(owner, port_id, peer, kind, sint=2, base=0, count=0) -> bytes:
+    return L.CREATE_PORT.pack(
+        port_partition_id=owner,
+        port_id=port_id,
+        connection_partition_id=peer,
+        **{
+            "port_info.port_type": kind,
+            "port_info.message_port_info.target_sint": sint,
+            "port_info.event_port_info.base_flag_number": base,
+            "port_info.event_port_info.flag_count": count,
+        },
+    )
+
+
+def connect(pid, conn, port_pid, port_id, kind) -> bytes:
+    return L.CONNECT_PORT.pack(
+        connection_partition_id=pid,
+        connection_id=conn,
+        port_partition_id=port_pid,
+        port_id=port_id,
+        **{"connection_info.port_type": kind},
+    )
 
 
 CASES = generated_cases() + unknown_code_cases() + handler_cases()

@@ -16,11 +16,12 @@ from hvlab.model.hypervisor.constants import PAGE_SIZE
 from hvlab.model.root import network, storage, vmbus_server
 from hvlab.model.system import Machine
 from hvlab.model.vmbus import channels as vmbus
-from hvlab.model.vmbus import network_protocol
+from hvlab.model.vmbus import network_protocol as net_proto
 from hvlab.model.vmbus import ring as rings
+from hvlab.model.vmbus import storage_protocol as vstor
 from hvlab.model.vmbus.channels import Device
 from hvlab.model.vmbus.ring import PacketType
-from tests.helpers import booted, guest_submit, relid, srb_packet
+from tests.helpers import booted, guest_submit, net_packet, relid, srb_packet
 
 S, N = Device.STORAGE, Device.NETWORK
 
@@ -39,10 +40,27 @@ def desc(ptype=0x9, offset8=5, len8=9, flags=1, tid=7, body=b"") -> bytes:
     return raw.ljust(max(len(raw), 72), b"\0")
 
 
-def net_frame(dst=3, length=None, kind=network_protocol.SEND_RNDIS_PKT, tid=5) -> bytes:
-    frame = network_protocol.frame(dst, 2, b"hello")
-    body = struct.pack("<IIII", kind, 0, len(frame) if length is None else length, 0) + frame
-    return rings.packet(PacketType.DATA_INBAND, body, tid)
+def net(tid=0x500, message=None, **fields):
+    """A frame from A to B as netvsc sends it (see tests.helpers.net_packet)."""
+    return lambda m, r: guest_submit(
+        m, "A", N, net_packet(m, "A", 3, trans_id=tid, message=message, **fields)
+    )
+
+
+def nvsp_raw(body: bytes, tid=0x500):
+    return raw(rings.packet(PacketType.DATA_INBAND, body.ljust(40, b"\0"), tid), N)
+
+
+def rndis_packet(data_offset=28, data_len=19, msg_len=None) -> bytes:
+    message = net_proto.rndis(
+        net_proto.PACKET_MSG,
+        net_proto.frame(3, 2, b"hello"),
+        data_offset=data_offset,
+        data_len=data_len,
+    )
+    if msg_len is not None:
+        message = message[:4] + struct.pack("<I", msg_len) + message[8:]
+    return message
 
 
 @dataclass(frozen=True)
@@ -95,7 +113,7 @@ CASES = [
     Case("len8-beyond-written-bytes", S, raw(desc(len8=40))),
     Case("len8-max", S, raw(desc(len8=0xFFFF))),
     Case("unknown-type-0", S, raw(desc(ptype=0))),
-    Case("unknown-type-7", S, raw(desc(ptype=7))),
+    Case("unknown-type-8", S, raw(desc(ptype=8))),  # DATA_USING_GPADL: the model has none
     Case("unknown-type-ffff", S, raw(desc(ptype=0xFFFF))),
     Case("unknown-flag-2", S, raw(desc(flags=2))),
     Case("unknown-flag-8000", S, raw(desc(flags=0x8000))),
@@ -103,7 +121,7 @@ CASES = [
     Case(
         "range-count-beyond-packet",
         S,
-        raw(desc(body=struct.pack("<II", 0, 50) + bytes(16) + storage.request(3, 0x28, 1, 3))),
+        raw(desc(body=struct.pack("<II", 0, 50) + bytes(16) + vstor.srb(0x28, 3, 1))),
     ),
     Case("gpa-unmapped-in-sender", S, raw(srb_packet(3, pages=(60,)))),
     Case("gpa-beyond-sender-space", S, raw(srb_packet(3, pages=(0x3FF,)))),
@@ -117,7 +135,7 @@ CASES = [
     Case(
         "srb-in-an-inband-packet",
         S,
-        raw(rings.packet(PacketType.DATA_INBAND, storage.request(3, 0x28, 1, 3), 5)),
+        raw(rings.packet(PacketType.DATA_INBAND, vstor.srb(0x28, 3, 1), 5)),
     ),
     Case(
         "unknown-storage-operation",
@@ -125,7 +143,7 @@ CASES = [
         raw(
             rings.packet(
                 PacketType.DATA_USING_GPA_DIRECT,
-                storage.request(99, 0x28, 1, 3),
+                vstor.vstor(99),
                 5,
                 prefix=rings.gpa_ranges([16], 512),
             )
@@ -134,20 +152,49 @@ CASES = [
     Case("unknown-cdb", S, raw(srb_packet(3, cdb=0x12))),
     Case("zero-sectors", S, raw(srb_packet(3, sectors=0))),
     Case("more-sectors-than-a-page", S, raw(srb_packet(3, sectors=9))),
+    Case(
+        "transfer-length-not-the-cdbs",
+        S,
+        raw(
+            rings.packet(
+                PacketType.DATA_USING_GPA_DIRECT,
+                vstor.srb(0x28, 3, 1, data_length=4096),
+                5,
+                prefix=rings.gpa_ranges([16], 4096),
+            )
+        ),
+    ),
     Case("buffer-smaller-than-transfer", S, raw(srb_packet(3, byte_count=100))),
     Case("packet-after-rescind", S, after("rescinded")),
     Case("packet-after-close", S, after("closed")),
     Case(
         "net-forged-completion",
         N,
+        raw(rings.packet(PacketType.COMP, net_proto.nvsp(108, status=1), 0xBEEF, flags=0), N),
+    ),
+    Case("net-unknown-nvsp-message", N, nvsp_raw(struct.pack("<I", 999))),
+    Case("net-transaction-id-zero", N, net(tid=0)),
+    Case("net-section-beyond-send-buffer", N, net(send_buf_section_index=2)),
+    Case("net-section-index-max", N, net(send_buf_section_index=0xFFFFFFFF)),
+    Case("net-section-size-beyond-section", N, net(send_buf_section_size=PAGE_SIZE + 8)),
+    Case("net-section-size-zero", N, net(send_buf_section_size=0)),
+    Case("net-rndis-length-beyond-section", N, net(message=rndis_packet(msg_len=4000))),
+    Case("net-frame-past-the-message", N, net(message=rndis_packet(data_len=120))),
+    Case("net-data-offset-inside-header", N, net(message=rndis_packet(data_offset=4))),
+    Case("net-frame-shorter-than-ethernet", N, net(message=rndis_packet(data_len=8))),
+    Case(
+        "net-rndis-in-a-gpa-direct-packet",
+        N,
         raw(
-            rings.packet(PacketType.COMP, network_protocol.nvsp(108, status=1), 0xBEEF, flags=0), N
+            rings.packet(
+                PacketType.DATA_USING_GPA_DIRECT,
+                net_proto.nvsp(107, send_buf_section_index=0, send_buf_section_size=64),
+                5,
+                prefix=rings.gpa_ranges([17], 64),
+            ),
+            N,
         ),
     ),
-    Case("net-unknown-nvsp-message", N, raw(net_frame(kind=999), N)),
-    Case("net-frame-longer-than-payload", N, raw(net_frame(length=180), N)),
-    Case("net-unknown-destination", N, raw(net_frame(dst=9), N)),
-    Case("net-transaction-id-zero", N, raw(net_frame(tid=0), N)),
 ]
 
 
@@ -166,7 +213,12 @@ def other_channel_works(m: Machine) -> None:
 
 
 def check_contained(m: Machine, r: int, start: int) -> None:
+    """The VSP read nothing but the channel's ring and the buffers the guest described to it
+    by GPADL on this channel (netvsc's send and receive buffers)."""
     ring_frames = set(vmbus.chan(m, r, "frames"))
+    for key, frames in m.store.data.items():
+        if key[0] == "gpadl" and key[1] == r:
+            ring_frames |= set(frames)
     a_frames = {e[0] for k, e in m.store.data.items() if k[0] == "slat" and k[1] == 2}
     for ev in m.events[start:]:
         assert ev.kind is not EventKind.BREACH, ev.detail
@@ -198,7 +250,8 @@ def test_corrupt_packet_breaks_only_its_channel(case):
     check_contained(m, r, start)
     other_channel_works(m)
     later = len(m.events)
-    guest_submit(m, "A", case.device, GOOD if case.device == S else net_frame(tid=77))
+    good = GOOD if case.device == S else net_packet(m, "A", 3, trans_id=77, section=1)
+    guest_submit(m, "A", case.device, good)
     serve(m, case.device)
     assert not [e for e in m.events[later:] if e.name in ("execute-srb", "switch-frame")]
 
@@ -211,10 +264,28 @@ def test_oversized_control_messages_are_refused():
     too_big = struct.pack("<IIII", vmbus.VMBUS_CONNECTION, 0, 1, 241) + bytes(240)
     assert call(m, 2, HvCallCode.POST_MESSAGE, too_big).status is HvStatus.INVALID_PARAMETER
     r = relid(m, "A", S)
-    lying = vmbus.message(vmbus.ChannelMessage.GPADL_HEADER, r, r, 30, 0) + bytes(16)
-    replies = vmbus_server.handle(m, 2, lying)
-    assert m.events[-1].name == "gpadl-refused"
-    assert struct.unpack_from("<I", replies[0], 16)[0] != 0
+    # a header claiming 30 ranges, and one whose byte count does not match its pages
+    for fields in (
+        {"rangecount": 30, "range_buflen": 16},
+        {"rangecount": 1, "range_buflen": 16, "range.byte_count": 1},
+    ):
+        lying = vmbus.message(
+            vmbus.ChannelMessage.GPADL_HEADER, bytes(8), child_relid=r, gpadl=0x77, **fields
+        )
+        replies = vmbus_server.handle(m, 2, lying)
+        assert m.events[-1].name == "gpadl-refused"
+        assert vmbus.read(replies[0])["creation_status"] != 0
+        assert vmbus.chan(m, r, "state") == "open"
+
+
+def test_a_frame_to_an_unknown_address_is_dropped_and_the_channel_stays_open():
+    m = booted()
+    r = relid(m, "A", N)
+    guest_submit(m, "A", N, net_packet(m, "A", 9))
+    start = len(m.events)
+    network.service(m)
+    names = [e.name for e in m.events[start:]]
+    assert "drop" in names and "switch-frame" not in names and "packet-corrupt" not in names
     assert vmbus.chan(m, r, "state") == "open"
 
 
@@ -244,7 +315,13 @@ def test_random_ring_states_never_escape_the_ring(write, read, offset, data, dev
 
 
 @pytest.mark.parametrize(
-    "name", ["read-index-beyond-ring", "write-index-beyond-ring", "gpa-of-another-guests-frame"]
+    "name",
+    [
+        "read-index-beyond-ring",
+        "write-index-beyond-ring",
+        "gpa-of-another-guests-frame",
+        "net-section-beyond-send-buffer",
+    ],
 )
 def test_without_validation_the_same_rings_escape(name):
     """The containment check is not vacuous: with vsp-validates-input off it fails."""

@@ -32,7 +32,7 @@ async def test_walk_the_tour_with_the_keyboard(catalogue, tmp_path):
         assert progress.get("tour").hints == {0: 1}
         await pilot.press("right_square_bracket")
         assert screen.lesson.index == 0  # the goal is not reached yet
-        for _ in range(10):
+        for _ in range(14):  # the root's SynIC set-up, then its first hypercall
             await pilot.press("n")
         assert screen.lesson.goal_met()
         await pilot.press("right_square_bracket")
@@ -106,7 +106,7 @@ async def test_narration_mode_plays_a_lesson_in_plain_lines(catalogue, tmp_path)
         await pilot.press("p", "2", "h")
         assert lines[-2].startswith("You predicted: It calls HvCallCreatePartition")
         assert lines[-1].startswith("Hint 1 (nudge): ")
-        for _ in range(10):
+        for _ in range(14):
             await pilot.press("n")
         assert "Goal reached ✓ — ] for the next step." in lines
         await pilot.press("right_square_bracket")

@@ -26,12 +26,14 @@ HYPERVISOR = "hypervisor"  # the principal the scheduler's own events are in the
 
 
 class Call(NamedTuple):
-    """A well-formed hypercall by the actor's partition (see `invoke.call`)."""
+    """A well-formed hypercall by the actor's partition (see `invoke.call`); `fast` passes an
+    input of up to 16 bytes in registers (RDX, R8) instead of the input page."""
 
     code: int  # an HvCallCode
     header: bytes = b""
     elems: tuple[bytes, ...] = ()
     rep_count: int | None = None
+    fast: bool = False
 
 
 class RawHypercall(NamedTuple):

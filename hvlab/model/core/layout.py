@@ -23,6 +23,11 @@ class Layout:
     root_hypercall_page: int = 0x20
     root_input_page: int = 0x21
     root_output_page: int = 0x22
+    # The root's SynIC message and event-flag pages.
+    root_simp_page: int = 0x23
+    root_siefp_page: int = 0x24
+    # Root memory the root deposits into its own pool (for the partitions it creates).
+    root_pool_frames: range = range(0x70, 0x80)
 
     @property
     def hypervisor_frames(self) -> range:
@@ -38,6 +43,10 @@ class Layout:
 GUEST_HYPERCALL_PAGE = 1
 GUEST_INPUT_PAGE = 2
 GUEST_OUTPUT_PAGE = 3
+GUEST_SIMP_PAGE = 8  # the SynIC message page
+GUEST_SIEFP_PAGE = 9  # the SynIC event flags page
+GUEST_RECEIVE_BUFFER = (10, 11)  # netvsc's receive buffer, shared with the switch by a GPADL
+GUEST_SEND_BUFFER = (17, 18)  # netvsc's send buffer (two sections of a page)
 GUEST_SECRET_PAGE = 20
 DEFAULT_LAYOUT = Layout()
 

@@ -1,14 +1,21 @@
 """A guest kernel's own programs: its first steps at boot (the synthetic MSRs that enable the
-hypercall page, its secret stored in its own memory, a first hypercall, VMBus), and its IDE
-driver's port I/O."""
+hypercall page, its secret stored in its own memory, a first hypercall, its SynIC, VMBus), and
+its IDE driver's port I/O."""
 
 from __future__ import annotations
 
 from hvlab.model.core.engine import Actor, Call, PortIo, WriteMsr
 from hvlab.model.core.engine import PlantSecret as Plant
-from hvlab.model.core.layout import GUEST_HYPERCALL_PAGE, ChildSpec
-from hvlab.model.guest import vmbus_client
+from hvlab.model.core.layout import (
+    GUEST_HYPERCALL_PAGE,
+    GUEST_SIEFP_PAGE,
+    GUEST_SIMP_PAGE,
+    ChildSpec,
+)
+from hvlab.model.guest import netvsc, storvsc, vmbus_client
 from hvlab.model.hypervisor.constants import MSR_GUEST_OS_ID, MSR_HYPERCALL, HvCallCode
+from hvlab.model.hypervisor.synic import enable_synic
+from hvlab.model.vmbus.channels import SINT
 
 LINUX_GUEST_OS_ID = 0x8100_0000_0000_0000  # bit 63 set: open-source OS; vendor/version bits 0
 
@@ -25,7 +32,10 @@ def child_boot(spec: ChildSpec):
         yield WriteMsr(MSR_HYPERCALL, GUEST_HYPERCALL_PAGE << 12 | 1)
         yield Plant(secret_name(spec.name), spec.secret_gpa)
         yield Call(HvCallCode.GET_PARTITION_ID)
+        yield from enable_synic((GUEST_SIMP_PAGE, GUEST_SIEFP_PAGE), (SINT,))
         yield from vmbus_client.connect(actor)
+        yield from storvsc.probe(actor)
+        yield from netvsc.probe(actor)
 
     return program
 

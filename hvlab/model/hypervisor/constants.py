@@ -23,6 +23,20 @@ INTERCEPT_SINT = 0
 
 MSR_GUEST_OS_ID = 0x4000_0000
 MSR_HYPERCALL = 0x4000_0001
+# The SynIC's MSRs (hvgdk_mini.h): control, version, event-flags page, message page, end of
+# message, and SINT0..SINT15 from 0x40000090. A SINT is masked while bit 16 is set.
+MSR_SCONTROL = 0x4000_0080
+MSR_SVERSION = 0x4000_0081
+MSR_SIEFP = 0x4000_0082
+MSR_SIMP = 0x4000_0083
+MSR_EOM = 0x4000_0084
+MSR_SINT0 = 0x4000_0090
+SINT_MASKED = 1 << 16
+SINT_AUTO_EOI = 1 << 17
+HV_EVENT_FLAGS_COUNT = 256 * 8  # event flags per SINT (hvhdk.h)
+# Register names a parent writes to start, suspend and resume a child's VP (hvgdk_mini.h)
+REGISTER_EXPLICIT_SUSPEND = 0x00000000
+REGISTER_INTERCEPT_SUSPEND = 0x00000001
 
 
 class HvStatus(IntEnum):

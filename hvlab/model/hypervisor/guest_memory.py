@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 from hvlab.model.core import canaries
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
+from hvlab.model.hypervisor import intercept_messages as intercepts
 from hvlab.model.hypervisor import memory, partitions, synic
 from hvlab.model.hypervisor.constants import (
     PAGE_SIZE,
     HvMessageType,
 )
 from hvlab.model.hypervisor.memory import HYPERVISOR
-from hvlab.model.hypervisor.partitions import HV_PID, ROOT_PID, VpState
+from hvlab.model.hypervisor.partitions import HV_PID, ROOT_PID
 
 if TYPE_CHECKING:
     from hvlab.model.core.store import Store
@@ -262,18 +263,19 @@ class GuestMemory:
             )
             return False
         parent = partitions.field(st, pid, "parent")
-        st.set(("vp", pid, 0), VpState.SUSPENDED.value)
+        intercepts.suspend(st, pid)
+        rip = st.get(("vpreg", pid, 0, intercepts.REGISTER_RIP), 0)
+        body = intercepts.memory_message(gpn * PAGE_SIZE, write, rip)
         self.emit(
             EventKind.INTERCEPT,
             HYPERVISOR,
             msg.label,
             status=msg,
             path=(node_of(principal), HYPERVISOR, "root.vid"),
-            detail=detail,
+            detail={**detail, "layout": intercepts.MEMORY_INTERCEPT.name, "bytes": body.hex()},
         )
-        synic.post(self, parent, 0, 0, msg, detail, actor=HYPERVISOR)
+        synic.post(self, parent, 0, 0, msg, body, actor=HYPERVISOR)
         resolved, protection = self.vid.handle_gpa_intercept(pid, gpn, entry, write)
-        st.set(("vp", pid, 0), VpState.RUNNING.value)
         if resolved:
             self.emit(
                 EventKind.INTERCEPT,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from hvlab.model.core.protections import Protection
+from hvlab.model.core.wire import Struct
 from hvlab.model.hypervisor import partitions
 from hvlab.model.hypervisor.constants import (
     HV_PARTITION_ID_SELF,
@@ -136,6 +137,15 @@ class Call:
     def elem(self, i: int, offset: int = 0) -> int:
         return self.u64(self.spec.in_size + i * self.spec.in_elem + offset)
 
+    def f(self, name: str):
+        """A field of the input block, by its name in the call's layout."""
+        return self.spec.layout.get(self.data, name)
+
+    def e(self, i: int, name: str):
+        """A field of rep element `i`, by its name in the element's layout."""
+        start = self.spec.in_size + i * self.spec.in_elem
+        return self.spec.elem.get(self.data[start : start + self.spec.in_elem], name)
+
     @property
     def store(self):
         return self.m.store
@@ -163,18 +173,38 @@ class Call:
 
 @dataclass(frozen=True)
 class CallSpec:
+    """One call code: its handler, whether it is a rep call, and its blocks as layouts — the
+    input block, each rep element, the output block and each rep output element (`None`: the
+    call has none). The sizes the validator checks come from the layouts."""
+
     code: HvCallCode
     handler: Callable
     rep: bool = False
-    in_size: int = 0
-    in_elem: int = 0
-    out_size: int = 0
-    out_elem: int = 0
+    layout: Struct | None = None
+    elem: Struct | None = None
+    output: Struct | None = None
+    out_elem_layout: Struct | None = None
     privilege: Privilege | None = None
     fast_ok: bool = False
     prepare: Callable = lambda call: None
     maintenance: bool = False
     unchecked_output_without_sdl: bool = False
+
+    @property
+    def in_size(self) -> int:
+        return self.layout.size if self.layout else 0
+
+    @property
+    def in_elem(self) -> int:
+        return self.elem.size if self.elem else 0
+
+    @property
+    def out_size(self) -> int:
+        return self.output.size if self.output else 0
+
+    @property
+    def out_elem(self) -> int:
+        return self.out_elem_layout.size if self.out_elem_layout else 0
 
 
 CALLS: dict[int, CallSpec] = {}

@@ -188,6 +188,9 @@ def hypercall(
             m.store.discard_to(mark)  # a failed call with nothing completed changes nothing
             outputs = []
     status = reject.status if reject else HvStatus.SUCCESS
+    block = {}
+    if spec.layout is not None and data:  # the input block as read, for the Detail pane
+        block = {"layout": spec.layout.name, "bytes": data[: spec.layout.size].hex()}
     m.emit(
         EventKind.HYPERCALL,
         HYPERVISOR,
@@ -196,7 +199,7 @@ def hypercall(
         status=status,
         protection=reject.protection if reject else None,
         path=(HYPERVISOR,),
-        detail={**call.notes, **({"why": reject.why} if reject else {})},
+        detail={**call.notes, **({"why": reject.why} if reject else {}), **block},
         cost=1 + len(outputs),
     )
     output = b"".join(outputs)

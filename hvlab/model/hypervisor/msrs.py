@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING
 from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor import memory, partitions
 from hvlab.model.hypervisor.constants import (
+    MSR_EOM,
     MSR_GUEST_OS_ID,
     MSR_HYPERCALL,
+    MSR_SCONTROL,
+    MSR_SIEFP,
+    MSR_SIMP,
+    MSR_SINT0,
+    MSR_SVERSION,
     PAGE_SIZE,
     Privilege,
 )
@@ -31,12 +37,28 @@ class SyntheticMsrs:
         principal = self.name(pid)
         actor = actor or principal
         detail = {"msr": msr, "value": value}
-        if not partitions.has_privilege(st, pid, Privilege.ACCESS_HYPERCALL_MSRS):
+        needs = (
+            Privilege.ACCESS_SYNIC_REGS
+            if MSR_SCONTROL <= msr <= MSR_SINT0 + 15
+            else Privilege.ACCESS_HYPERCALL_MSRS
+        )
+        if not partitions.has_privilege(st, pid, needs):
             self.emit(
                 EventKind.FAULT, actor, "#GP", path=(node_of(principal), HYPERVISOR), detail=detail
             )
             return False
-        if msr == MSR_GUEST_OS_ID:
+        if MSR_SCONTROL <= msr <= MSR_SINT0 + 15 and not self._synic_msr(pid, msr, value):
+            self.emit(
+                EventKind.FAULT,
+                actor,
+                "#GP",
+                path=(node_of(principal), HYPERVISOR),
+                detail={**detail, "why": "not a writable SynIC register, or no such page"},
+            )
+            return False
+        if MSR_SCONTROL <= msr <= MSR_SINT0 + 15:
+            pass
+        elif msr == MSR_GUEST_OS_ID:
             partitions.set_field(st, pid, "guest_os_id", value)
         elif msr == MSR_HYPERCALL:
             gpn = value >> 12
@@ -69,4 +91,19 @@ class SyntheticMsrs:
         self.emit(
             EventKind.MSR, actor, "wrmsr", path=(node_of(principal), HYPERVISOR), detail=detail
         )
+        return True
+
+    def _synic_msr(self, pid: int, msr: int, value: int) -> bool:
+        """Record a SynIC register. SIMP and SIEFP name a page (bits 63:12) of the partition's
+        own that must be mapped when enabled (bit 0); SVERSION is read-only."""
+        st = self.store
+        if msr == MSR_SVERSION or (MSR_EOM < msr < MSR_SINT0):
+            return False
+        page_missing = memory.translate(st, pid, value >> 12) is None
+        if msr in (MSR_SIMP, MSR_SIEFP) and value & 1 and page_missing:
+            return False
+        names = {MSR_SCONTROL: "scontrol", MSR_SIMP: "simp", MSR_SIEFP: "siefp", MSR_EOM: "eom"}
+        register = names.get(msr) or ("sint", msr - MSR_SINT0)
+        if register != "eom":  # end of message: nothing to keep (the model has no queue)
+            st.set(("synic", pid, register), value)
         return True

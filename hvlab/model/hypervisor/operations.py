@@ -29,7 +29,14 @@ if TYPE_CHECKING:
 
 def _call(m: Machine, actor: Actor, op: Call) -> Any:
     return call(
-        m, actor.pid, op.code, op.header, list(op.elems), rep_count=op.rep_count, actor=actor.name
+        m,
+        actor.pid,
+        op.code,
+        op.header,
+        list(op.elems),
+        rep_count=op.rep_count,
+        actor=actor.name,
+        fast=op.fast,
     )
 
 

@@ -7,6 +7,8 @@ Store keys:
   ("part", pid, field) -> value            fields: name, parent, state, privileges, gpa_pages,
                                            guest_os_id, hypercall_page
   ("pool", pid) -> (pfn, ...)              frames deposited for the partition, in deposit order
+  ("pool-used", pid) -> (pfn, ...)         of those, the ones the hypervisor's own structures
+                                           for the partition hold (partition, VP, SLAT pages)
   ("vp", pid, index) -> state              "created", "running", "suspended"
 """
 
@@ -89,6 +91,7 @@ def remove(store: Store, pid: int) -> None:
     for key in sorted((k for k in store.data if k[0] in ("part", "vp") and k[1] == pid), key=repr):
         store.set(key, None)
     store.set(("pool", pid), None)
+    store.set(("pool-used", pid), None)
 
 
 def state(store: Store, pid: int) -> str:
@@ -101,6 +104,34 @@ def has_privilege(store: Store, pid: int, bit: int) -> bool:
 
 def pool(store: Store, pid: int) -> tuple[int, ...]:
     return store.get(("pool", pid), ())
+
+
+def pool_used(store: Store, pid: int) -> tuple[int, ...]:
+    return store.get(("pool-used", pid), ())
+
+
+def pool_free(store: Store, pid: int) -> tuple[int, ...]:
+    """Deposited frames no hypervisor structure holds yet: what it can allocate, or give back."""
+    used = set(pool_used(store, pid))
+    return tuple(p for p in pool(store, pid) if p not in used)
+
+
+def take_pool_pages(store: Store, pid: int, count: int) -> tuple[int, ...] | None:
+    """Allocate `count` of the partition's free pool frames for the hypervisor's own use, or
+    None when the pool holds fewer (the caller answers HV_STATUS_INSUFFICIENT_MEMORY)."""
+    free = pool_free(store, pid)
+    if len(free) < count:
+        return None
+    taken = free[:count]
+    store.set(("pool-used", pid), (*pool_used(store, pid), *taken))
+    return taken
+
+
+def rename(store: Store, pid: int, name: str) -> None:
+    """The root's name for a partition it created (the hypervisor knows partitions by id)."""
+    store.set(("pid", name_of(store, pid)), None)
+    set_field(store, pid, "name", name)
+    store.set(("pid", name), pid)
 
 
 def vp_state(store: Store, pid: int, index: int) -> str | None:

@@ -18,10 +18,11 @@ from hvlab.model.core import topology
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
 from hvlab.model.hardware import devices
+from hvlab.model.hypervisor import intercept_messages as intercepts
 from hvlab.model.hypervisor import partitions, synic
 from hvlab.model.hypervisor.constants import HvMessageType, InterceptType
 from hvlab.model.hypervisor.memory import HYPERVISOR
-from hvlab.model.hypervisor.partitions import ROOT_PID, VpState
+from hvlab.model.hypervisor.partitions import ROOT_PID
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
@@ -70,17 +71,19 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
         )
         return b"" if write else b"\xff" * size
     parent = partitions.field(m.store, pid, "parent")
-    m.store.set(("vp", pid, 0), VpState.SUSPENDED.value)
+    intercepts.suspend(m.store, pid)
     msg = HvMessageType.X64_IO_PORT_INTERCEPT
+    rip = m.store.get(("vpreg", pid, 0, intercepts.REGISTER_RIP), 0)
+    body = intercepts.io_port_message(port, write, detail["size"], data, rip)
     m.emit(
         EventKind.INTERCEPT,
         HYPERVISOR,
         msg.label,
         status=msg,
         path=(node, HYPERVISOR, "root.vid", f"root.vmwp-{principal}"),
-        detail=detail,
+        detail={**detail, "layout": intercepts.IO_PORT_INTERCEPT.name, "bytes": body.hex()},
     )
-    synic.post(m, parent, 0, 0, msg, detail, actor=HYPERVISOR, sender=0)
+    synic.post(m, parent, 0, 0, msg, body, actor=HYPERVISOR, sender=0)
     result = m.vid.handle_io_port_intercept(pid, port, data, size, detail)
     return _deliver(m, principal, actor, result, write, detail)
 

@@ -5,7 +5,14 @@ Store keys:
                                                      (partition id, 0 for the hypervisor) stands
                                                      in for the port the message arrived on.
   ("sief", pid, vp, sint) -> int                              event flag bits
-  ("port", pid, port id) -> (type, target vp, target sint, base flag)
+  ("port", pid, port id) -> (type, target vp, target sint, base flag, flag count)
+  ("synic", pid, register) -> value          the partition's SynIC MSRs as it last wrote them:
+                                              "scontrol", "simp", "siefp", ("sint", n)
+
+A message or flag reaches a partition only once it has enabled its SynIC (SCONTROL), its
+message page (SIMP) and the SINT (unmasked). Simplification: the model keeps each slot's
+message in the store, not in the bytes of the SIMP page, and queues nothing for a SINT that is
+still masked — the poster gets HV_STATUS_INSUFFICIENT_BUFFERS, as when a port's queue is full.
   ("conn", pid, connection id) -> (port partition id, port id)
 """
 
@@ -13,14 +20,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hvlab.model.core.engine import WriteMsr
 from hvlab.model.core.events import EventKind
-from hvlab.model.hypervisor.constants import HvStatus
+from hvlab.model.hypervisor.constants import (
+    HV_EVENT_FLAGS_COUNT,
+    MSR_SCONTROL,
+    MSR_SIEFP,
+    MSR_SIMP,
+    MSR_SINT0,
+    SINT_MASKED,
+    HvStatus,
+)
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
 
 PORT_TYPE_MESSAGE = 1
 PORT_TYPE_EVENT = 2
+EVENT_FLAGS = HV_EVENT_FLAGS_COUNT
+SINT_VECTOR = 0x90  # the vector a kernel gives its SINTs (any value with the mask bit clear)
+WHY = {
+    HvStatus.INSUFFICIENT_BUFFERS: "the target's message slot is busy, or its SINT not enabled",
+}
+
+
+def enabled(machine: Machine, pid: int, sint: int) -> bool:
+    """The partition's SynIC is on, with its message page, and the SINT unmasked."""
+    get = machine.store.get
+    if not (get(("synic", pid, "scontrol"), 0) & 1 and get(("synic", pid, "simp"), 0) & 1):
+        return False
+    return not get(("synic", pid, ("sint", sint)), SINT_MASKED) & SINT_MASKED
 
 
 def slot_key(pid: int, vp: int, sint: int) -> tuple:
@@ -48,8 +77,19 @@ def post(
     actor: str,
     sender: int = 0,
 ) -> HvStatus:
-    """Deliver a message into a SINT slot; a busy slot means no free buffer."""
+    """Deliver a message into a SINT slot; a busy slot, or a SINT the target has not enabled,
+    means no free buffer."""
     target = machine.name(pid)
+    if not enabled(machine, pid, sint):
+        machine.emit(
+            EventKind.MESSAGE,
+            actor,
+            "sint-not-enabled",
+            status=HvStatus.INSUFFICIENT_BUFFERS,
+            path=("hypervisor", f"{target}.kernel"),
+            detail={"to": target, "vp": vp, "sint": sint},
+        )
+        return HvStatus.INSUFFICIENT_BUFFERS
     if slot(machine, pid, vp, sint) is not None:
         machine.emit(
             EventKind.MESSAGE,
@@ -89,6 +129,8 @@ def consume(machine: Machine, pid: int, vp: int, sint: int, actor: str):
 
 
 def set_flag(machine: Machine, pid: int, vp: int, sint: int, flag: int, actor: str) -> None:
+    """Set an event flag (a partition whose SIEF page or SINT is not enabled sees nothing: the
+    flag is still set, as the hypervisor records it, but no interrupt is raised)."""
     key = ("sief", pid, vp, sint)
     machine.store.set(key, machine.store.get(key, 0) | (1 << flag))
     machine.emit(
@@ -98,3 +140,13 @@ def set_flag(machine: Machine, pid: int, vp: int, sint: int, flag: int, actor: s
         path=("hypervisor", f"{machine.name(pid)}.kernel"),
         detail={"to": machine.name(pid), "vp": vp, "sint": sint, "flag": flag},
     )
+
+
+def enable_synic(sint_pages: tuple[int, int], sints: tuple[int, ...]):
+    """A kernel's SynIC set-up: message and event-flag pages, the SINTs it takes, then on."""
+    simp, siefp = sint_pages
+    yield WriteMsr(MSR_SIMP, simp << 12 | 1)
+    yield WriteMsr(MSR_SIEFP, siefp << 12 | 1)
+    for sint in sints:
+        yield WriteMsr(MSR_SINT0 + sint, SINT_VECTOR)  # bit 16 clear: unmasked
+    yield WriteMsr(MSR_SCONTROL, 1)

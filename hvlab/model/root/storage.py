@@ -1,10 +1,11 @@
 """The storage VSP in the root, and the root's disk driver (storvsc, the guest's side, is in
 guest/storvsc.py; the packets both speak, in vmbus/storage_protocol.py).
 
-A request is an EXECUTE_SRB packet of type DATA_USING_GPA_DIRECT: the data buffer travels as a
-list of guest pages, never through the ring. The VSP translates those pages through the
-sending guest's own map, reads or writes that guest's virtual disk — a run of sectors on the
-physical disk — and answers with a COMPLETE_IO completion.
+A channel opens with storvsc's four-request handshake (vmbus/storage_protocol.py), answered
+in order. A request is then an EXECUTE_SRB packet of type DATA_USING_GPA_DIRECT: the data
+buffer travels as a list of guest pages, never through the ring. The VSP translates those
+pages through the sending guest's own map, reads or writes that guest's virtual disk — a run of
+sectors on the physical disk — and answers with a COMPLETE_IO completion.
 """
 
 from __future__ import annotations
@@ -24,23 +25,31 @@ from hvlab.model.vmbus.channels import (
     Device,
     chan,
     channels,
+    set_chan,
 )
 from hvlab.model.vmbus.ring import PacketType
 from hvlab.model.vmbus.storage_protocol import (
     CDB_READ,
     CDB_WRITE,
+    HANDSHAKE,
     MAX_SECTORS,
+    MAX_TRANSFER_BYTES,
+    READ_TYPE,
     SRB_STATUS_ERROR,
+    SRB_STATUS_INVALID_REQUEST,
     SRB_STATUS_SUCCESS,
+    VSTOR_PACKET,
     VStorOperation,
+    completion,
     path_of,
-    request,
+    read_srb,
 )
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
 
 VSP = "root.storvsp"
+REFUSED = 0xC0000001  # STATUS_UNSUCCESSFUL
 DISK_DRIVER = "root.disk"
 
 
@@ -64,19 +73,34 @@ def handle(m: Machine, relid: int, child: str, packet: vsp.Fetched) -> None:
     validating = m.on(VSP_VALIDATES)
     path = path_of(m, child)
     payload = packet.payload(m, VSP)
-    op, _flags, _status, _rsv, cdb, sectors, lba = struct.unpack_from(
-        "<IIIIIIQ", payload.ljust(32, b"\0")
-    )
+    request = read_srb(payload)
+    op = request["operation"]
+    if op in HANDSHAKE:
+        handshake(m, relid, packet, op, path)
+        return
+    cdb, sectors, lba = request["cdb"], request["sectors"], request["lba"]
     if validating:
         why = None
         if packet.desc.type != PacketType.DATA_USING_GPA_DIRECT:
             why = f"packet type {packet.desc.type:#x} for an SRB"
         elif op != VStorOperation.EXECUTE_SRB or cdb not in (CDB_READ, CDB_WRITE):
             why = f"operation {op} / CDB {cdb:#x}"
+        elif request["vm_srb.cdb_length"] != 10:
+            why = f"CDB length {request['vm_srb.cdb_length']} for a 10-byte CDB"
         elif not 1 <= sectors <= MAX_SECTORS:
             why = f"{sectors} sectors"
+        elif request["vm_srb.data_transfer_length"] != sectors * devices.SECTOR:
+            why = (
+                f"data_transfer_length {request['vm_srb.data_transfer_length']} "
+                f"for {sectors} sectors"
+            )
+        elif (request["vm_srb.data_in"] == READ_TYPE) != (cdb == CDB_READ):
+            why = "data direction does not match the CDB"
         if why:
             vsp.corrupt(m, VSP, relid, why, path)
+            return
+        if chan(m, relid, "vstor") != "ready":
+            refuse(m, relid, packet.desc.trans_id, "EXECUTE_SRB before END_INITIALIZATION", path)
             return
     frames = buffer_frames(m, relid, child, packet, sectors, path)
     if frames is None:
@@ -87,6 +111,7 @@ def handle(m: Machine, relid: int, child: str, packet: vsp.Fetched) -> None:
         "execute-srb",
         path=path,
         detail={
+            "message": VStorOperation.EXECUTE_SRB.label,
             "relid": relid,
             "packet_type": int(packet.desc.type),
             "operation": int(op),
@@ -95,10 +120,56 @@ def handle(m: Machine, relid: int, child: str, packet: vsp.Fetched) -> None:
             "sectors": sectors,
             "frames": tuple(frames),
             "trans_id": packet.desc.trans_id,
+            "layout": VSTOR_PACKET.name,
+            "bytes": payload[: VSTOR_PACKET.size].hex(),
         },
     )
     status = disk_transfer(m, child, cdb, lba, sectors, frames, path)
     complete(m, relid, packet.desc.trans_id, status, path)
+
+
+def handshake(m: Machine, relid: int, packet: vsp.Fetched, op: int, path) -> None:
+    """One step of storvsc_channel_init, answered in order; a step out of order is refused
+    (status STATUS_UNSUCCESSFUL) when the VSP validates its input."""
+    steps = [int(s) for s in HANDSHAKE]
+    done = chan(m, relid, "vstor_step", 0)
+    in_order = steps.index(op) == done
+    ok = in_order or not m.on(VSP_VALIDATES)
+    if ok:
+        set_chan(m, relid, "vstor_step", steps.index(op) + 1)
+        if op == VStorOperation.END_INITIALIZATION:
+            set_chan(m, relid, "vstor", "ready")
+    label = VStorOperation(op).label
+    extra = {}
+    if ok and op == VStorOperation.QUERY_PROPERTIES:
+        extra = {"storage_channel_properties.max_transfer_bytes": MAX_TRANSFER_BYTES}
+    reply = completion(0 if ok else REFUSED, **extra)
+    back = tuple(reversed(path[:3]))
+    m.emit(
+        EventKind.VSP,
+        VSP,
+        label if ok else "handshake-refused",
+        protection=None if ok else VSP_VALIDATES,
+        path=back,
+        detail={"message": label, "relid": relid, "status": 0 if ok else REFUSED},
+    )
+    vsp.send(
+        m, VSP, relid, rings.packet(PacketType.COMP, reply, packet.desc.trans_id, flags=0), back
+    )
+
+
+def refuse(m: Machine, relid: int, trans_id: int, why: str, path) -> None:
+    back = tuple(reversed(path[:3]))
+    m.emit(
+        EventKind.VSP,
+        VSP,
+        "srb-refused",
+        protection=VSP_VALIDATES,
+        path=back,
+        detail={"relid": relid, "why": why},
+    )
+    reply = completion(REFUSED, srb_status=SRB_STATUS_INVALID_REQUEST)
+    vsp.send(m, VSP, relid, rings.packet(PacketType.COMP, reply, trans_id, flags=0), back)
 
 
 def buffer_frames(m, relid, child, packet, sectors, path) -> list[int] | None:
@@ -180,9 +251,7 @@ def disk_transfer(m, child, cdb, lba, sectors, frames, path) -> int:
 
 
 def complete(m: Machine, relid: int, trans_id: int, status: int, path) -> None:
-    raw = rings.packet(
-        PacketType.COMP, request(VStorOperation.COMPLETE_IO, 0, 0, 0, status), trans_id, flags=0
-    )
+    raw = rings.packet(PacketType.COMP, completion(0, srb_status=status), trans_id, flags=0)
     vsp.send(m, VSP, relid, raw, tuple(reversed(path[:3])))
     m.emit(
         EventKind.VSP,
@@ -192,6 +261,7 @@ def complete(m: Machine, relid: int, trans_id: int, status: int, path) -> None:
         detail={
             "relid": relid,
             "packet_type": int(PacketType.COMP),
+            "message": VStorOperation.COMPLETE_IO.label,
             "operation": int(VStorOperation.COMPLETE_IO),
             "trans_id": trans_id,
             "srb_status": status,

@@ -16,7 +16,7 @@ from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode, MapFlags
 from hvlab.model.hypervisor.invoke import call, pack
 from hvlab.model.hypervisor.memory import ROOT
 from hvlab.model.hypervisor.partitions import ROOT_PID
-from hvlab.model.root.worker import emulate_port_io
+from hvlab.model.root.worker import complete_intercept, emulate_port_io
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
@@ -39,10 +39,12 @@ class RootVid:
         st = self.m.store
         return memory.frame_owner(st, pfn) == ROOT and not memory.guests_mapping(st, pfn)
 
-    def free_frames(self, count: int) -> list[int]:
-        """The lowest `count` frames of the VM budget that nobody but the root uses."""
+    def free_frames(self, count: int, own_pool: bool = False) -> list[int]:
+        """The lowest `count` frames of the VM budget that nobody but the root uses (with
+        `own_pool`, of the frames the root keeps for its own pool)."""
         out = []
-        for pfn in self.m.layout.vm_frames:
+        frames = self.m.layout.root_pool_frames if own_pool else self.m.layout.vm_frames
+        for pfn in frames:
             if self.unused(pfn):
                 out.append(pfn)
                 if len(out) == count:
@@ -53,6 +55,11 @@ class RootVid:
         self.m.emit(
             EventKind.POLICY, ACTOR, name, protection=protection, path=(ACTOR,), detail=detail
         )
+
+    def name_partition(self, pid: int, name: str) -> None:
+        """The root's name for a partition it created (the hypervisor knows only its id)."""
+        partitions.rename(self.m.store, pid, name)
+        self.policy("name-partition", partition=name, partition_id=pid)
 
     def map_frames(self, child: int, gpn: int, frames: list[int], flags: int = RWX):
         """MapGpaPages of root frames (GPA == SPA in the root) into a child. A frame that backs
@@ -90,7 +97,13 @@ class RootVid:
     def handle_gpa_intercept(
         self, pid: int, gpn: int, entry, write: bool
     ) -> tuple[bool, str | None]:
-        """Answer a child's UnmappedGpa or GpaIntercept message. (resolved, deciding protection)."""
+        """Answer a child's UnmappedGpa or GpaIntercept message, and complete the intercept
+        (the VP retries the access: its RIP is unchanged). (resolved, deciding protection)."""
+        resolved, protection = self._gpa_intercept(pid, gpn, entry, write)
+        complete_intercept(self.m, pid, ACTOR, {})
+        return resolved, protection
+
+    def _gpa_intercept(self, pid: int, gpn: int, entry, write: bool):
         m, st = self.m, self.m.store
         synic.consume(m, ROOT_PID, 0, 0, ACTOR)
         child = m.name(pid)

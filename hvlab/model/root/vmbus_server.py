@@ -1,25 +1,41 @@
 """root.vmbus: the root's VMBus server. It answers each guest's channel messages — contact,
-offers, GPADLs (checked: the guest's own pages, translated through its own map), opening and
-closing channels — and may rescind an offer."""
+offers (with the event port each channel signals the root on), GPADLs assembled from their
+header and body messages and checked (the guest's own pages, translated through its own map),
+opening and closing channels — and may rescind an offer. Every event names the message as
+hyperv.h does (CHANNELMSG_*) and carries its bytes, so the Detail pane can decode them."""
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
 from hvlab.model.core.engine import Actor, Do, WaitUntil
 from hvlab.model.core.events import EventKind
+from hvlab.model.hypervisor import hypercall_layouts as L
 from hvlab.model.hypervisor import memory, partitions, synic
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
+from hvlab.model.hypervisor.invoke import call
 from hvlab.model.hypervisor.partitions import ROOT_PID
+from hvlab.model.hypervisor.synic import PORT_TYPE_EVENT
 from hvlab.model.vmbus.channels import (
+    GPADL_HEADER,
+    INTERFACE_GUIDS,
     SINT,
+    VERSION_WIN10_V5,
+    VMBUS_CONNECTION,
     ChannelMessage,
     Device,
     chan,
-    fields,
+    channel_connection,
+    instance_guid,
+    kind_of,
+    label_of,
+    layout_of,
     message,
+    pfns,
     post,
+    read,
     relid_of,
+    root_event_port,
     root_to_child_connection,
     set_chan,
 )
@@ -29,6 +45,10 @@ if TYPE_CHECKING:
 
 
 SERVER = "root.vmbus"
+MAX_GPADL_PAGES = 64  # the largest GPADL the model's server accepts
+RING_PAGES = 4  # a ring GPADL: out-ring header and data, in-ring header and data
+RING_OFFSET = 2  # the page the in-ring starts at (downstream_ringbuffer_pageoffset)
+REFUSED = 0xC0000001  # STATUS_UNSUCCESSFUL, what a refused GPADL or open reports
 
 
 # -- root side ----------------------------------------------------------------------------------
@@ -45,10 +65,19 @@ def server(actor: Actor):
             yield from post(actor, conn, reply, (sender, 0, SINT))
 
 
+def message_detail(payload: bytes) -> dict:
+    """What an event says of a channel message: its name, its layout and its bytes."""
+    return {
+        "message": label_of(payload),
+        "layout": layout_of(payload).name,
+        "bytes": payload.hex(),
+    }
+
+
 def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
     """One control message from `sender`; returns the replies to post back."""
-    kind = struct.unpack_from("<I", payload.ljust(4, b"\0"))[0]
-    name = ChannelMessage(kind).name if kind in set(ChannelMessage) else f"type {kind}"
+    kind = kind_of(payload)
+    fields = read(payload)
     child = m.name(sender) if partitions.exists(m.store, sender) else f"partition {sender}"
 
     def note(what: str, protection: str | None = None, **detail) -> None:
@@ -58,44 +87,72 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
             what,
             protection=protection,
             path=(f"{child}.kernel", "hypervisor", SERVER),
-            detail={"message": name, "from": child, **detail},
+            detail={**message_detail(payload), "from": child, **detail},
         )
 
     if kind == ChannelMessage.INITIATE_CONTACT:
-        note("contact")
-        return [message(ChannelMessage.VERSION_RESPONSE, 1)]
-    if kind == ChannelMessage.REQUESTOFFERS:
-        out = []
-        for device in Device:
-            relid = relid_of(sender, device)
-            if chan(m, relid, "state") is None:
-                m.store.set(("channels",), tuple(sorted((*m.store.get(("channels",), ()), relid))))
-                set_chan(m, relid, "owner", sender)
-                set_chan(m, relid, "device", int(device))
-                set_chan(m, relid, "state", "offered")
-            note("offer", relid=relid, device=device.name.lower())
-            out.append(message(ChannelMessage.OFFERCHANNEL, relid, device, relid))
-        return [*out, message(ChannelMessage.ALLOFFERS_DELIVERED)]
-    if kind == ChannelMessage.GPADL_HEADER:
-        relid, gpadl, count, _ = fields(payload, 4)
-        status, why = _gpadl(m, sender, relid, payload, count)
-        note(
-            "gpadl-created" if status == 0 else "gpadl-refused",
-            None,
-            relid=relid,
-            gpadl=gpadl,
-            why=why,
+        ok = fields["vmbus_version_requested"] == VERSION_WIN10_V5
+        note("contact" if ok else "contact-refused", version=fields["vmbus_version_requested"])
+        reply = message(
+            ChannelMessage.VERSION_RESPONSE,
+            version_supported=int(ok),
+            msg_conn_id=VMBUS_CONNECTION if ok else 0,
         )
-        return [message(ChannelMessage.GPADL_CREATED, relid, gpadl, status)]
+        return [reply]
+    if kind == ChannelMessage.REQUESTOFFERS:
+        out = [_offer(m, sender, device) for device in Device]
+        for offer, device in zip(out, Device, strict=True):
+            note(
+                "offer",
+                **message_detail(offer),
+                relid=relid_of(sender, device),
+                device=device.name.lower(),
+            )
+        return [*out, message(ChannelMessage.ALLOFFERS_DELIVERED)]
+    if kind in (ChannelMessage.GPADL_HEADER, ChannelMessage.GPADL_BODY):
+        done = _gpadl_part(m, sender, kind, payload, fields)
+        if done is None:
+            note("gpadl-part", gpadl=fields["gpadl"])
+            return []
+        relid, handle_id, why = done
+        status = 0 if why == "ok" else REFUSED
+        note(
+            "gpadl-created" if not status else "gpadl-refused",
+            relid=relid,
+            gpadl=handle_id,
+            why=None if why == "ok" else why,
+        )
+        return [
+            message(
+                ChannelMessage.GPADL_CREATED,
+                child_relid=relid,
+                gpadl=handle_id,
+                creation_status=status,
+            )
+        ]
+    if kind == ChannelMessage.GPADL_TEARDOWN:
+        relid, handle_id = fields["child_relid"], fields["gpadl"]
+        if chan(m, relid, "owner") == sender:
+            m.store.set(("gpadl", relid, handle_id), None)
+            m.store.set(("gpadl-gpns", relid, handle_id), None)
+        note("gpadl-torndown", relid=relid, gpadl=handle_id)
+        return [message(ChannelMessage.GPADL_TORNDOWN, gpadl=handle_id)]
     if kind == ChannelMessage.OPENCHANNEL:
-        relid, openid, _gpadl_id, _vp, _offset = fields(payload, 5)
-        ok = chan(m, relid, "owner") == sender and chan(m, relid, "frames") is not None
-        if ok:
-            set_chan(m, relid, "state", "open")
-        note("open" if ok else "open-refused", relid=relid)
-        return [message(ChannelMessage.OPENCHANNEL_RESULT, relid, openid, 0 if ok else 1)]
+        relid = fields["child_relid"]
+        why = _open(m, sender, fields)
+        note(
+            "open" if why == "ok" else "open-refused", relid=relid, why=None if why == "ok" else why
+        )
+        return [
+            message(
+                ChannelMessage.OPENCHANNEL_RESULT,
+                child_relid=relid,
+                openid=fields["openid"],
+                status=0 if why == "ok" else REFUSED,
+            )
+        ]
     if kind == ChannelMessage.CLOSECHANNEL:
-        relid = fields(payload, 1)[0]
+        relid = fields["child_relid"]
         if chan(m, relid, "owner") == sender:
             set_chan(m, relid, "state", "closed")
         note("close", relid=relid)
@@ -104,24 +161,117 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
     return []
 
 
-def _gpadl(m: Machine, sender: int, relid: int, payload: bytes, count: int) -> tuple[int, str]:
-    """Check a GPADL: four pages, each the offering guest's own, translated through its map.
-    (Ring pages are shared only between that guest and the root, under every design.)"""
+def _offer(m: Machine, sender: int, device: Device) -> bytes:
+    """Offer one device's channel to a guest. The first time, the channel is recorded and the
+    root creates its event port (one flag: the relid) and connects the guest to it."""
+    relid = relid_of(sender, device)
+    if chan(m, relid, "state") is None:
+        m.store.set(("channels",), tuple(sorted((*m.store.get(("channels",), ()), relid))))
+        set_chan(m, relid, "owner", sender)
+        set_chan(m, relid, "device", int(device))
+        set_chan(m, relid, "state", "offered")
+        _channel_event_port(m, sender, relid)
+    return message(
+        ChannelMessage.OFFERCHANNEL,
+        **{
+            "offer.if_type": INTERFACE_GUIDS[device].bytes_le,
+            "offer.if_instance": instance_guid(m.name(sender), device),
+        },
+        child_relid=relid,
+        is_dedicated_interrupt=1,  # signal on connection_id, not the shared connection 2
+        connection_id=channel_connection(relid),
+    )
+
+
+def _channel_event_port(m: Machine, pid: int, relid: int) -> None:
+    port = root_event_port(relid)
+    create = L.CREATE_PORT.pack(
+        port_partition_id=ROOT_PID,
+        port_id=port,
+        connection_partition_id=pid,
+        **{
+            "port_info.port_type": PORT_TYPE_EVENT,
+            "port_info.message_port_info.target_sint": SINT,
+            "port_info.event_port_info.base_flag_number": relid,
+            "port_info.event_port_info.flag_count": 1,
+        },
+    )
+    call(m, ROOT_PID, HvCallCode.CREATE_PORT, create, actor=SERVER)
+    connect = L.CONNECT_PORT.pack(
+        connection_partition_id=pid,
+        connection_id=channel_connection(relid),
+        port_partition_id=ROOT_PID,
+        port_id=port,
+        **{"connection_info.port_type": PORT_TYPE_EVENT},
+    )
+    call(m, ROOT_PID, HvCallCode.CONNECT_PORT, connect, actor=SERVER)
+
+
+def _gpadl_part(m: Machine, sender: int, kind: int, payload: bytes, fields: dict):
+    """Take a GPADL_HEADER or GPADL_BODY. Returns None while PFNs are still to come, else
+    (relid, handle, "ok" or why it was refused)."""
+    st = m.store
+    handle_id = fields["gpadl"]
+    key = ("gpadl-pending", sender, handle_id)
+    if kind == ChannelMessage.GPADL_HEADER:
+        relid, ranges = fields["child_relid"], fields["rangecount"]
+        count = (fields["range_buflen"] - 8) // 8
+        if ranges != 1 or fields["range.byte_offset"] or not 0 < count <= MAX_GPADL_PAGES:
+            return relid, handle_id, f"{ranges} range(s) of {count} page(s)"
+        if fields["range.byte_count"] != count * PAGE_SIZE:
+            return relid, handle_id, "byte_count does not match the page count"
+        pending = (relid, count, tuple(pfns(payload, GPADL_HEADER.size)[:count]))
+    else:
+        pending = st.get(key)
+        if pending is None:
+            return 0, handle_id, "a GPADL_BODY with no header"
+        relid, count, have = pending
+        pending = (relid, count, (*have, *pfns(payload, 16)[: count - len(have)]))
+    relid, count, have = pending
+    if len(have) < count:
+        st.set(key, pending)
+        return None
+    st.set(key, None)
+    return relid, handle_id, _check_gpadl(m, sender, relid, handle_id, have)
+
+
+def _check_gpadl(m: Machine, sender: int, relid: int, handle_id: int, gpns) -> str:
+    """Every page the guest's own and writable, translated through its map. (GPADL pages are
+    shared only between that guest and the root, under every design.)"""
     if chan(m, relid, "owner") != sender:
-        return 1, "not this guest's channel"
-    if count != 4 or 24 + 8 * count > len(payload):
-        return 1, f"range count {count} does not fit the message"
-    gpns = struct.unpack_from(f"<{count}Q", payload, 24)
+        return "not this guest's channel"
+    if m.store.get(("gpadl", relid, handle_id)) is not None:
+        return f"GPADL {handle_id:#x} exists"
     frames = []
     for gpn in gpns:
         entry = memory.translate(m.store, sender, gpn)
         owner = memory.frame_owner(m.store, entry[0]) if entry else None
         if entry is None or "w" not in entry[1] or owner != m.name(sender):
-            return 1, f"page {gpn:#x} is not the guest's own"
+            return f"page {gpn:#x} is not the guest's own"
         frames.append(entry[0])
-    set_chan(m, relid, "gpns", tuple(gpns))
-    set_chan(m, relid, "frames", tuple(frames))
-    return 0, "ok"
+    m.store.set(("gpadl", relid, handle_id), tuple(frames))
+    m.store.set(("gpadl-gpns", relid, handle_id), tuple(gpns))
+    return "ok"
+
+
+def _open(m: Machine, sender: int, fields: dict) -> str:
+    """OPENCHANNEL: the guest's channel, its ring GPADL of four pages split at page 2."""
+    relid = fields["child_relid"]
+    if chan(m, relid, "owner") != sender:
+        return "not this guest's channel"
+    if chan(m, relid, "state") not in ("offered", "closed"):
+        return f"the channel is {chan(m, relid, 'state')}"
+    handle_id = fields["ringbuffer_gpadlhandle"]
+    frames = m.store.get(("gpadl", relid, handle_id))
+    if frames is None:
+        return f"no GPADL {handle_id:#x} on this channel"
+    if len(frames) != RING_PAGES or fields["downstream_ringbuffer_pageoffset"] != RING_OFFSET:
+        return "the ring GPADL is not two rings of two pages"
+    set_chan(m, relid, "gpns", m.store.get(("gpadl-gpns", relid, handle_id)))
+    set_chan(m, relid, "frames", frames)
+    set_chan(m, relid, "ring_gpadl", handle_id)
+    set_chan(m, relid, "state", "open")
+    return "ok"
 
 
 def rescind(m: Machine, relid: int) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor import synic
 from hvlab.model.hypervisor.constants import HvCallCode
-from hvlab.model.hypervisor.invoke import call, pack
+from hvlab.model.hypervisor.invoke import call
 from hvlab.model.hypervisor.partitions import ROOT_PID
 from hvlab.model.vmbus import ring as rings
 from hvlab.model.vmbus.channels import (
@@ -26,6 +26,7 @@ from hvlab.model.vmbus.channels import (
     chan,
     root_to_child_connection,
     set_chan,
+    signal_input,
     signal_key,
 )
 from hvlab.model.vmbus.channels import rings as channel_rings
@@ -125,6 +126,8 @@ def fetch(
         if why is not None:
             corrupt(m, actor, relid, why, path)
             return None
+    else:
+        _check_ids(m, relid, desc)  # the same bookkeeping of ids; nothing acts on its verdict
     size = max(desc.len8 * 8, DESCRIPTOR)
     rings.set_index(m, out_ring, actor, "read", (read_at + size) % out_ring.size)
     return Fetched(relid, desc, out_ring, read_at, private)
@@ -195,8 +198,9 @@ def send(
         if side == "hypervisor":
             synic.set_flag(m, owner, 0, SINT, relid, actor)
         else:
-            conn = root_to_child_connection(owner, "event")
-            call(m, ROOT_PID, HvCallCode.SIGNAL_EVENT, pack(conn | relid << 32), actor=actor)
+            # the root's event connection to the guest; the flag is the channel's relid
+            signal = signal_input(root_to_child_connection(owner, "event"), relid)
+            call(m, ROOT_PID, HvCallCode.SIGNAL_EVENT, signal, actor=actor, fast=True)
     return True
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from hvlab.model.core.engine import (
     Actor,
-    Call,
     Do,
     PortIo,
     Read,
@@ -25,17 +24,13 @@ from hvlab.model.hardware import devices
 from hvlab.model.hypervisor import partitions
 from hvlab.model.hypervisor.constants import (
     PAGE_SIZE,
-    HvCallCode,
 )
-from hvlab.model.hypervisor.invoke import pack
 from hvlab.model.hypervisor.machine import DISK_SECRET_LBA, Machine
 from hvlab.model.hypervisor.memory import ROOT
 from hvlab.model.root import network, storage, vmbus_server
 from hvlab.model.root.boot import root_boot
 from hvlab.model.scenarios import probes
 from hvlab.model.vmbus import channels as vmbus
-
-VMBUS_CONNECTION, EVENT_CONNECTION = vmbus.VMBUS_CONNECTION, vmbus.EVENT_CONNECTION
 
 
 def planted(*names: str) -> Callable[[Machine], bool]:
@@ -83,12 +78,15 @@ def child_a_probes(spec: ChildSpec):
 
 
 def children_booted(m: Machine) -> bool:
-    """Both guests have booted: secrets stored and both synthetic devices open."""
+    """Both guests have booted: secrets stored, both synthetic devices open and their drivers'
+    handshakes done."""
     if not planted(*(secret_name(c.name) for c in CHILDREN))(m):
         return False
     for c in CHILDREN:
         pid = partitions.pid_of(m.store, c.name)
         if any(m.store.get(("vsc", pid, d)) is None for d in vmbus.Device):
+            return False
+        if not (storvsc.ready(m, pid) and netvsc.ready(m, pid)):
             return False
     return True
 
@@ -109,11 +107,13 @@ def busy(machine: Machine, iterations: int = 1000, **_params) -> list[Actor]:
     def loop(spec: ChildSpec):
         def program(actor: Actor):
             yield from child_boot(spec)(actor)
+            relid = actor.machine.store.get(("vsc", actor.pid, vmbus.Device.STORAGE))
+            conn = vmbus.signal_connection(actor.machine, actor.pid, relid)
             for i in range(iterations):
                 gpa = (24 + i % 8) * PAGE_SIZE
                 yield Write(gpa, i.to_bytes(8, "little"))
                 yield Read(gpa, 8)
-                yield Call(HvCallCode.SIGNAL_EVENT, pack(EVENT_CONNECTION))
+                yield vmbus.signal_root(conn)
 
         return program
 
@@ -176,9 +176,7 @@ def disk_write(machine: Machine, **_params) -> list[Actor]:
 def ping_a(actor: Actor):
     """A's half of ping: send B a frame, wait for the answer."""
     b_pid = actor.machine.pid("B")
-    yield WaitUntil(
-        lambda m: m.store.get(("vsc", b_pid, vmbus.Device.NETWORK)) is not None, "B's network up"
-    )
+    yield WaitUntil(lambda m: netvsc.ready(m, b_pid), "B's network up")
     yield from netvsc.send(actor, b_pid, b"ping from A")
     yield from netvsc.receive(actor)
 

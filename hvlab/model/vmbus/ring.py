@@ -19,12 +19,60 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from hvlab.model.core.wire import Struct, le
 from hvlab.model.hypervisor.constants import PAGE_SIZE
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
 
 DESCRIPTOR = 16
+RING_HEADER = Struct(
+    "hv_ring_buffer",
+    4096,
+    le("write_index", 0, 4),
+    le("read_index", 4, 4),
+    le("interrupt_mask", 8, 4),
+    le("pending_send_sz", 12, 4),
+    le("feature_bits.value", 64, 4),
+    source="include/linux/hyperv.h",
+)
+# the descriptor as the first member `d` of a packet's header struct
+_D = (
+    le("d.type", 0, 2),
+    le("d.offset8", 2, 2),
+    le("d.len8", 4, 2),
+    le("d.flags", 6, 2),
+    le("d.trans_id", 8, 8),
+)
+PACKET_DESCRIPTOR = Struct(
+    "vmpacket_descriptor",
+    16,
+    le("type", 0, 2),
+    le("offset8", 2, 2),
+    le("len8", 4, 2),
+    le("flags", 6, 2),
+    le("trans_id", 8, 8),
+    source="include/linux/hyperv.h",
+)
+GPA_DIRECT = Struct(
+    "vmdata_gpa_direct",
+    32,  # the model puts one page in each range: hv_page_buffer's 16 bytes
+    *_D,
+    le("reserved", 16, 4),
+    le("range_cnt", 20, 4),
+    le("range.byte_count", 24, 4),
+    le("range.byte_offset", 28, 4),
+    source="include/linux/hyperv.h",
+)
+XFER_PAGES = Struct(
+    "vmtransfer_page_packet_header",
+    24,  # and one vmtransfer_page_range (byte_count, byte_offset) per range from 24
+    *_D,
+    le("xfer_pageset_id", 16, 2),
+    le("sender_owns_set", 18, 1),
+    le("range_cnt", 20, 4),
+    source="include/linux/hyperv.h",
+)
 RING_DATA = PAGE_SIZE
 FLAG_COMPLETION_REQUESTED = 0x1
 KNOWN_FLAGS = FLAG_COMPLETION_REQUESTED
@@ -32,6 +80,7 @@ KNOWN_FLAGS = FLAG_COMPLETION_REQUESTED
 
 class PacketType(IntEnum):
     DATA_INBAND = 0x6
+    DATA_USING_XFER_PAGES = 0x7
     DATA_USING_GPA_DIRECT = 0x9
     COMP = 0xB
 
@@ -136,8 +185,9 @@ def write(m: Machine, ring: Ring, actor: str, raw: bytes) -> tuple[bool, bool]:
     return True, write_at == read_at
 
 
-def read_packet(m: Machine, ring: Ring, actor: str) -> tuple[Descriptor, bytes] | None:
-    """The guest's own, trusting reader of its incoming ring (the root is its TCB)."""
+def read_packet(m: Machine, ring: Ring, actor: str, *, prefix: bool = False):
+    """The guest's own, trusting reader of its incoming ring (the root is its TCB): (descriptor,
+    payload), or with `prefix` (descriptor, payload, the bytes between the two)."""
     idx = indices(m, ring, actor)
     if idx is None or idx[0] == idx[1]:
         return None
@@ -147,4 +197,7 @@ def read_packet(m: Machine, ring: Ring, actor: str) -> tuple[Descriptor, bytes] 
     size = max(desc.len8 * 8, DESCRIPTOR)
     raw = read_data(m, ring, actor, read_at, size)
     set_index(m, ring, actor, "read", (read_at + size) % ring.size)
-    return desc, raw[desc.offset8 * 8 :] if raw else b""
+    raw = raw or b""
+    if prefix:
+        return desc, raw[desc.offset8 * 8 :], raw[DESCRIPTOR : desc.offset8 * 8]
+    return desc, raw[desc.offset8 * 8 :]
