@@ -1,5 +1,6 @@
 """What the event at the cursor is and what it changed, with a hypercall's input value decoded
-field by field (the bit layout of the Hyper-V hypercall input value)."""
+field by field (the bit layout of the Hyper-V hypercall input value), and any message or block
+the event carries decoded by its real layout (offset, size, field, value)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.strip import Strip
 
 from hvlab.model.core.events import Event, key_label
 from hvlab.model.core.store import Change
+from hvlab.model.core.wire import REGISTRY
 from hvlab.model.hypervisor.constants import HvCallCode
 from hvlab.render import status_text
 
@@ -93,8 +95,19 @@ def describe(ev: Event | None, total: int) -> Text | Group:
                     shown += "  (no such call)"
             add(f"  [{bits:>5}] {key}", shown)
             add("", Text(f"    {meaning}", style="dim"))
+    layout = REGISTRY.get(d.get("layout", ""))
+    if layout is not None and isinstance(d.get("bytes"), str):
+        raw = bytes.fromhex(d["bytes"])
+        add(
+            Text(f"{layout.name} ({len(raw)} bytes)", style="bold"),
+            Text(layout.source, style="dim"),
+        )
+        for offset, size, name, value in sorted(layout.explain(raw)):
+            add(f"  [{offset:>3}+{size}] {name}", value_text(value))
     for key, value in d.items():
         if key in {"input_value"} or any(key == f[0] for f in INPUT_FIELDS):
+            continue
+        if layout is not None and key in ("layout", "bytes"):
             continue
         add(key, value_text(value))
     if ev.path:

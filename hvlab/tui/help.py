@@ -14,7 +14,10 @@ INTRO = (
     "hvlab steps through a model of a Hyper-V style machine, one event at a time. The trace is "
     "on the left; the architecture with the current event's path, and the tabs (detail, memory, "
     "protections, compare, plugins) on the right. Switch a protection off and the same run "
-    "replays: the compare tab shows where the two runs part and which protection decided."
+    "replays: the compare tab shows where the two runs part and which protection decided. "
+    "Every hypercall block and message is laid out as the real one (the detail tab decodes "
+    "them); where the model differs from real Hyper-V, docs/model.md's table of "
+    "simplifications says how and why."
 )
 
 
