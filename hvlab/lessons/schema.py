@@ -5,6 +5,7 @@ id = "separate-address-spaces"        # lowercase letters, digits and dashes
 title = "..."
 summary = "..."
 prerequisites = ["tour"]               # ids of lessons to do first (optional)
+simplifies = ["machine size"]          # rows of docs/model.md's simplification table it rests on
 
 [[steps]]
 title = "..."                          # optional
@@ -105,6 +106,7 @@ class Lesson:
     prerequisites: tuple[str, ...] = ()
     known_bad: tuple[int, tuple[str, ...]] | None = None  # (step index from 0, moves)
     plugins: tuple[str, ...] = ()  # the plugins the lesson needs, by name
+    simplifies: tuple[str, ...] = ()  # rows ("where") of docs/model.md's simplification table
     path: Path | None = field(default=None, compare=False)
 
 
@@ -140,7 +142,7 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
     top.unknown(
         (
             "schema_version", "id", "title", "summary", "prerequisites", "plugins", "steps",
-            "known_bad",
+            "known_bad", "simplifies",
         )
     )  # fmt: skip
     lesson_id = top.get("id", str, required=True)
@@ -184,6 +186,7 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         prerequisites=top.strings("prerequisites"),
         known_bad=known_bad,
         plugins=plugins,
+        simplifies=top.strings("simplifies"),
         path=path,
     )
 

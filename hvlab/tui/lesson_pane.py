@@ -10,6 +10,7 @@ from hvlab.lessons.progress import LessonProgress
 from hvlab.lessons.runner import LessonRun
 
 HINT_NAMES = ("nudge", "pointer", "walkthrough", "reveal")
+SIMPLIFICATIONS_DOC = "docs/model.md (Simplifications)"
 
 
 def goal_line(run: LessonRun) -> Text:
@@ -69,6 +70,12 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
         if shown < len(step.hints):
             h.append(f"h: hint {shown + 1} of {len(step.hints)}\n", style="dim")
         parts.append(h)
+    if lesson.simplifies:
+        s = Text()
+        s.append("The model simplifies here: ", style="bold dim")
+        s.append("; ".join(lesson.simplifies), style="dim")
+        s.append(f" — {SIMPLIFICATIONS_DOC} says how the real machine does it", style="dim")
+        parts.append(s)
     return Group(*parts)
 
 

@@ -59,3 +59,38 @@ def test_goals_need_the_learner_to_reach_the_deciding_step():
     assert not run.goal_met()
     run.move("step")
     assert run.goal_met()
+
+
+def _simplification_rows() -> set[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text()
+    table = text.split("## Simplifications, each on purpose", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
+    return set(rows[1:]) - {"where"}
+
+
+def test_every_simplification_a_lesson_names_is_a_row_of_the_table():
+    rows = _simplification_rows()
+    assert "machine size" in rows and len(rows) >= 20
+    named = {(lesson.id, s) for lesson in LESSONS for s in lesson.simplifies}
+    assert len({lid for lid, _ in named}) >= 10
+    assert [(lid, s) for lid, s in named if s not in rows] == []
+
+
+def test_the_lesson_pane_names_the_simplifications_and_the_table():
+    from rich.console import Console
+
+    from hvlab.lessons.progress import LessonProgress
+    from hvlab.tui.lesson_pane import lesson_view
+
+    lesson = next(lesson for lesson in LESSONS if lesson.id == "exclusive-guest-memory")
+    console = Console(width=200, record=True)
+    console.print(lesson_view(LessonRun(lesson, CAT), LessonProgress(), "04"))
+    text = console.export_text()
+    assert "The model simplifies here: one frame in two children" in text
+    assert "docs/model.md (Simplifications)" in text
+    tour = next(lesson for lesson in LESSONS if lesson.id == "sdl-quality-gate")
+    console = Console(width=200, record=True)
+    console.print(lesson_view(LessonRun(tour, CAT), LessonProgress(), "13"))
+    assert "simplifies here" not in console.export_text()
