@@ -50,6 +50,15 @@ SEED = whole(0, 2**63 - 1)
 STEP = whole(-1, 10**9)
 
 
+class MoveAction(argparse.Action):
+    """--do LINE: a (step, line) pair, the step from the --at before it (None: at the end)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        moves = list(getattr(namespace, self.dest) or [])
+        moves.append((getattr(namespace, "at", None), values))
+        setattr(namespace, self.dest, moves)
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
@@ -88,6 +97,22 @@ def build_parser() -> Parser:
     run.add_argument("--seed", type=SEED, default=0, help="scheduler and secret seed (default 0)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--attack", metavar="NAME", help="inject an attack (see 'hvlab plugins')")
+    run.add_argument(
+        "--at",
+        type=whole(-1),
+        metavar="STEP",
+        help="the moves after this run after event STEP (default: once the workload's own "
+        "programs are done)",
+    )
+    run.add_argument(
+        "--do",
+        action=MoveAction,
+        dest="moves",
+        default=[],
+        metavar="MOVE",
+        help="make a move: 'PRINCIPAL: ACTION ARGS', e.g. 'A: read 0x28000' (repeatable; "
+        "'--do help' lists the actions)",
+    )
 
     matrix = sub.add_parser(
         "matrix",

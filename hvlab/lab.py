@@ -17,12 +17,13 @@ from types import MappingProxyType
 from typing import Any
 
 from hvlab.model import MODEL_VERSION
-from hvlab.model.core import engine
+from hvlab.model.core import engine, replay
 from hvlab.model.core.attacks import Attack
 from hvlab.model.core.canaries import Outcome, assess
 from hvlab.model.core.events import Event, EventLog, key_label
 from hvlab.model.core.protections import Design
 from hvlab.model.core.store import Change, Store, state_digest
+from hvlab.model.scenarios import moves as moves_
 from hvlab.model.scenarios.workloads import WORKLOADS, Workload
 from hvlab.model.system import Machine
 
@@ -94,7 +95,13 @@ class Lab:
         workloads: dict[str, Workload] | None = None,
         site_handler: Callable | None = None,
         defenses: tuple[str, ...] = (),
+        moves: tuple[tuple[int, str], ...] = (),
+        fork: Lab | None = None,
     ) -> None:
+        """`moves` are the learner's (step, line): each runs after event `step` (see
+        model.scenarios.moves). `fork`, a lab of the same run with all but the last of these
+        moves, lets the run start from its record instead of from power-on: no operation up to
+        the last move's step is executed again."""
         workloads = workloads or WORKLOADS
         if workload not in workloads:
             raise UnknownWorkloadError(
@@ -107,6 +114,8 @@ class Lab:
         self.params = dict(params or {})
         self._every = checkpoint_every
         # `salts` vary named secrets and nothing else (the noninterference tests use it).
+        self.moves = tuple((int(step), moves_.parse(line)) for step, line in moves)
+        self._salts = dict(salts or {})
         machine = Machine(self.design, seed, salts=salts)
         machine.site_handler = site_handler
         machine.defenses = tuple(defenses)
@@ -122,7 +131,25 @@ class Lab:
                 engine.plugin_actor(a.name, a.partition, a.program, machine)
                 for a in attack.actors()
             ]
-        engine.run(machine, actors, seed)
+        ahead = list(actors)
+        for number, (step, move) in enumerate(self.moves, 1):
+            actors.append(moves_.actor(move, number, machine, step, ahead))
+        self._trail = replay.Trail()
+        self.replayed = 0  # picks taken from `fork`'s record instead of executed
+        if fork is not None and self._can_fork(fork):
+            step = self.moves[-1][0]
+            self.replayed = replay.resume(
+                machine,
+                actors,
+                seed,
+                fork._trail,
+                fork.events,
+                lambda count: count > step or all(a.done or a.daemon for a in ahead),
+                self._trail,
+                before_live=lambda count: self._adopt_checkpoints(fork, count),
+            )
+        else:
+            engine.run(machine, actors, seed, trail=self._trail)
         machine.checkpoint_at = -1
         machine.stop_sharing()
         self.events: EventLog = machine.events
@@ -130,6 +157,29 @@ class Lab:
         self.cursor = len(self.events) - 1
         self._outcome: Outcome | None = None
         self._digest: str | None = None
+
+    def _can_fork(self, base: Lab) -> bool:
+        """Is `base` this run with one move fewer, recorded? (Its plugins must be this run's:
+        the caller's to know — the session forks only its own runs.)"""
+        same = (
+            base.workload == self.workload
+            and base.design == self.design
+            and base.seed == self.seed
+            and base.params == self.params
+            and base._salts == self._salts
+            and base.attack is self.attack
+            and base._every == self._every
+            and base._machine.defenses == self._machine.defenses
+            and base.moves == self.moves[:-1]
+        )
+        return same and len(base._trail) > 0
+
+    def _adopt_checkpoints(self, base: Lab, count: int) -> None:
+        """The base's snapshots of its first `count` events hold here too: those are ours."""
+        keep = [s for s in base._checkpoint_steps if s < count]
+        self._checkpoint_steps = keep
+        self._checkpoints = {s: base._checkpoints[s] for s in keep}
+        self._machine.checkpoint_at = keep[-1] + self._interval
 
     @property
     def _interval(self) -> int:

@@ -82,3 +82,28 @@ def outcome_lines(outcome: Outcome) -> Iterator[str]:
     stray = [s for s in outcome.breaches if not any(p.step == s for p in outcome.probes)]
     if stray:
         yield f"  breaches outside any probe at steps {', '.join(map(str, stray))}"
+
+
+def move_lines(lab) -> Iterator[str]:
+    """Each move of the run: its line, its reply, and the oracle's verdict on it."""
+    from hvlab.model.core.events import EventKind
+
+    replies = {
+        ev.move: ev.detail_dict().get("reply", "")
+        for ev in lab.events
+        if ev.kind is EventKind.MOVE and ev.name == "reply"
+    }
+    for number, (_step, move) in enumerate(lab.moves, 1):
+        v = lab.outcome.move(number)
+        if v is None:
+            yield f"  move {number} ({move.text}): did not run"
+            continue
+        if v.result == "breached":
+            judged = f"BREACHED: {v.canary} reached {v.principal} at step {v.step}"
+        elif v.result == "blocked":
+            status = getattr(v.status, "label", "")
+            judged = f"blocked by {v.protection} at step {v.step}"
+            judged += f" ({status})" if status else ""
+        else:
+            judged = "done: nothing refused it"
+        yield f"  move {number} ({move.text}): {replies.get(number, '')} — {judged}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from hvlab.lab import Divergence, Lab, UnknownWorkloadError
-from hvlab.model.core.events import Event
+from hvlab.model.core.canaries import ProbeOutcome
+from hvlab.model.core.events import Event, EventKind
 from hvlab.model.core.protections import (
     PRESETS,
     Design,
@@ -17,6 +18,8 @@ from hvlab.model.core.protections import (
     UnknownProtectionError,
     known_protections,
 )
+from hvlab.model.scenarios.moves import MoveError
+from hvlab.model.scenarios.moves import parse as moves_parse
 from hvlab.plugins import Catalogue, finish_run, load_catalogue, site_handler, start_run
 from hvlab.trace_filter import TraceFilter
 
@@ -34,12 +37,15 @@ class RunSpec:
     preset: str = "hyperv"
     off: tuple[str, ...] = ()
     seed: int = 0
+    moves: tuple[tuple[int, str], ...] = ()  # the learner's moves: (step, line)
 
     def describe(self) -> str:
         parts = [self.workload]
         if self.attack:
             parts.append(f"attack {self.attack}")
         parts.append(f"design {self.preset}" + (f" -{'/-'.join(self.off)}" if self.off else ""))
+        if self.moves:
+            parts.append(f"{len(self.moves)} move{'s' if len(self.moves) > 1 else ''}")
         return " · ".join(parts)
 
 
@@ -50,9 +56,10 @@ def design_for(spec: RunSpec, cat: Catalogue) -> Design:
         raise SessionError(str(exc)) from None
 
 
-def run_lab(cat: Catalogue, spec: RunSpec) -> Lab:
+def run_lab(cat: Catalogue, spec: RunSpec, fork: Lab | None = None) -> Lab:
     """Compute the run `spec` names with the catalogue's plugins, telling them it started and
-    finished. The returned lab's cursor is at the last event."""
+    finished. The returned lab's cursor is at the last event. `fork`: this catalogue's run of
+    the same spec with one move fewer, to start from (see Lab)."""
     attack = None
     if spec.attack:
         try:
@@ -81,11 +88,42 @@ def run_lab(cat: Catalogue, spec: RunSpec) -> Lab:
             workloads=cat.workloads,
             site_handler=site_handler(cat),
             defenses=cat.extra_protections,
+            moves=spec.moves,
+            fork=fork,
         )
     except UnknownWorkloadError as exc:
         raise SessionError(str(exc)) from None
+    except MoveError as exc:
+        raise SessionError(f"move: {exc}") from None
     finish_run(cat, info, lab.events, lab.outcome)
     return lab
+
+
+@dataclass(frozen=True)
+class MoveReply:
+    """A move's line, where it was made, what it got, and what the oracle says of it."""
+
+    number: int
+    line: str
+    step: int
+    text: str
+    verdict: ProbeOutcome | None
+    first: int | None
+    last: int | None
+    steps: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        v = self.verdict
+        if v is None:
+            judged = "did not run"
+        elif v.result == "breached":
+            judged = f"BREACHED: {v.canary} reached {v.principal}"
+        elif v.result == "blocked":
+            status = getattr(v.status, "label", None)
+            judged = f"blocked by {v.protection}" + (f" ({status})" if status else "")
+        else:
+            judged = "done, nothing refused it"
+        return f"move {self.number} at step {self.step}: {self.text} — {judged}"
 
 
 @dataclass
@@ -99,6 +137,7 @@ class Session:
     filter: TraceFilter = field(default_factory=TraceFilter, init=False)
     _visible: list[int] | None = field(default=None, init=False)
     _errors_seen: int = field(default=0, init=False)
+    _before_move: list[Lab] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.lab = self._build(self.spec)
@@ -159,6 +198,55 @@ class Session:
         names = sorted(PRESETS)
         here = self.spec.preset if not self.spec.off else None
         return names[(names.index(here) + 1) % len(names)] if here in names else "hyperv"
+
+    # -- the learner's moves -------------------------------------------------------------------
+    def do(self, line: str) -> MoveReply:
+        """Make a move at the cursor: the run forks there, the move runs, the rest of the run is
+        recomputed; the cursor lands on the move's reply. A bad line raises SessionError and
+        changes nothing."""
+        try:
+            moves_parse(line)
+        except MoveError as exc:
+            raise SessionError(str(exc)) from None
+        spec = replace(self.spec, moves=(*self.spec.moves, (self.cursor, line.strip())))
+        new = run_lab(self.catalogue, spec, fork=self.lab)
+        self._before_move.append(self.lab)
+        self.lab, self.spec, self._visible = new, spec, None
+        reply = self.reply(len(spec.moves))
+        new.goto(reply.last if reply.last is not None else new.last)
+        return reply
+
+    def undo(self) -> MoveReply | None:
+        """Take the last move back; returns it, or None when there is none."""
+        if not self.spec.moves:
+            return None
+        gone = self.reply(len(self.spec.moves))
+        spec = replace(self.spec, moves=self.spec.moves[:-1])
+        prior = self._before_move.pop() if self._before_move else None
+        if prior is None or prior.design != self.lab.design or prior.moves != self.lab.moves[:-1]:
+            prior = self._build(spec)
+        prior.goto(min(gone.step, prior.last))
+        self.lab, self.spec, self._visible = prior, spec, None
+        return gone
+
+    def reply(self, number: int) -> MoveReply:
+        """What move `number` of the run on screen did, and the oracle's verdict on it."""
+        step, move = self.lab.moves[number - 1]
+        events = [e for e in self.lab.events if e.move == number]
+        text = "the move did not run (its partition never ran after that step)"
+        for e in events:
+            if e.kind is EventKind.MOVE and e.name == "reply":
+                text = str(e.detail_dict().get("reply", ""))
+        return MoveReply(
+            number,
+            move.text,
+            step,
+            text,
+            self.lab.outcome.move(number),
+            events[0].step if events else None,
+            events[-1].step if events else None,
+            tuple(e.step for e in events),
+        )
 
     # -- the cursor -------------------------------------------------------------------------
     @property

@@ -10,10 +10,26 @@ from hvlab.commands.common import CORES, UsageError, catalogue_from
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from hvlab.model.scenarios.moves import AT_END, MoveError, help_text, parse
     from hvlab.session import RunSpec, SessionError, run_lab
 
     cat = catalogue_from(args)
-    spec = RunSpec(args.workload, args.attack, args.design, tuple(args.off), args.seed)
+    moves = []
+    for step, line in args.moves:
+        if line.strip().split(" ", 1)[0] == "help":
+            try:
+                print(help_text(line.strip()[4:]))
+            except MoveError as exc:
+                raise UsageError(f"--do '{line}': {exc}") from None
+            return 0
+        try:
+            parse(line)
+        except MoveError as exc:
+            raise UsageError(f"--do '{line}': {exc}") from None
+        moves.append((AT_END if step is None else step, line.strip()))
+    spec = RunSpec(
+        args.workload, args.attack, args.design, tuple(args.off), args.seed, tuple(moves)
+    )
     try:
         lab = run_lab(cat, spec)
     except SessionError as exc:
@@ -23,13 +39,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         json.dump(lab.to_json(), sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")
     else:
-        from hvlab.render import outcome_lines, trace_lines
+        from hvlab.render import move_lines, outcome_lines, trace_lines
 
         out = sys.stdout
         out.write(f"hvlab run {lab.workload}  design={design.label}  seed={lab.seed}\n")
         for line in trace_lines(lab.events):
             out.write(line + "\n")
         for line in outcome_lines(outcome):
+            out.write(line + "\n")
+        for line in move_lines(lab):
             out.write(line + "\n")
         out.write(f"digest {lab.digest}\n")
     return 1 if outcome.result == "error" else 0

@@ -109,3 +109,38 @@ def test_list_commands(capsys):
     out = run_cli(capsys, "protections")[1]
     assert out.count("\n") == 10 and "sdl-input-validation" in out and "iommu-dma-protection" in out
     assert "driver-signing" in out and "(plugin hvlab-defenses)" in out
+
+
+def test_do_a_childs_create_partition_shows_access_denied_in_json(capsys):
+    code, out, _err = run_cli(
+        capsys, "run", "boot", "--do", "A: hypercall HvCallCreatePartition", "--json"
+    )
+    doc = json.loads(out)
+    assert code == 0
+    marked = [e for e in doc["events"] if e.get("move") == 1]
+    assert any(
+        e["kind"] == "move" and e["status"] and e["status"]["name"] == "HV_STATUS_ACCESS_DENIED"
+        for e in marked
+    )
+    assert doc["outcome"]["moves"][0]["protection"] == "hypercall-only-access"
+
+
+def test_do_at_a_step_and_the_table_names_the_move_and_its_verdict(capsys):
+    code, out, _err = run_cli(capsys, "run", "boot", "--at", "700", "--do", "A: read 0x28000")
+    assert code == 0
+    assert "move 1 (A: read 0x28000): no data: the access faulted — blocked by " in out
+
+
+@pytest.mark.parametrize(
+    ("move", "needle"),
+    [("A: frobnicate", "unknown action 'frobnicate'"), ("Q: read 0", "unknown principal 'Q'")],
+)
+def test_a_bad_move_is_one_line_exit_2(capsys, move, needle):
+    code, out, err = run_cli(capsys, "run", "boot", "--do", move)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_do_help_lists_the_actions(capsys):
+    code, out, _err = run_cli(capsys, "run", "boot", "--do", "help hypercall CreatePartition")
+    assert code == 0 and "hv_input_create_partition" in out

@@ -86,6 +86,7 @@ class Outcome:
     breaches: tuple[int, ...] = ()  # steps of every breach event, in or out of a probe
     completed: bool = True
     errors: tuple[str, ...] = field(default=())
+    moves: tuple[ProbeOutcome, ...] = ()  # the learner's moves: breached, blocked or done
 
     @property
     def result(self) -> str:
@@ -110,7 +111,10 @@ class Outcome:
             "probes": [p.to_json() for p in self.probes],
             "breach_steps": list(self.breaches),
             "errors": list(self.errors),
-        }
+        } | ({"moves": [m.to_json() for m in self.moves]} if self.moves else {})
+
+    def move(self, number: int) -> ProbeOutcome | None:
+        return next((m for m in self.moves if m.name == f"move:{number}"), None)
 
 
 def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()) -> Outcome:
@@ -126,7 +130,10 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
                 scoped[ev.scope] = []
                 order.append(ev.scope)
             scoped[ev.scope].append(ev)
-    probes = tuple(_verdict(name, scoped[name]) for name in order)
+    probes = tuple(_verdict(name, scoped[name]) for name in order if not name.startswith("move:"))
+    moves = tuple(
+        _verdict(name, scoped[name], move=True) for name in order if name.startswith("move:")
+    )
     last = events[-1] if events else None
     completed = (
         last is not None
@@ -134,10 +141,10 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
         and last.name == "halt"
         and not last.detail_dict().get("unfinished")
     )
-    return Outcome(probes, tuple(breaches), completed, errors)
+    return Outcome(probes, tuple(breaches), completed, errors, moves)
 
 
-def _verdict(name: str, events: list[Event]) -> ProbeOutcome:
+def _verdict(name: str, events: list[Event], move: bool = False) -> ProbeOutcome:
     blocks = [e for e in events if e.blocked]
     blocked_by = tuple(dict.fromkeys(e.protection for e in blocks if e.protection))
     for ev in events:
@@ -163,6 +170,9 @@ def _verdict(name: str, events: list[Event]) -> ProbeOutcome:
             blocked_by=blocked_by,
             reason=first.name,
         )
+    if move:  # a move that nothing refused: done, with the last status it got
+        status = next((e.status for e in reversed(events) if e.status is not None), None)
+        return ProbeOutcome(name, "done", events[-1].step, None, status, reason=events[-1].name)
     return ProbeOutcome(
         name, "error", reason="ended with neither a breach nor a protection's decision"
     )

@@ -212,19 +212,31 @@ def execute(m: Machine, actor: Actor, op: Any) -> Any:
 
 
 def run(
-    m: Machine, actors: list[Actor], seed: int, max_ops: int = 5_000_000, plant: bool = True
+    m: Machine,
+    actors: list[Actor],
+    seed: int,
+    max_ops: int = 5_000_000,
+    plant: bool = True,
+    trail: Any = None,
 ) -> None:
     """Run every actor's program to its end (or until none can run) under a seeded scheduler.
-    `plant=False` when the machine starts from a state where the lab's canaries already are."""
+    `plant=False` when the machine starts from a state where the lab's canaries already are.
+    A `trail`, if given, records what the scheduler did (see `replay.Trail`)."""
     if plant:
         m.plant_lab_canaries()
+    if trail is not None:
+        trail.start = len(m.events)
+    _run(m, actors, random.Random(f"hvlab-scheduler:{seed}"), max_ops, trail, 0)
+
+
+def _run(m, actors, sched, max_ops, trail, ops) -> None:
     # A run builds a long list of small tuples that all stay alive: the cyclic garbage
     # collector would scan them again and again (a fifth of the engine's time on long runs).
     # Whatever garbage a run leaves is collected once it is over.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _schedule(m, actors, random.Random(f"hvlab-scheduler:{seed}"), max_ops)
+        _schedule(m, actors, sched, max_ops, trail, ops)
     finally:
         if collecting:
             gc.enable()
@@ -244,8 +256,15 @@ def run(
 CHECK_WAKE_UPS = False
 
 
-def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: int) -> None:
-    ops = 0
+def _schedule(
+    m: Machine, actors: list[Actor], sched: random.Random, max_ops: int, trail, ops: int
+) -> None:
+    if trail is not None:  # the recorder's appends, bound once
+        t_actor, t_fed, t_events = trail.actor.append, trail.fed.append, trail.events.append
+        t_drawn, t_draw, drawn = trail.drawn.append, trail.draws.append, len(trail.draws)
+        t_ops = trail.ops.append
+        index = {id(a): i for i, a in enumerate(actors)}
+        events = m.events
     data = m.store.data
     running = m.RUNNING
     executors = m.executors
@@ -267,6 +286,8 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
     for a in actors:
         a.vp_running, a.parked = None, False
         watch(a, (("pid", a.partition),))
+        if a.waiting is not None and a.waiting.keys:  # resumed while waiting
+            watch(a, a.waiting.keys)
     active: list[Actor] = []  # the actors neither done nor parked, in their order
     changed = True  # an actor was parked, unparked or finished since `active` was made
     while ops < max_ops:
@@ -316,9 +337,17 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
         else:  # random.Random.choice, written out: one less call, and fixed against its changes
             k = n.bit_length()
             r = getrandbits(k)
+            if trail is not None:
+                t_draw(k)
+                drawn += 1
             while r >= n:
                 r = getrandbits(k)
+                if trail is not None:
+                    t_draw(k)
+                    drawn += 1
             actor = ready[r]
+        if trail is not None:
+            t_actor(index[id(actor)])
         if not actor.started:
             actor.started = True
             actor.gen = actor.program(actor)
@@ -330,6 +359,11 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
         except StopIteration:
             actor.done = changed = True
             m.emit(EventKind.SCHEDULE, actor.name, "end", path=(_node(actor),))
+            if trail is not None:
+                t_fed(actor.pending)
+                t_events(len(events))
+                t_drawn(drawn)
+                t_ops(m.op)
             continue
         ops += 1
         kind = type(op)
@@ -337,14 +371,19 @@ def _schedule(m: Machine, actors: list[Actor], sched: random.Random, max_ops: in
             actor.waiting, actor.pending = op, None
             if op.keys:
                 watch(actor, op.keys)
-            continue
-        m.op += 1
-        # Do is most operations of the root's services: run it here, without the dispatch
-        if kind is Do:
-            actor.pending = op.fn(m)
         else:
-            run_op = executors.get(kind)
-            actor.pending = run_op(m, actor, op) if run_op else execute(m, actor, op)
+            m.op += 1
+            # Do is most operations of the root's services: run it here, without the dispatch
+            if kind is Do:
+                actor.pending = op.fn(m)
+            else:
+                run_op = executors.get(kind)
+                actor.pending = run_op(m, actor, op) if run_op else execute(m, actor, op)
+        if trail is not None:
+            t_fed(actor.pending)
+            t_events(len(events))
+            t_drawn(drawn)
+            t_ops(m.op)
 
 
 def _check_parked(a: Actor, m: Machine, running: int) -> bool:

@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     DEVICE = "device"  # port I/O or a sector read or written
     DRIVER = "driver"  # a request to load a driver, and the answer
     SITE = "site"  # an installed driver used a capability at a site
+    MOVE = "move"  # the learner's own move began, or got its reply
 
 
 class Phase(StrEnum):
@@ -81,7 +82,15 @@ class Event:
             "scope": self.scope,
             "op": self.op,
             "changes": [[key_label(k), jsonable(o), jsonable(n)] for k, o, n in self.changes],
-        }
+        } | ({"move": self.move} if self.move is not None else {})
+
+    @property
+    def move(self) -> int | None:
+        """The number of the learner's move this event belongs to (its scope is `move:N`)."""
+        scope = self.scope
+        if scope is not None and scope.startswith("move:"):
+            return int(scope[5:])
+        return None
 
 
 def status_json(status: IntEnum | None) -> dict[str, Any] | None:
@@ -151,6 +160,13 @@ class EventLog(Sequence[Event]):
             ev.time, ev.op, ev.actor, ev.kind, ev.name, ev.phase, ev.status, ev.protection,
             ev.path, ev.detail, ev.scope, ev.changes,
         )  # fmt: skip
+
+    def prefix(self, n: int) -> EventLog:
+        """A new log holding this one's first `n` events (shared, not copied), open for more."""
+        log = EventLog()
+        log._time, log._op = self._time[:n], self._op[:n]
+        log._shape, log._changes = self._shape[:n], self._changes[:n]
+        return log
 
     def seal(self) -> None:
         """The run is recorded: drop the tables that found equal shapes, paths and details."""
