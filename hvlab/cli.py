@@ -97,22 +97,7 @@ def build_parser() -> Parser:
     run.add_argument("--seed", type=SEED, default=0, help="scheduler and secret seed (default 0)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--attack", metavar="NAME", help="inject an attack (see 'hvlab plugins')")
-    run.add_argument(
-        "--at",
-        type=whole(-1),
-        metavar="STEP",
-        help="the moves after this run after event STEP (default: once the workload's own "
-        "programs are done)",
-    )
-    run.add_argument(
-        "--do",
-        action=MoveAction,
-        dest="moves",
-        default=[],
-        metavar="MOVE",
-        help="make a move: 'PRINCIPAL: ACTION ARGS', e.g. 'A: read 0x28000' (repeatable; "
-        "'--do help' lists the actions)",
-    )
+    add_move_options(run)
 
     matrix = sub.add_parser(
         "matrix",
@@ -144,6 +129,7 @@ def build_parser() -> Parser:
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     export.add_argument("--workload", help="trace: the workload (default: the attack's, or boot)")
     export.add_argument("--attack", metavar="NAME", help="trace: inject this attack")
+    add_move_options(export)
     export.add_argument("--seed", type=SEED, default=0, help="trace: the seed (default 0)")
     export.add_argument("--step", type=STEP, help="trace: the step to open at (default: the end)")
     export.add_argument("--lesson", default="", metavar="ID", help="trace: the lesson, if any")
@@ -228,6 +214,25 @@ def add_paths(parser, flag: str, text: str, dest: str | None = None) -> None:
         flag, **({"dest": dest} if dest else {}), action="append", default=[], metavar="PATH",
         help=text,
     )  # fmt: skip
+
+
+def add_move_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at",
+        type=whole(-1),
+        metavar="STEP",
+        help="the moves after this run after event STEP (default: once the workload's own "
+        "programs are done)",
+    )
+    parser.add_argument(
+        "--do",
+        action=MoveAction,
+        dest="moves",
+        default=[],
+        metavar="MOVE",
+        help="make a move: 'PRINCIPAL: ACTION ARGS', e.g. 'A: read 0x28000' (repeatable; "
+        "'--do help' lists the actions)",
+    )
 
 
 def add_lab_options(parser: argparse.ArgumentParser) -> None:

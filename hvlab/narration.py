@@ -22,6 +22,10 @@ def narrate(ev: Event, total: int) -> str:
         parts.append(f"Call code {d['code']:#x}, {d.get('rep_count', 0)} repetitions.")
     if ev.status is not None:
         parts.append(f"Status {status_text(ev)}.")
+    if ev.kind is EventKind.MOVE:
+        parts.append(f"Your move {d.get('move')}: {d.get('line', '')}.")
+        if d.get("reply"):
+            parts.append(f"Reply: {d['reply']}.")
     if ev.kind is EventKind.BREACH:
         parts.append(f"Breach: {d.get('canary', 'a canary')} reached {d.get('to', ev.actor)}.")
     elif ev.protection:

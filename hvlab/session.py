@@ -111,6 +111,7 @@ class MoveReply:
     first: int | None
     last: int | None
     steps: tuple[int, ...] = ()
+    answered: int | None = None  # the step of its reply event
 
     def describe(self) -> str:
         v = self.verdict
@@ -123,7 +124,7 @@ class MoveReply:
             judged = f"blocked by {v.protection}" + (f" ({status})" if status else "")
         else:
             judged = "done, nothing refused it"
-        return f"move {self.number} at step {self.step}: {self.text} — {judged}"
+        return f"move {self.number} at step {self.step} ({self.line}): {self.text} — {judged}"
 
 
 @dataclass
@@ -213,7 +214,7 @@ class Session:
         self._before_move.append(self.lab)
         self.lab, self.spec, self._visible = new, spec, None
         reply = self.reply(len(spec.moves))
-        new.goto(reply.last if reply.last is not None else new.last)
+        new.goto(reply.answered if reply.answered is not None else new.last)
         return reply
 
     def undo(self) -> MoveReply | None:
@@ -234,9 +235,10 @@ class Session:
         step, move = self.lab.moves[number - 1]
         events = [e for e in self.lab.events if e.move == number]
         text = "the move did not run (its partition never ran after that step)"
+        answered = None
         for e in events:
             if e.kind is EventKind.MOVE and e.name == "reply":
-                text = str(e.detail_dict().get("reply", ""))
+                text, answered = str(e.detail_dict().get("reply", "")), e.step
         return MoveReply(
             number,
             move.text,
@@ -246,6 +248,7 @@ class Session:
             events[0].step if events else None,
             events[-1].step if events else None,
             tuple(e.step for e in events),
+            answered,
         )
 
     # -- the cursor -------------------------------------------------------------------------

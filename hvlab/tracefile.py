@@ -20,6 +20,9 @@ over the file's fields catches any edit, and a missing or mistyped field is name
     checksum = "…"              # SHA-256 of the fields above, so an edited file is refused
     [plugins]
     hvlab-attacks = "0.1.0"
+    [[moves]]                   # the learner's moves, when there are any
+    step = 700
+    line = "A: read 0x28000"
 """
 
 from __future__ import annotations
@@ -60,14 +63,20 @@ class Moment:
     plugins: dict[str, str] = field(default_factory=dict)
     hvlab_version: str = __version__
     model_version: int = MODEL_VERSION
+    moves: tuple[tuple[int, str], ...] = ()
 
     @property
     def spec(self) -> RunSpec:
-        return RunSpec(self.workload, self.attack or None, self.design, self.off, self.seed)
+        return RunSpec(
+            self.workload, self.attack or None, self.design, self.off, self.seed, self.moves
+        )
 
     def fields(self) -> dict:
         out = asdict(self)
         out["off"] = list(self.off)
+        del out["moves"]
+        if self.moves:  # a file without moves reads as it always did
+            out["moves"] = [{"step": step, "line": line} for step, line in self.moves]
         return out
 
 
@@ -94,6 +103,7 @@ def moment_of(session, step: int | None = None, lesson: str = "", lesson_step: i
         lesson=lesson,
         lesson_step=lesson_step,
         plugins=plugin_versions(session.catalogue),
+        moves=tuple(spec.moves),
     )
 
 
@@ -141,6 +151,8 @@ def read(path: Path) -> Moment:
         if not isinstance(doc[key], kind) or (kind is int and isinstance(doc[key], bool)):
             raise TraceFileError(f"{name}: '{key}' must be {kind.__name__}")
         fields[key] = doc[key]
+    if "moves" in doc:
+        fields["moves"] = _moves(name, doc["moves"])
     summed = {k: v for k, v in fields.items() if k != "model_version"} if legacy else fields
     if doc.get("checksum") != checksum(summed):
         raise TraceFileError(f"{name}: the file was edited after it was written (checksum)")
@@ -151,7 +163,22 @@ def read(path: Path) -> Moment:
     if fields["lesson_step"] < 0 or fields["step"] < -1 or fields["events"] < 0:
         raise TraceFileError(f"{name}: step, lesson_step and events cannot be negative")
     fields["off"] = tuple(fields["off"])
+    if "moves" in fields:
+        fields["moves"] = tuple((m["step"], m["line"]) for m in fields["moves"])
     return Moment(**fields)
+
+
+def _moves(name: str, moves) -> list:
+    if not isinstance(moves, list) or not all(
+        isinstance(m, dict)
+        and set(m) == {"step", "line"}
+        and type(m["step"]) is int
+        and m["step"] >= -1
+        and isinstance(m["line"], str)
+        for m in moves
+    ):
+        raise TraceFileError(f"{name}: 'moves' must be [[moves]] tables of a step and a line")
+    return moves
 
 
 def verify(path: Path, cat: Catalogue) -> tuple[Moment, str | None]:

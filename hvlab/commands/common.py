@@ -96,3 +96,21 @@ def report_plugin_errors(cat) -> list[str]:
     for error in cat.errors:
         print(f"hvlab: {error}", file=sys.stderr)
     return list(cat.errors)
+
+
+def moves_from(args) -> tuple[tuple[int, str], ...] | None:
+    """The --at/--do moves, checked (a bad one: UsageError); None when a --do asked for help,
+    which is then printed."""
+    from hvlab.model.scenarios.moves import AT_END, MoveError, help_text, parse
+
+    moves = []
+    for step, line in args.moves:
+        try:
+            if line.strip().split(" ", 1)[0] == "help":
+                print(help_text(line.strip()[4:]))
+                return None
+            parse(line)
+        except MoveError as exc:
+            raise UsageError(f"--do '{line}': {exc}") from None
+        moves.append((AT_END if step is None else step, line.strip()))
+    return tuple(moves)

@@ -6,27 +6,16 @@ import argparse
 import json
 import sys
 
-from hvlab.commands.common import CORES, UsageError, catalogue_from
+from hvlab.commands.common import CORES, UsageError, catalogue_from, moves_from
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hvlab.model.scenarios.moves import AT_END, MoveError, help_text, parse
     from hvlab.session import RunSpec, SessionError, run_lab
 
     cat = catalogue_from(args)
-    moves = []
-    for step, line in args.moves:
-        if line.strip().split(" ", 1)[0] == "help":
-            try:
-                print(help_text(line.strip()[4:]))
-            except MoveError as exc:
-                raise UsageError(f"--do '{line}': {exc}") from None
-            return 0
-        try:
-            parse(line)
-        except MoveError as exc:
-            raise UsageError(f"--do '{line}': {exc}") from None
-        moves.append((AT_END if step is None else step, line.strip()))
+    moves = moves_from(args)
+    if moves is None:
+        return 0
     spec = RunSpec(
         args.workload, args.attack, args.design, tuple(args.off), args.seed, tuple(moves)
     )

@@ -11,6 +11,7 @@ from hvlab.commands.common import (
     catalogue_from,
     design_from,
     lessons_and_progress,
+    moves_from,
     report_plugin_errors,
     write_output,
 )
@@ -52,7 +53,10 @@ def export_trace(args: argparse.Namespace) -> int:
     if workload is None:
         attack = cat.attacks.get(args.attack) if args.attack else None
         workload = attack.workload if attack else "boot"
-    spec = RunSpec(workload, args.attack, args.design, tuple(args.off), args.seed)
+    moves = moves_from(args)
+    if moves is None:
+        return 0
+    spec = RunSpec(workload, args.attack, args.design, tuple(args.off), args.seed, moves)
     try:
         moment = tracefile.capture(
             cat, spec, args.step, lesson=args.lesson, lesson_step=args.lesson_step

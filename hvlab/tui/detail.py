@@ -76,7 +76,10 @@ def describe(ev: Event | None, total: int) -> Text | Group:
     if ev.protection and ev.kind.value != "breach":
         head.append(f"\n✗ decided by protection {ev.protection}", style="bold red")
     if ev.scope:
-        head.append(f"\nduring probe {ev.scope}", style="italic")
+        if ev.move is not None:
+            head.append(f"\npart of your move {ev.move}", style="bold magenta")
+        else:
+            head.append(f"\nduring probe {ev.scope}", style="italic")
     rows: list[tuple[Text, Text]] = []
 
     def add(*cells) -> None:  # plain strings become Text: a '[' in a key is never markup

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from hvlab.lessons.progress import Progress
 from hvlab.lessons.runner import LessonRun
 from hvlab.narration import narrate
-from hvlab.session import Session
+from hvlab.session import Session, SessionError
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
 from hvlab.tui.highlight import HEADER, highlight
@@ -61,6 +61,7 @@ class LabScreen(LessonKeys, Stepping):
     """Keys (all in the footer and on the help screen, all working whatever has focus):
     n/→ step, b/← back, j jump, e/end run to the end, home start, x next decision,
     space play/pause, +/- speed, t protections, d design, f filter, g divergence,
+    : make a move as a partition, u undo the last move,
     1-5 tabs, s screenshot, ? help, o new run, q quit."""
 
     CSS_PATH = Path(__file__).with_name("hvlab.tcss")  # absolute: subclasses live elsewhere
@@ -71,6 +72,8 @@ class LabScreen(LessonKeys, Stepping):
         Binding("pagedown", "lesson_scroll(1)", "Lesson down", show=False, priority=True),
         Binding("pageup", "lesson_scroll(-1)", "Lesson up", show=False, priority=True),
         Binding("w", "write_trace", "Share this moment", show=False, priority=True),
+        Binding("colon", "move_line", "Move", priority=True),
+        Binding("u", "undo_move", "Undo move", show=False, priority=True),
         *STEP_BINDINGS[3:],
         *(
             Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)
@@ -195,6 +198,53 @@ class LabScreen(LessonKeys, Stepping):
             self.notify(f"trace file not saved: {reason(exc)}", severity="error")
             return
         self.notify(f"saved {shown(path)}: open it anywhere with hvlab replay {path.name}")
+
+    # -- the learner's moves (the `:` line) -------------------------------------------------
+    def action_move_line(self) -> None:
+        from hvlab.tui.move_line import MoveLine
+
+        if not self.may_move():
+            return
+        self.pause("paused for a move")
+        history = self.app.__dict__.setdefault("move_history", [])
+        loaded = sorted(
+            {f"{k[1]}.driver:{k[2]}" for k in self.session.lab.state.data if k[0] == "driver"}
+        )
+        last = self.session.spec.moves[-1][1].partition(":")[0] if self.session.spec.moves else "A"
+        self.app.push_screen(MoveLine(self.submit_move, history, last, tuple(loaded)))
+
+    def submit_move(self, line: str) -> tuple[str, str]:
+        """The move line's enter: a move, `undo`, or `help [ACTION]`."""
+        from hvlab.model.scenarios.moves import MoveError, help_text
+
+        if line.split()[0] == "help":
+            try:
+                return "info", help_text(line[4:].strip())
+            except MoveError as exc:
+                return "error", str(exc)
+        if line == "undo":
+            gone = self.session.undo()
+            if gone is None:
+                return "error", "no move to take back"
+            self.moved()
+            return "made", f"took back move {gone.number} ({gone.line})"
+        try:
+            reply = self.session.do(line)
+        except SessionError as exc:
+            return "error", str(exc)
+        self.report_plugin_errors()
+        self.moved()
+        return "made", reply.describe()
+
+    def action_undo_move(self) -> None:
+        if not self.may_move():
+            return
+        gone = self.session.undo()
+        if gone is None:
+            self.notify("No move to take back: ':' makes one.")
+            return
+        self.moved()
+        self.notify(f"Took back move {gone.number} ({gone.line}).")
 
     def show_path(self, ev) -> None:
         pane = self.query_one("#path", Static)

@@ -18,6 +18,7 @@ from hvlab.tui.highlight import event_text
 
 CURSOR = Style(bgcolor="grey30", bold=True)
 DECIDED = Style(bgcolor="dark_red")
+MOVED = Style(color="black", bgcolor="magenta", bold=True)  # an event of the learner's move
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -90,6 +91,8 @@ class Timeline(ScrollView, can_focus=True):
             strip = Strip(segments, text.cell_len)
             if ev.blocked or ev.kind.value == "breach":
                 strip = Strip([Segment("!", DECIDED), *strip]).simplify()
+            elif ev.scope is not None and ev.scope.startswith("move:"):
+                strip = Strip([Segment("◆", MOVED), *strip]).simplify()
             else:
                 strip = Strip([Segment(" "), *strip])
             self._cache[key] = strip

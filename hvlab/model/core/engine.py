@@ -348,12 +348,12 @@ def _schedule(
             actor = ready[r]
         if trail is not None:
             t_actor(index[id(actor)])
+        m.scope = actor.scope
         if not actor.started:
             actor.started = True
             actor.gen = actor.program(actor)
             m.emit(EventKind.SCHEDULE, actor.name, "start", path=(_node(actor),))
         actor.waiting = None
-        m.scope = actor.scope
         try:
             op = actor.gen.send(actor.pending)
         except StopIteration:

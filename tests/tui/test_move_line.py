@@ -1,0 +1,86 @@
+"""The move line: `:` opens it, tab completes, enter makes the move and grows the timeline, a
+bad line stays for editing with one line of error, ↑ recalls, `u` undoes."""
+
+from __future__ import annotations
+
+from hvlab.model.core.events import EventKind
+from hvlab.tui.move_line import MoveInput, MoveLine
+from tests.tui.conftest import lab_app
+
+SIZE = (120, 40)
+
+
+def reply_text(app) -> str:
+    return str(app.screen.query_one("#move-reply").content)
+
+
+async def test_type_a_move_with_completion_see_the_reply_and_undo(catalogue):
+    app = lab_app(catalogue, workload="boot")
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        session.goto(700)
+        before = len(session.lab.events)
+        original = session.lab.digest
+        await pilot.press("colon")
+        await pilot.pause()
+        assert isinstance(app.screen, MoveLine)
+        field = app.screen.query_one(MoveInput)
+        assert field.value == "A: "
+        await pilot.press(*"hyp", "tab")
+        assert field.value == "A: hypercall "
+        await pilot.press(*"HvCallCreatePar", "tab")
+        assert field.value == "A: hypercall HvCallCreatePartition "
+        await pilot.press("enter")
+        await pilot.pause()
+        assert len(session.lab.events) > before  # the timeline grew
+        assert session.spec.moves == ((700, "A: hypercall HvCallCreatePartition"),)
+        assert "HV_STATUS_ACCESS_DENIED" in reply_text(app)
+        assert "blocked by hypercall-only-access" in reply_text(app)
+        ev = session.event
+        assert ev.kind is EventKind.MOVE and ev.name == "reply" and ev.move == 1
+        assert field.value == "A: "  # ready for the next move, as the same principal
+
+        await pilot.press(*"frobnicate", "enter")
+        await pilot.pause()
+        assert "unknown action 'frobnicate'" in reply_text(app)
+        assert field.value == "A: frobnicate"  # stays for editing
+        assert len(session.spec.moves) == 1
+
+        field.value = ""
+        await pilot.press("up")
+        assert field.value == "A: hypercall HvCallCreatePartition"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, MoveLine)
+
+        await pilot.press("u")
+        await pilot.pause()
+        assert session.spec.moves == ()
+        assert session.lab.digest == original
+
+
+async def test_help_and_undo_on_the_line(catalogue):
+    app = lab_app(catalogue, workload="boot")
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        session.goto(700)
+        await pilot.press("colon")
+        await pilot.pause()
+        field = app.screen.query_one(MoveInput)
+        field.value = "help hypercall MapGpaPages"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "target_gpa_base @8" in reply_text(app)
+        field.value = "undo"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "no move to take back" in reply_text(app)
+        field.value = "B: read 0x1000"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "16 bytes" in reply_text(app) and "done" in reply_text(app)
+        field.value = "undo"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "took back move 1" in reply_text(app)
+        assert session.spec.moves == ()
