@@ -32,8 +32,34 @@ def known_ids(cat: Catalogue) -> dict[str, tuple[str, ...]]:
     }
 
 
+def move_goal_met(goal: Goal, session: Session) -> bool:
+    """A move of the learner's whose events and verdict are what the goal asks, reached."""
+    lab = session.lab
+    for number in range(1, len(lab.moves) + 1):
+        verdict = lab.outcome.move(number)
+        events = [e for e in lab.events if e.move == number]
+        if verdict is None or not events or lab.cursor < events[0].step:
+            continue
+        if goal.result and verdict.result != goal.result:
+            continue
+        if goal.by and goal.by not in verdict.blocked_by:
+            continue
+        if goal.breach and (verdict.result != "breached" or verdict.canary != goal.breach):
+            continue
+        if (goal.kind or goal.status) and not any(
+            (goal.kind is None or e.kind.value == goal.kind)
+            and (goal.status is None or getattr(e.status, "label", None) == goal.status)
+            for e in events
+        ):
+            continue
+        return True
+    return False
+
+
 def goal_met(goal: Goal, session: Session) -> bool:
     lab = session.lab
+    if goal.move:
+        return move_goal_met(goal, session)
     if goal.kind:
         for ev in lab.events[: lab.cursor + 1]:
             if ev.kind.value == goal.kind and goal.crossed in ev.path:
@@ -94,7 +120,7 @@ class LessonRun:
 
     def move(self, move: str) -> None:
         """One learner move, as written in solutions: end, step [N], back [N], next-decision,
-        goto N, switch-off ID, switch-on ID, design PRESET."""
+        goto N, switch-off ID, switch-on ID, design PRESET, do PRINCIPAL: ACTION ARGS."""
         s = self.session
         verb, _, arg = move.partition(" ")
         if verb == "end":
@@ -111,6 +137,8 @@ class LessonRun:
             s.toggle(arg)
         elif verb == "design":
             s.set_preset(arg)
+        elif verb == "do":
+            s.do(arg)
 
     def goal_met(self) -> bool:
         goal = self.step.goal

@@ -17,7 +17,10 @@ hints = ["nudge", "pointer", "walkthrough", "reveal"]               # optional, 
 goal = { attack = "hv-read", result = "blocked", by = "separate-address-spaces" }
 #   or { attack = "...", result = "breached", off = ["ID"] }
 #   or { kind = "hypercall", crossed = "hypervisor" }
-solution = ["end"]                     # the moves that reach the goal (required with a goal)
+#   or { move = true, kind = "hypercall", status = "HV_STATUS_ACCESS_DENIED" }   (the learner's
+#      own move: optional kind, status, breach = "B-secret", result = "blocked", by = "ID")
+solution = ["end"]                     # the moves that reach the goal (required with a goal);
+#   "do A: read 0x28000" makes a move on the ':' line
 
 [known_bad]                            # moves that must NOT reach that step's goal
 step = 2
@@ -41,7 +44,10 @@ from hvlab.userfiles import (
 
 SCHEMA_VERSION = 1
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")  # whole ids only: fullmatch
-MOVES = ("end", "step", "back", "next-decision", "goto", "switch-off", "switch-on", "design")
+MOVES = (
+    "end", "step", "back", "next-decision", "goto", "switch-off", "switch-on", "design", "do",
+)  # fmt: skip
+MOVE_RESULTS = ("blocked", "breached", "done")
 RESULTS = ("blocked", "breached")
 WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: '²' is a digit to str.isdigit
 MAX_MOVE = 10_000_000  # more steps than any run has
@@ -75,8 +81,25 @@ class Goal:
     off: tuple[str, ...] = ()
     kind: str | None = None
     crossed: str | None = None
+    move: bool = False  # reached only by a move of the learner's own (the ':' line)
+    status: str | None = None
+    breach: str | None = None
 
     def describe(self) -> str:
+        if self.move:
+            parts = []
+            if self.kind:
+                parts.append(f"an event of kind '{self.kind}'")
+            if self.status:
+                parts.append(f"the status {self.status}")
+            if self.breach:
+                parts.append(f"the secret {self.breach}")
+            if self.result == "blocked":
+                parts.append("a refusal" + (f" by {self.by}" if self.by else ""))
+            elif self.result:
+                parts.append(f"the verdict {self.result}")
+            got = " with ".join(parts[:1]) + "".join(f", {p}" for p in parts[1:])
+            return "make a move yourself (:)" + (f" that gets {got}" if got else "")
         if self.kind:
             return f"step to an event of kind '{self.kind}' that crosses {self.crossed}"
         if self.result == "blocked":
@@ -245,8 +268,12 @@ def _step(r: TableReader, known: dict | None) -> Step:
     goal = None
     if "goal" in r.table:
         g = TableReader(r.path, r.text, r.where + "goal: ", r.get("goal", dict), r.anchor)
-        g.unknown(("attack", "result", "by", "off", "kind", "crossed"))
-        if "kind" in g.table or "crossed" in g.table:
+        g.unknown(("attack", "result", "by", "off", "kind", "crossed", "move", "status", "breach"))
+        if g.get("move", bool, default=False):
+            goal = _move_goal(g, known)
+        elif "status" in g.table or "breach" in g.table:
+            raise g.fail("status and breach belong to a goal with move = true", "goal")
+        elif "kind" in g.table or "crossed" in g.table:
             goal = Goal(
                 kind=_check_id(g, "kinds", g.get("kind", str, required=True), known),
                 crossed=_check_id(g, "nodes", g.get("crossed", str, required=True), known),
@@ -275,6 +302,27 @@ def _step(r: TableReader, known: dict | None) -> Step:
     )
 
 
+def _move_goal(g: TableReader, known: dict | None) -> Goal:
+    from hvlab.model.hypervisor.constants import HvStatus
+
+    if "attack" in g.table or "crossed" in g.table or "off" in g.table:
+        raise g.fail("a move goal takes kind, status, breach, result and by", "move")
+    status = g.get("status", str)
+    if status is not None and status not in {s.label for s in HvStatus}:
+        raise g.fail(f"unknown status '{status}' (e.g. HV_STATUS_ACCESS_DENIED)", f'"{status}"')
+    result = g.get("result", str)
+    if result is not None and result not in MOVE_RESULTS:
+        raise g.fail(f"result must be {', '.join(MOVE_RESULTS)}, not '{result}'", "result")
+    return Goal(
+        move=True,
+        kind=_opt(g, "kind", "kinds", known),
+        status=status,
+        breach=g.get("breach", str),
+        result=result,
+        by=_opt(g, "by", "protections", known),
+    )
+
+
 def _opt(r: TableReader, key: str, what: str, known: dict | None) -> str | None:
     value = r.get(key, str)
     return _check_id(r, what, value, known) if value is not None else None
@@ -300,4 +348,11 @@ def _moves(r: TableReader, key: str, known: dict | None) -> tuple[str, ...]:
             raise r.fail(f"move '{move}' needs a count from 1 to {MAX_MOVE}", move)
         elif verb in ("end", "next-decision") and arg:
             raise r.fail(f"move '{move}' takes no argument", move)
+        elif verb == "do":
+            from hvlab.model.scenarios.moves import MoveError, parse
+
+            try:
+                parse(arg)
+            except MoveError as exc:
+                raise r.fail(f"move '{move}': {exc}", move) from None
     return moves

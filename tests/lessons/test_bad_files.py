@@ -91,6 +91,31 @@ BAD = {
         None,
     ),
     "unknown-move": (GOOD.format(id="x").replace('["end"]', '["fly"]'), "unknown move 'fly'", 10),
+    "bad-do-move": (
+        GOOD.format(id="x").replace('["end"]', '["do A: frobnicate"]'),
+        "unknown action 'frobnicate'",
+        10,
+    ),
+    "status-without-move": (
+        GOOD.format(id="x").replace('by = "separate-address-spaces"', 'status = "HV_STATUS_X"'),
+        "status and breach belong to a goal with move = true",
+        9,
+    ),
+    "unknown-move-status": (
+        GOOD.format(id="x").replace(
+            'attack = "hv-read", result = "blocked", by = "separate-address-spaces"',
+            'move = true, status = "HV_STATUS_NOPE"',
+        ),
+        "unknown status 'HV_STATUS_NOPE'",
+        9,
+    ),
+    "move-goal-with-attack": (
+        GOOD.format(id="x").replace(
+            'attack = "hv-read", result', 'move = true, attack = "hv-read", result'
+        ),
+        "a move goal takes kind, status, breach, result and by",
+        9,
+    ),
     "unknown-field": (
         GOOD.format(id="x").replace('title = "Good"', 'title = "Good"\ncolour = "red"'),
         "unknown field 'colour'",
