@@ -156,6 +156,19 @@ def big_memory(partitions: int = 8, pages: int = 1024) -> dict:
     return data
 
 
+def _note_frames(app, frames: list[float]) -> None:
+    """Append the clock to `frames` as each frame is done, encoding it for a terminal first."""
+    display = app._display
+
+    def timed_display(screen, renderable):
+        if renderable is not None:
+            renderable.render_segments(app.console)
+            frames.append(time.perf_counter())
+        display(screen, renderable)
+
+    app._display = timed_display
+
+
 async def _press_times(app, key: str, presses: int, before=None) -> list[float]:
     """Seconds from a key press to the first frame drawn after it.
 
@@ -169,15 +182,7 @@ async def _press_times(app, key: str, presses: int, before=None) -> list[float]:
         if before:
             await before(pilot)
         await pilot.pause()
-        display = app._display
-
-        def timed_display(screen, renderable):
-            if renderable is not None:
-                renderable.render_segments(app.console)
-                frames.append(time.perf_counter())
-            display(screen, renderable)
-
-        app._display = timed_display
+        _note_frames(app, frames)
         for _ in range(presses):
             frames.clear()
             t0 = time.perf_counter()
@@ -229,6 +234,72 @@ def step_seconds(presses: int) -> tuple[float, float]:
     hv = asyncio.run(_press_times(BigApp(cat, session), "n", presses, memory_tab))
     bare = asyncio.run(_press_times(Counter(), "n", presses))
     return statistics.median(hv), statistics.median(bare)
+
+
+async def _move_times(app, line: str, samples: int) -> tuple[list, list, list]:
+    """Per sample: seconds from enter on the move line to the first frame drawn (the reply), to
+    the frame after the rest of the run is computed, and a step key → frame in the same lab.
+    Each move is taken back before the next, so each forks the same run."""
+    from hvlab.tui.move_line import MoveInput, MoveLine
+
+    first, complete, steps = [], [], []
+    frames: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        session = app.session
+        middle = session.lab.last // 2
+        _note_frames(app, frames)
+        for _ in range(samples):
+            session.goto(middle)
+            await pilot.press("colon")
+            await pilot.pause()
+            if not app.screen.query_one(MoveLine).is_open:
+                raise RuntimeError("':' did not open the move line")
+            app.screen.query_one(MoveInput).value = line
+            await pilot.pause()
+            frames.clear()
+            t0 = time.perf_counter()
+            await pilot.press("enter")
+            await pilot.pause()
+            while not session.lab.finished:
+                await pilot.pause()
+            await pilot.pause()
+            if len(session.spec.moves) != 1 or not frames:
+                raise RuntimeError(f"the move '{line}' was not made")
+            first.append(frames[0] - t0)
+            complete.append(frames[-1] - t0)
+            await pilot.press("escape")
+            await pilot.press("u")
+            await pilot.pause()
+            frames.clear()
+            t0 = time.perf_counter()
+            await pilot.press("n")
+            await pilot.pause()
+            if frames:
+                steps.append(frames[0] - t0)
+    return first, complete, steps
+
+
+def move_seconds(samples: int) -> dict[str, tuple[float, float, float]]:
+    """Per shipped workload, at its middle step: p95 seconds of a move → its reply's frame,
+    → the frame with the whole run, and p95 of a step key → frame in the same lab."""
+    from hvlab.model.scenarios.workloads import WORKLOADS
+    from hvlab.plugins import load_catalogue
+    from hvlab.session import RunSpec, Session
+    from hvlab.tui.app import HvlabApp
+
+    cat = load_catalogue([], echo=False)
+    out = {}
+    for name in WORKLOADS:
+        app = HvlabApp(cat, Session(RunSpec(name), cat))
+        first, complete, steps = asyncio.run(_move_times(app, "A: read 0x1000", samples))
+        out[name] = (p95(first), p95(complete), p95(steps))
+    return out
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 if __name__ == "__main__":

@@ -97,11 +97,14 @@ class Lab:
         defenses: tuple[str, ...] = (),
         moves: tuple[tuple[int, str], ...] = (),
         fork: Lab | None = None,
+        lazy: bool = False,
     ) -> None:
         """`moves` are the learner's (step, line): each runs after event `step` (see
         model.scenarios.moves). `fork`, a lab of the same run with all but the last of these
         moves, lets the run start from its record instead of from power-on: no operation up to
-        the last move's step is executed again."""
+        the last move's step is executed again. `lazy`: compute only until the last move has
+        its reply; the rest of the run when something needs it (`last`, `outcome`, `digest`,
+        going past what is computed) or on `finish()`. `events` holds what is computed so far."""
         workloads = workloads or WORKLOADS
         if workload not in workloads:
             raise UnknownWorkloadError(
@@ -116,7 +119,11 @@ class Lab:
         # `salts` vary named secrets and nothing else (the noninterference tests use it).
         self.moves = tuple((int(step), moves_.parse(line)) for step, line in moves)
         self._salts = dict(salts or {})
-        machine = Machine(self.design, seed, salts=salts)
+        self._defenses = tuple(defenses)
+        forking = fork is not None and self._can_fork(fork)
+        # a fork starts from the base's power-on state, which is this run's
+        initial = fork._machine.initial if forking else None
+        machine = Machine(self.design, seed, salts=salts, state=initial)
         machine.site_handler = site_handler
         machine.defenses = tuple(defenses)
         self._checkpoints: dict[int, dict] = {-1: machine.initial}
@@ -136,9 +143,9 @@ class Lab:
             actors.append(moves_.actor(move, number, machine, step, ahead))
         self._trail = replay.Trail()
         self.replayed = 0  # picks taken from `fork`'s record instead of executed
-        if fork is not None and self._can_fork(fork):
+        if forking:
             step = self.moves[-1][0]
-            self.replayed = replay.resume(
+            self.replayed, self._running = replay.resume(
                 machine,
                 actors,
                 seed,
@@ -149,14 +156,47 @@ class Lab:
                 before_live=lambda count: self._adopt_checkpoints(fork, count),
             )
         else:
-            engine.run(machine, actors, seed, trail=self._trail)
-        machine.checkpoint_at = -1
-        machine.stop_sharing()
+            self._running = engine.start(machine, actors, seed, trail=self._trail)
         self.events: EventLog = machine.events
-        self._store = Store(machine.store.data)  # the live store sits at the last event
-        self.cursor = len(self.events) - 1
         self._outcome: Outcome | None = None
         self._digest: str | None = None
+        self.on_finish: Callable[[], None] | None = None  # called once a lazy lab finishes
+        last_move = actors[-1] if self.moves else None
+        if lazy and last_move is not None:
+            # enough to show the last move's reply; the rest when it is asked for (`finish`)
+            self._running.advance(lambda: last_move.done)
+            if not self._running.finished:
+                self._store = Store(machine.store.data)
+                self._store.revert(machine.store.pending)  # changes no event holds yet
+                self.cursor = len(self.events) - 1
+                return
+        self._running.advance()
+        self._settle()
+
+    def _settle(self) -> None:
+        machine = self._machine
+        machine.checkpoint_at = -1
+        machine.stop_sharing()
+        self._store = Store(machine.store.data)  # the live store sits at the last event
+        self.cursor = len(self.events) - 1
+
+    @property
+    def finished(self) -> bool:
+        """False while a lazy lab has computed only the start of its run (see `finish`)."""
+        return self._running.finished
+
+    def finish(self) -> None:
+        """Compute the rest of the run; the cursor stays where it is."""
+        if self._running.finished:
+            return
+        cursor, store = self.cursor, self._store
+        self._running.advance()
+        self._machine.checkpoint_at = -1
+        self._machine.stop_sharing()
+        self._store, self.cursor = store, cursor
+        done, self.on_finish = self.on_finish, None
+        if done is not None:
+            done()
 
     def _can_fork(self, base: Lab) -> bool:
         """Is `base` this run with one move fewer, recorded? (Its plugins must be this run's:
@@ -169,7 +209,7 @@ class Lab:
             and base._salts == self._salts
             and base.attack is self.attack
             and base._every == self._every
-            and base._machine.defenses == self._machine.defenses
+            and base._defenses == self._defenses
             and base.moves == self.moves[:-1]
         )
         return same and len(base._trail) > 0
@@ -194,11 +234,17 @@ class Lab:
     # -- time travel ------------------------------------------------------------------------
     @property
     def last(self) -> int:
+        self.finish()
+        return len(self.events) - 1
+
+    @property
+    def known_last(self) -> int:
+        """The last event computed so far (`last` once the run is finished)."""
         return len(self.events) - 1
 
     def goto(self, n: int) -> int:
         """Move the cursor so that events 0..n have happened (-1: none). Returns the cursor."""
-        n = max(-1, min(n, self.last))
+        n = max(-1, min(n, self.known_last if n <= self.known_last else self.last))
         if n == self.cursor:
             return n
         base = self._checkpoint_steps[bisect_right(self._checkpoint_steps, n) - 1]
@@ -254,6 +300,7 @@ class Lab:
     # -- results ----------------------------------------------------------------------------
     @property
     def outcome(self) -> Outcome:
+        self.finish()
         if self._outcome is None:
             self._outcome = assess(self.events)
         return self._outcome
@@ -261,6 +308,7 @@ class Lab:
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the whole trace."""
+        self.finish()
         if self._digest is None:
             h = hashlib.sha256()
             for ev in self.events:
@@ -271,6 +319,8 @@ class Lab:
 
     def compare(self, other: Lab) -> Divergence | None:
         """The first step where the two runs differ, or None if they are the same."""
+        self.finish()
+        other.finish()
         differing = self.design.off ^ other.design.off
         for i in range(max(len(self.events), len(other.events))):
             a = self.events[i] if i < len(self.events) else None
@@ -280,6 +330,7 @@ class Lab:
         return None
 
     def to_json(self, *, events: bool = True) -> dict[str, Any]:
+        self.finish()
         out: dict[str, Any] = {
             "model_version": MODEL_VERSION,
             "workload": self.workload,

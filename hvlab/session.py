@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from hvlab.lab import Divergence, Lab, UnknownWorkloadError
-from hvlab.model.core.canaries import ProbeOutcome
+from hvlab.model.core.canaries import ProbeOutcome, move_verdict
 from hvlab.model.core.events import Event, EventKind
 from hvlab.model.core.protections import (
     PRESETS,
@@ -56,10 +56,11 @@ def design_for(spec: RunSpec, cat: Catalogue) -> Design:
         raise SessionError(str(exc)) from None
 
 
-def run_lab(cat: Catalogue, spec: RunSpec, fork: Lab | None = None) -> Lab:
+def run_lab(cat: Catalogue, spec: RunSpec, fork: Lab | None = None, lazy: bool = False) -> Lab:
     """Compute the run `spec` names with the catalogue's plugins, telling them it started and
     finished. The returned lab's cursor is at the last event. `fork`: this catalogue's run of
-    the same spec with one move fewer, to start from (see Lab)."""
+    the same spec with one move fewer, to start from; `lazy`: compute until the last move's
+    reply, the rest when asked (see Lab)."""
     attack = None
     if spec.attack:
         try:
@@ -90,12 +91,16 @@ def run_lab(cat: Catalogue, spec: RunSpec, fork: Lab | None = None) -> Lab:
             defenses=cat.extra_protections,
             moves=spec.moves,
             fork=fork,
+            lazy=lazy,
         )
     except UnknownWorkloadError as exc:
         raise SessionError(str(exc)) from None
     except MoveError as exc:
         raise SessionError(f"move: {exc}") from None
-    finish_run(cat, info, lab.events, lab.outcome)
+    if lab.finished:
+        finish_run(cat, info, lab.events, lab.outcome)
+    else:
+        lab.on_finish = lambda: finish_run(cat, info, lab.events, lab.outcome)
     return lab
 
 
@@ -210,11 +215,11 @@ class Session:
         except MoveError as exc:
             raise SessionError(str(exc)) from None
         spec = replace(self.spec, moves=(*self.spec.moves, (self.cursor, line.strip())))
-        new = run_lab(self.catalogue, spec, fork=self.lab)
+        new = run_lab(self.catalogue, spec, fork=self.lab, lazy=True)
         self._before_move.append(self.lab)
         self.lab, self.spec, self._visible = new, spec, None
         reply = self.reply(len(spec.moves))
-        new.goto(reply.answered if reply.answered is not None else new.last)
+        new.goto(reply.answered if reply.answered is not None else new.known_last)
         return reply
 
     def undo(self) -> MoveReply | None:
@@ -231,9 +236,12 @@ class Session:
         return gone
 
     def reply(self, number: int) -> MoveReply:
-        """What move `number` of the run on screen did, and the oracle's verdict on it."""
+        """What move `number` of the run on screen did, and the oracle's verdict on it (on the
+        events so far, while the run's end is still being computed)."""
         step, move = self.lab.moves[number - 1]
-        events = [e for e in self.lab.events if e.move == number]
+        log = self.lab.events
+        start = step + 1 if step < len(log) else 0  # a move runs after event `step`
+        events = [log[i] for i in log.in_scope(f"move:{number}", start)]
         text = "the move did not run (its partition never ran after that step)"
         answered = None
         for e in events:
@@ -244,7 +252,9 @@ class Session:
             move.text,
             step,
             text,
-            self.lab.outcome.move(number),
+            self.lab.outcome.move(number)
+            if self.lab.finished
+            else move_verdict(self.lab.events, number),
             events[0].step if events else None,
             events[-1].step if events else None,
             tuple(e.step for e in events),

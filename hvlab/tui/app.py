@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 
 from textual.app import App
 
@@ -49,8 +50,18 @@ class HvlabApp(App):
         if lesson is None and session is None and self.lessons:
             self.first_lesson = self.first_unfinished()
 
+    def collect_garbage(self) -> None:
+        gc.collect()
+
     def on_mount(self) -> None:
         self._watch_terminal()
+        # A full garbage collection scans every event of every run kept (~0.1 s once a few
+        # runs are held). Left to the allocator it lands on whatever frame is being drawn —
+        # often a move's reply. The lab runs it itself once a move's frames are out
+        # (`collect_garbage`), and every half minute in case nothing else did.
+        first, second, _full = gc.get_threshold()
+        gc.set_threshold(first, second, 1_000_000)
+        self.set_interval(30, self.collect_garbage)
         if self.progress_dir is not None and self.first_session is None:
             self.ask_name()
         else:

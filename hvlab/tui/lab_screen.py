@@ -26,6 +26,7 @@ from hvlab.tui.highlight import HEADER, highlight
 from hvlab.tui.lesson_keys import LESSON_BINDINGS, LessonKeys
 from hvlab.tui.lesson_pane import LessonPane
 from hvlab.tui.memory import AddressSpaces
+from hvlab.tui.move_line import MoveInput, MoveLine
 from hvlab.tui.plugins_pane import PluginsPane
 from hvlab.tui.protections import Protections
 from hvlab.tui.stepping import STEP_BINDINGS, Stepping
@@ -38,6 +39,11 @@ TABS = ("detail", "memory", "protections", "compare", "plugins")
 def status_line(session: Session) -> Text:
     lab = session.lab
     text = Text(no_wrap=True, overflow="ellipsis")
+    if not lab.finished:  # just after a move: the rest of the run is being computed
+        text.append(f" step {lab.cursor}/… ", style="bold reverse")
+        text.append(" computing the rest of the run… ", style="bold")
+        text.append(f" {session.spec.describe()} ")
+        return text
     text.append(f" step {lab.cursor}/{lab.last} ", style="bold reverse")
     result = lab.outcome.result
     style = {"breached": "bold white on red", "blocked": "bold black on green"}.get(result, "bold")
@@ -124,6 +130,7 @@ class LabScreen(LessonKeys, Stepping):
                     yield Lazy(PluginsPane(self.session.catalogue, id="plugins-pane"))
         if self.present is not None:
             yield Static(id="caption")
+        yield MoveLine(self.submit_move, id="move-line")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -201,8 +208,6 @@ class LabScreen(LessonKeys, Stepping):
 
     # -- the learner's moves (the `:` line) -------------------------------------------------
     def action_move_line(self) -> None:
-        from hvlab.tui.move_line import MoveLine
-
         if not self.may_move():
             return
         self.pause("paused for a move")
@@ -211,7 +216,14 @@ class LabScreen(LessonKeys, Stepping):
             {f"{k[1]}.driver:{k[2]}" for k in self.session.lab.state.data if k[0] == "driver"}
         )
         last = self.session.spec.moves[-1][1].partition(":")[0] if self.session.spec.moves else "A"
-        self.app.push_screen(MoveLine(self.submit_move, history, last, tuple(loaded)))
+        self.query_one(MoveLine).open(last, tuple(loaded), history)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """While the move line has focus, keys are for typing: the lab's bindings step aside."""
+        return not isinstance(self.focused, MoveInput)
+
+    def on_move_line_closed(self, _message: MoveLine.Closed) -> None:
+        self.query_one(Timeline).focus()
 
     def submit_move(self, line: str) -> tuple[str, str]:
         """The move line's enter: a move, `undo`, or `help [ACTION]`."""
@@ -227,6 +239,7 @@ class LabScreen(LessonKeys, Stepping):
             if gone is None:
                 return "error", "no move to take back"
             self.moved()
+            self.call_after_refresh(self.app.collect_garbage)
             return "made", f"took back move {gone.number} ({gone.line})"
         try:
             reply = self.session.do(line)
@@ -234,7 +247,23 @@ class LabScreen(LessonKeys, Stepping):
             return "error", str(exc)
         self.report_plugin_errors()
         self.moved()
+        if not self.session.lab.finished:  # the reply is on screen: now the rest of the run
+            self.call_after_refresh(self.finish_run, reply.number)
+        else:
+            self.call_after_refresh(self.app.collect_garbage)
         return "made", reply.describe()
+
+    def finish_run(self, number: int) -> None:
+        """After a move's frame: compute the rest of the run, redraw, and correct the reply if
+        events after it (in the move's name) changed the oracle's verdict."""
+        lab = self.session.lab
+        if lab.finished or number > len(lab.moves):
+            return
+        lab.finish()
+        self.report_plugin_errors()
+        self.show()
+        self.query_one(MoveLine).revise(self.session.reply(number).describe())
+        self.call_after_refresh(self.app.collect_garbage)
 
     def action_undo_move(self) -> None:
         if not self.may_move():

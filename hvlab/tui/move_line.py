@@ -3,21 +3,23 @@
 A line at the bottom of the lab, as in vim's and k9s's command line: tab completes principals,
 actions, hypercall names and field names from the model's tables, ↑/↓ walk the history, enter
 makes the move (a bad line stays for editing, with one line saying what is wrong), `undo` takes
-the last move back, `help` and `help ACTION` say what a move takes, escape closes. The lab behind
-stays on screen and is redrawn after each move.
+the last move back, `help` and `help ACTION` say what a move takes, escape closes. It is a pane
+of the lab screen, not a screen over it: the lab stays on screen and is redrawn after each move,
+and while the line has focus the lab's one-key bindings step aside (`LabScreen.check_action`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.message import Message
 from textual.widgets import Input, Static
 
-from hvlab.model.scenarios.move_language import complete
+from hvlab.model.scenarios.move_completion import complete
 
 PLACEHOLDER = "A: read 0x28000    tab completes · ↑/↓ history · help · undo · esc closes"
 
@@ -31,16 +33,16 @@ class MoveInput(Input):
         Binding("down", "history(1)", "Later", show=False),
     ]
 
-    def __init__(self, history: list[str], drivers: tuple[str, ...], **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.history, self.drivers = history, drivers
+    def __init__(self, history: list[str], **kwargs) -> None:
+        super().__init__(select_on_focus=False, **kwargs)
+        self.history, self.drivers = history, ()
         self.at = len(history)
 
     def action_complete(self) -> None:
         line, options = complete(self.value, self.drivers)
         self.value, self.cursor_position = line, len(line)
         if options:
-            self.screen.say("  ".join(options[:24]) + (" …" if len(options) > 24 else ""), "dim")
+            self.parent.say("  ".join(options[:24]) + (" …" if len(options) > 24 else ""), "dim")
 
     def action_history(self, delta: int) -> None:
         if not self.history:
@@ -50,54 +52,54 @@ class MoveInput(Input):
         self.cursor_position = len(self.value)
 
 
-class MoveLine(ModalScreen[None]):
+class MoveLine(Vertical):
     """`submit(line)` makes the move and returns (what, text): "made" (the reply), "error"
     (the line stays for editing) or "info" (help); the lab redraws itself."""
 
     DEFAULT_CSS = """
-    MoveLine { align: center bottom; background: $background 0%; }
-    MoveLine > Vertical { width: 100%; height: auto; max-height: 14; background: $surface;
-                          border-top: heavy $accent; padding: 0 1; }
-    MoveLine #move-reply { height: auto; max-height: 10; }
+    MoveLine { dock: bottom; height: 5; display: none; background: $surface;
+               border-top: heavy $accent; padding: 0 1; }
+    MoveLine.-open { display: block; }
+    MoveLine #move-reply { height: 3; }
     MoveLine MoveInput#move-input { border: none; height: 1; padding: 0 0; }
     MoveLine MoveInput#move-input:focus { border: none; }
     """
     BINDINGS = [Binding("escape", "close", "Close")]
 
-    def __init__(
-        self,
-        submit: Callable[[str], tuple[str, str]],
-        history: list[str],
-        principal: str = "A",
-        drivers: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__()
-        self.submit, self.history, self.principal = submit, history, principal
-        self.drivers = drivers
+    class Closed(Message):
+        """The learner closed the line (escape)."""
+
+    def __init__(self, submit: Callable[[str], tuple[str, str]], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.submit, self.history, self.principal = submit, [], "A"
+        self._last_reply: str | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("", id="move-reply")
-            yield MoveInput(
-                self.history,
-                self.drivers,
-                value=f"{self.principal}: ",
-                placeholder=PLACEHOLDER,
-                id="move-input",
-            )
+        yield Static("", id="move-reply")
+        yield MoveInput(self.history, placeholder=PLACEHOLDER, id="move-input")
 
-    def on_mount(self) -> None:
-        self.say("a move, as a partition: PRINCIPAL: ACTION ARGS (help lists them)", "dim")
+    @property
+    def is_open(self) -> bool:
+        return self.has_class("-open")
+
+    def open(self, principal: str, drivers: tuple[str, ...], history: list[str]) -> None:
+        """Show the line, ready for a move as `principal`."""
         field = self.query_one(MoveInput)
+        self.history = field.history = history
+        field.at, field.drivers = len(history), drivers
+        self.principal = principal
+        if not self.is_open:
+            field.value = f"{principal}: "
+            self.say("a move, as a partition: PRINCIPAL: ACTION ARGS (help lists them)", "dim")
+        self.add_class("-open")
         field.focus()
         field.cursor_position = len(field.value)
 
     def say(self, text: str, style: str = "") -> None:
-        from rich.text import Text
-
-        self.query_one("#move-reply", Static).update(Text(text, style=style))
+        self.query_one("#move-reply", Static).update(Text(text, style=style), layout=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
         line = event.value.strip()
         if not line:
             return
@@ -112,11 +114,19 @@ class MoveLine(ModalScreen[None]):
         if not self.history or self.history[-1] != line:
             self.history.append(line)
         field.at = len(self.history)
-        head = line.partition(":")[0] if ":" in line and line != "undo" else self.principal
-        self.principal = head
-        field.value = f"{head}: " if line != "undo" else field.value
+        if line != "undo":
+            self.principal = line.partition(":")[0]
+            field.value = f"{self.principal}: "
         field.cursor_position = len(field.value)
         self.say(text, "bold")
+        self._last_reply = text
+
+    def revise(self, text: str) -> None:
+        """The reply, once the rest of the run is computed (the verdict may name later events)."""
+        if self._last_reply not in (None, text):
+            self.say(text, "bold")
+        self._last_reply = text
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.remove_class("-open")
+        self.post_message(self.Closed())

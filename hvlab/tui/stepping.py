@@ -47,7 +47,7 @@ STEP_BINDINGS = [
     Binding("minus", "slower", "Slower", show=False, priority=True),
     Binding("s", "screenshot", "Screenshot", show=False, priority=True),
     Binding("o", "start_over", "New run", show=False, priority=True),
-    Binding("q", "app.quit", "Quit", priority=True),
+    Binding("q", "quit", "Quit", priority=True),
 ]
 
 
@@ -209,6 +209,9 @@ class Stepping(Screen):
         self.report_plugin_errors()
         self.show()
         self.post_message(self.DesignSwitched(protection, divergence))
+        collect = getattr(self.app, "collect_garbage", None)
+        if collect is not None:  # the replayed run's garbage, after its frame
+            self.call_after_refresh(collect)
         if divergence is None:
             self.notify("Replayed: the two runs are the same, event for event.")
         else:
@@ -266,6 +269,11 @@ class Stepping(Screen):
         from hvlab.tui.help import HelpScreen
 
         self.app.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        """q: the app's quit, as a binding of the screen (so a screen can set it aside while
+        the learner types)."""
+        await self.app.action_quit()
 
     def action_start_over(self) -> None:
         self.pause("")

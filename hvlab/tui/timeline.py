@@ -37,13 +37,15 @@ class Timeline(ScrollView, can_focus=True):
     def __init__(self, session: Session, **kwargs) -> None:
         super().__init__(**kwargs)
         self.session = session
-        self._cache: dict[tuple[int, int], Strip] = {}
+        # keyed by the event's step and shape (what a line shows): a run forked by a move shares
+        # its lines up to the fork with the run before it
+        self._cache: dict[tuple, Strip] = {}
         self._cache_cleared = True
         self._row: int | None = None
         self._shown: tuple | None = None  # the run and filter on screen
 
     def show(self, session: Session) -> None:
-        if session is not self.session or len(self._cache) > 4096:
+        if len(self._cache) > 4096:
             self._cache.clear()
             self._cache_cleared = True
         self.session = session
@@ -82,7 +84,7 @@ class Timeline(ScrollView, can_focus=True):
         if row >= len(visible):
             return Strip.blank(width, self.rich_style)
         step = visible[row]
-        key = (id(self.session.lab), step)
+        key = (step, self.session.lab.events.shape(step))
         strip = self._cache.get(key)
         if strip is None:
             ev = self.session.lab.events[step]

@@ -250,3 +250,53 @@ def test_any_move_line_is_run_or_refused_in_one_line(words, step):
         return
     lab = Lab("boot", moves=((step, line),), fork=BOOT)
     assert lab.outcome.move(1) is not None or lab.outcome.completed
+
+
+def test_a_lazy_lab_shows_the_reply_first_and_finishes_to_the_same_run():
+    base = Lab("busy")
+    step = base.last // 2
+    full = Lab("busy", moves=((step, "A: read 0x1000"),))
+    lazy = Lab("busy", moves=((step, "A: read 0x1000"),), fork=base, lazy=True)
+    assert not lazy.finished
+    assert len(lazy.events) < len(full.events)
+    mine = [e for e in lazy.events if e.kind is EventKind.MOVE and e.name == "reply"]
+    assert len(mine) == 1
+    lazy.goto(mine[-1].step)
+    here = lazy.state.digest()
+    finished = []
+    lazy.on_finish = lambda: finished.append(True)
+    assert lazy.digest == full.digest  # asking for the digest computes the rest
+    assert finished == [True] and lazy.finished
+    assert lazy.cursor == mine[-1].step and lazy.state.digest() == here
+    full.goto(mine[-1].step)
+    assert full.state.digest() == here
+    lazy.goto(lazy.last)
+    full.goto(full.last)
+    assert lazy.state.digest() == full.state.digest()
+
+
+def test_a_move_forked_from_a_lab_still_computing_equals_the_whole_run():
+    s = Session(RunSpec("busy"))
+    s.goto(s.lab.last // 3)
+    s.do("A: read 0x1000")
+    assert not s.lab.finished
+    s.goto(s.lab.known_last)  # the second move lands past what the first lab computed
+    s.do("B: hypercall HvCallGetPartitionId")
+    moves = s.spec.moves
+    assert s.lab.digest == Lab("busy", moves=moves).digest
+
+
+def test_completion_comes_from_the_models_tables():
+    from hvlab.model.scenarios.move_completion import complete
+
+    assert complete("") == ("", ["root:", "A:", "B:"])
+    assert complete("A") == ("A: ", [])
+    assert complete("A: hy") == ("A: hypercall ", [])
+    assert complete("A: hypercall HvCallMapGpa") == ("A: hypercall HvCallMapGpaPages ", [])
+    line, options = complete("A: hypercall HvCallMapGpaPages tar")
+    assert line == "A: hypercall HvCallMapGpaPages target_"
+    assert options == ["target_partition_id=", "target_gpa_base="]
+    assert "partition=" in complete("A: hypercall HvCallMapGpaPages ")[1]
+    assert complete("root: map ")[1] == ["A", "B"]
+    assert complete("root.driver:spy: re", ("root.driver:spy",))[0] == "root.driver:spy: read "
+    assert complete("A: read 0x1")[1] == []

@@ -1,5 +1,6 @@
 """The move line: `:` opens it, tab completes, enter makes the move and grows the timeline, a
-bad line stays for editing with one line of error, ↑ recalls, `u` undoes."""
+bad line stays for editing with one line of error, ↑ recalls, `u` undoes; while it has focus,
+the lab's one-key bindings step aside so every letter types."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ async def test_type_a_move_with_completion_see_the_reply_and_undo(catalogue):
         original = session.lab.digest
         await pilot.press("colon")
         await pilot.pause()
-        assert isinstance(app.screen, MoveLine)
+        line = app.screen.query_one(MoveLine)
+        assert line.is_open
         field = app.screen.query_one(MoveInput)
-        assert field.value == "A: "
+        assert app.screen.focused is field and field.value == "A: "
         await pilot.press(*"hyp", "tab")
         assert field.value == "A: hypercall "
         await pilot.press(*"HvCallCreatePar", "tab")
         assert field.value == "A: hypercall HvCallCreatePartition "
+        assert session.cursor == 700  # n, b, e, x … typed into the line, not stepped
         await pilot.press("enter")
         await pilot.pause()
         assert len(session.lab.events) > before  # the timeline grew
@@ -51,7 +54,7 @@ async def test_type_a_move_with_completion_see_the_reply_and_undo(catalogue):
         assert field.value == "A: hypercall HvCallCreatePartition"
         await pilot.press("escape")
         await pilot.pause()
-        assert not isinstance(app.screen, MoveLine)
+        assert not line.is_open and app.screen.focused is not field
 
         await pilot.press("u")
         await pilot.pause()
@@ -84,3 +87,21 @@ async def test_help_and_undo_on_the_line(catalogue):
         await pilot.pause()
         assert "took back move 1" in reply_text(app)
         assert session.spec.moves == ()
+
+
+async def test_after_a_move_on_a_long_run_the_rest_is_computed_and_the_status_says_so(catalogue):
+    app = lab_app(catalogue, workload="busy")
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        session.goto(session.lab.last // 2)
+        await pilot.press("colon")
+        await pilot.pause()
+        app.screen.query_one(MoveInput).value = "A: read 0x1000"
+        await pilot.press("enter")
+        await pilot.pause()
+        while not session.lab.finished:
+            await pilot.pause()
+        await pilot.pause()
+        status = str(app.screen.query_one("#status").content)
+        assert "computing" not in status and "1 move" in status
+        assert "done, nothing refused it" in reply_text(app)

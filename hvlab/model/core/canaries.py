@@ -144,6 +144,13 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
     return Outcome(probes, tuple(breaches), completed, errors, moves)
 
 
+def move_verdict(events, number: int) -> ProbeOutcome | None:
+    """The oracle's verdict on move `number` from the events so far (a lab still computing)."""
+    scope = f"move:{number}"
+    mine = [events[i] for i in events.in_scope(scope)]
+    return _verdict(scope, mine, move=True) if mine else None
+
+
 def _verdict(name: str, events: list[Event], move: bool = False) -> ProbeOutcome:
     blocks = [e for e in events if e.blocked]
     blocked_by = tuple(dict.fromkeys(e.protection for e in blocks if e.protection))

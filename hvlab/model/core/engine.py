@@ -1,8 +1,7 @@
 """The engine: actors run small programs of operations, interleaved deterministically.
 
-A program is a generator that yields operations (the named tuples below: immutable records,
-built once per step, so they are kept as cheap to build as Python allows; they compare as tuples
-do, so tell them apart by type) and receives each one's result. One operation is atomic and may
+A program is a generator that yields operations (the named tuples of `ops`) and receives each
+one's result. One operation is atomic and may
 produce several events (a hypercall's entry, validate, dispatch and complete; an intercept
 answered by the root). Between operations the scheduler picks the next runnable actor with a
 random generator seeded from the run's seed, so the same workload, design and seed always give
@@ -18,113 +17,33 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from hvlab.model.core.events import EventKind
+from hvlab.model.core.ops import (  # the operations, named here too: programs import them here
+    BeginProbe,
+    Call,
+    Do,
+    EndProbe,
+    InjectDriver,
+    Leak,
+    LoadDriver,
+    PlantSecret,
+    PortIo,
+    RawHypercall,
+    Read,
+    WaitUntil,
+    Write,
+    WriteMsr,
+)
+
+__all__ = [
+    "Actor", "BeginProbe", "Call", "Do", "EndProbe", "Handle", "InjectDriver", "Leak",
+    "LoadDriver", "PlantSecret", "PortIo", "RawHypercall", "Read", "Run", "WaitUntil", "Write",
+    "WriteMsr", "execute", "plugin_actor", "run", "start",
+]  # fmt: skip
 
 # The engine runs any machine that has a store, an event log, `executors` (what each operation
 # does there) and `RUNNING` (the state of a VP whose actors may run): the hypervisor's Machine.
 Machine = Any
 HYPERVISOR = "hypervisor"  # the principal the scheduler's own events are in the name of
-
-
-class Call(NamedTuple):
-    """A well-formed hypercall by the actor's partition (see `invoke.call`); `fast` passes an
-    input of up to 16 bytes in registers (RDX, R8) instead of the input page."""
-
-    code: int  # an HvCallCode
-    header: bytes = b""
-    elems: tuple[bytes, ...] = ()
-    rep_count: int | None = None
-    fast: bool = False
-
-
-class RawHypercall(NamedTuple):
-    """Any 64-bit input value and GPAs; `data`, if given, is written at `in_gpa` first."""
-
-    value: int
-    in_gpa: int = 0
-    out_gpa: int = 0
-    data: bytes | None = None
-
-
-class Read(NamedTuple):
-    gpa: int
-    size: int
-
-
-class Write(NamedTuple):
-    gpa: int
-    data: bytes
-
-
-class WriteMsr(NamedTuple):
-    msr: int
-    value: int
-
-
-class PlantSecret(NamedTuple):
-    """The actor stores a secret in its own page; the lab registers it as a canary that only
-    the actor, the root and the hypervisor may read, and marks the frame as the actor's."""
-
-    name: str
-    gpa: int
-
-
-class Do(NamedTuple):
-    """Run `fn(machine)` as one operation (the root's own stack uses this)."""
-
-    fn: Callable[[Machine], Any]
-    label: str = ""
-
-
-class WaitUntil(NamedTuple):
-    """Park the actor until `cond(machine)` holds.
-
-    The scheduler asks the condition before every operation. If `keys` are given — every store
-    key the condition reads — it asks again only after one of them was set: a waiting service
-    then costs nothing while the rest of the machine works. A condition that reads anything
-    else must not give keys."""
-
-    cond: Callable[[Machine], bool]
-    label: str = ""
-    keys: tuple = ()
-
-
-class BeginProbe(NamedTuple):
-    """Events until the matching EndProbe belong to this probe; the oracle judges each one."""
-
-    name: str
-    description: str = ""
-
-
-class EndProbe(NamedTuple):
-    pass
-
-
-class PortIo(NamedTuple):
-    """OUT `data` to `port`, or IN `size` bytes from it (string I/O when size > 4)."""
-
-    port: int
-    data: bytes | None = None
-    size: int = 1
-
-
-class Leak(NamedTuple):
-    """The lab grants the actor the frame number a named canary lives in (a stand-in for an
-    information leak, to keep attack programs short). Returns the frame, or None."""
-
-    canary: str
-
-
-class LoadDriver(NamedTuple):
-    """Ask for a driver to be loaded into `where` ("hypervisor" or "root")."""
-
-    name: str
-    where: str = "hypervisor"
-
-
-class InjectDriver(NamedTuple):
-    """Install a driver in the hypervisor through the maintenance interface, if there is one."""
-
-    name: str
 
 
 Program = Callable[["Actor"], Generator[Any, Any, None]]
@@ -211,44 +130,70 @@ def execute(m: Machine, actor: Actor, op: Any) -> Any:
     return run_op(m, actor, op)
 
 
-def run(
+def run(m: Machine, actors: list[Actor], seed: int, **options) -> None:
+    """Run every actor's program to its end (or until none can run) under a seeded scheduler;
+    the options are `start`'s."""
+    start(m, actors, seed, **options).advance()
+
+
+def start(
     m: Machine,
     actors: list[Actor],
     seed: int,
     max_ops: int = 5_000_000,
     plant: bool = True,
     trail: Any = None,
-) -> None:
-    """Run every actor's program to its end (or until none can run) under a seeded scheduler.
+) -> Run:
+    """A run, not yet under way: `advance` the returned Run to run it (all, or in parts).
     `plant=False` when the machine starts from a state where the lab's canaries already are.
     A `trail`, if given, records what the scheduler did (see `replay.Trail`)."""
     if plant:
         m.plant_lab_canaries()
     if trail is not None:
         trail.start = len(m.events)
-    _run(m, actors, random.Random(f"hvlab-scheduler:{seed}"), max_ops, trail, 0)
+    return Run(m, actors, random.Random(f"hvlab-scheduler:{seed}"), max_ops, trail, 0)
 
 
-def _run(m, actors, sched, max_ops, trail, ops) -> None:
-    # A run builds a long list of small tuples that all stay alive: the cyclic garbage
-    # collector would scan them again and again (a fifth of the engine's time on long runs).
-    # Whatever garbage a run leaves is collected once it is over.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        _schedule(m, actors, sched, max_ops, trail, ops)
-    finally:
-        if collecting:
-            gc.enable()
+class Run:
+    """A run under way. `advance()` runs it to its end, where the machine's halt event is
+    emitted; `advance(until)` stops early once `until()` holds (asked every CHUNK picks, and
+    whenever the scheduler pauses), so a caller can show the start of a run before its end."""
+
+    CHUNK = 256
+
+    def __init__(self, m: Machine, actors: list[Actor], sched, max_ops: int, trail, ops: int):
+        self.m, self.actors = m, actors
+        self._steps = _schedule(m, actors, sched, max_ops, trail, ops, self.CHUNK)
+        self.finished = False
+
+    def advance(self, until: Callable[[], bool] | None = None) -> bool:
+        """Run on; True once the run is over."""
+        if self.finished:
+            return True
+        # A run builds a long list of small tuples that all stay alive: the cyclic garbage
+        # collector would scan them again and again (a fifth of the engine's time on long
+        # runs). Whatever garbage a run leaves is collected once it is over.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for _pause in self._steps:
+                if until is not None and until():
+                    return False
+        finally:
+            if collecting:
+                gc.enable()
+        m = self.m
         m.store.watched, m.store.woken = set(), []  # no scheduler looks at them any more
-    m.scope = None
-    stuck = sorted(a.name for a in actors if not a.done and not a.daemon)
-    m.emit(
-        EventKind.SCHEDULE,
-        HYPERVISOR,
-        "halt",
-        detail={"unfinished": tuple(stuck)} if stuck else None,
-    )
+        m.scope = None
+        stuck = sorted(a.name for a in self.actors if not a.done and not a.daemon)
+        m.emit(
+            EventKind.SCHEDULE,
+            HYPERVISOR,
+            "halt",
+            detail={"unfinished": tuple(stuck)} if stuck else None,
+        )
+        self.finished = True
+        return True
 
 
 # Tests set this to look at every actor before every operation, parked or not, and to fail when
@@ -257,10 +202,11 @@ CHECK_WAKE_UPS = False
 
 
 def _schedule(
-    m: Machine, actors: list[Actor], sched: random.Random, max_ops: int, trail, ops: int
-) -> None:
+    m: Machine, actors: list[Actor], sched: random.Random, max_ops: int, trail, ops: int, chunk
+):
+    """The scheduler, as a generator that pauses (yields) every `chunk` picks."""
     if trail is not None:  # the recorder's appends, bound once
-        t_actor, t_fed, t_events = trail.actor.append, trail.fed.append, trail.events.append
+        t_actor, t_fed, t_events = trail.actor.append, trail.feeder(), trail.events.append
         t_drawn, t_draw, drawn = trail.drawn.append, trail.draws.append, len(trail.draws)
         t_ops = trail.ops.append
         index = {id(a): i for i, a in enumerate(actors)}
@@ -290,7 +236,11 @@ def _schedule(
             watch(a, a.waiting.keys)
     active: list[Actor] = []  # the actors neither done nor parked, in their order
     changed = True  # an actor was parked, unparked or finished since `active` was made
+    pause_at = ops + chunk
     while ops < max_ops:
+        if ops >= pause_at:
+            pause_at = ops + chunk
+            yield ops
         if woken:
             for key in woken:
                 for a in watchers[key].values():

@@ -194,6 +194,16 @@ class EventLog(Sequence[Event]):
         for i in range(len(self)):
             yield self._event(i)
 
+    def shape(self, i: int) -> tuple:
+        """Event i without its step, time, op and changes: equal shapes look the same."""
+        return self._shape[i]
+
+    def in_scope(self, scope: str, start: int = 0) -> list[int]:
+        """The steps from `start` on of the events in `scope` (a probe, or a move's `move:N`),
+        found without rebuilding events."""
+        shapes = self._shape
+        return [i for i in range(max(0, start), len(shapes)) if shapes[i][8] == scope]
+
     def changes(self, i: int) -> tuple[Change, ...]:
         """Event i's store changes, without rebuilding the event (time travel's hot path)."""
         return self._changes[i]

@@ -22,13 +22,15 @@ class Trail:
     made. Enough to drive the same programs to any pick again without executing one operation
     (`resume`), which is how a move forks a run part-way through."""
 
-    __slots__ = ("actor", "drawn", "draws", "events", "fed", "ops", "start")
+    __slots__ = ("actor", "drawn", "draws", "events", "fed", "ops", "seen", "start", "values")
 
     def __init__(self) -> None:
         self.actor = array("i")  # per pick: the actor's index in the run's list
-        self.fed: list = []  # per pick: what its program receives at its next pick
-        self.events = array("q")  # per pick: len(events) after it
-        self.ops = array("q")  # per pick: the machine's operation count after it
+        self.fed = array("i")  # per pick: what its program receives next, as an index in values
+        self.values: list = []  # the results fed, each once (equal results share an entry)
+        self.seen: dict = {}  # (type, result) → its index in values, for hashable results
+        self.events = array("i")  # per pick: len(events) after it
+        self.ops = array("i")  # per pick: the machine's operation count after it
         self.drawn = array("i")  # per pick: random draws made so far
         self.draws = array("b")  # every draw's bit width, in order
         self.start = 0  # the events before the first pick (the lab's canaries)
@@ -36,9 +38,33 @@ class Trail:
     def __len__(self) -> int:
         return len(self.actor)
 
+    def feeder(self) -> Callable[[object], None]:
+        """The recorder of what a program is fed: a million picks hold a few thousand distinct
+        results (a success, the same bytes read again), so each is kept once."""
+        seen, values, append = self.seen, self.values, self.fed.append
+
+        def feed(value) -> None:
+            try:
+                key = (value.__class__, value)
+                index = seen.get(key)
+            except TypeError:  # unhashable: kept as it is
+                key = index = None
+            if index is None:
+                index = len(values)
+                values.append(value)
+                if key is not None:
+                    seen[key] = index
+            append(index)
+
+        return feed
+
+    def fed_value(self, pick: int):
+        return self.values[self.fed[pick]]
+
     def prefix(self, picks: int) -> Trail:
         t = Trail()
         t.actor, t.fed, t.events = self.actor[:picks], self.fed[:picks], self.events[:picks]
+        t.values, t.seen = list(self.values), dict(self.seen)
         t.ops = self.ops[:picks]
         t.drawn = self.drawn[:picks]
         t.draws = self.draws[: self.drawn[picks - 1]] if picks else array("b")
@@ -56,14 +82,14 @@ def resume(
     trail: Trail,
     max_ops: int = 5_000_000,
     before_live: Callable[[int], None] = lambda count: None,
-) -> int:
+) -> tuple[int, engine.Run]:
     """Run as `run` would, but first take the picks of a recorded run of the same programs
-    (`recorded`, whose events are `events`) on a fresh machine, until `until(events so far)`
-    holds: each program is fed the results it got then and the store takes each pick's recorded
-    changes; no operation is executed again. Then schedule live from there. Actors after the
-    recorded run's own may be appended to `actors`; `until` must hold by the time one of them
-    would be ready. `before_live(events so far)` is called before the live part. Returns the
-    number of picks taken from the record."""
+        (`recorded`, whose events are `events`) on a fresh machine, until `until(events so far)`
+        holds: each program is fed the results it got then and the store takes each pick's recorded
+        changes; no operation is executed again. Returns (the picks taken from the record, the Run
+    that schedules live from there: `advance` it). Actors after the
+        recorded run's own may be appended to `actors`; `until` must hold by the time one of them
+        would be ready. `before_live(events so far)` is called before the live part."""
     store, changes = m.store, events.changes
     for i in range(recorded.start):
         store.apply(changes(i))
@@ -86,7 +112,7 @@ def resume(
                 actor.scope = op.name
             elif isinstance(op, EndProbe):
                 actor.scope = None
-        actor.pending = recorded.fed[picks]
+        actor.pending = recorded.values[recorded.fed[picks]]
         upto = recorded.events[picks]
         for n in range(count, upto):
             store.apply(changes(n))
@@ -101,8 +127,8 @@ def resume(
         sched.getrandbits(width)
     head = recorded.prefix(picks)
     trail.actor, trail.fed, trail.events = head.actor, head.fed, head.events
+    trail.values, trail.seen = head.values, head.seen
     trail.drawn, trail.draws, trail.start = head.drawn, head.draws, head.start
     trail.ops = head.ops
     before_live(count)
-    engine._run(m, actors, sched, max_ops, trail, ops)
-    return picks
+    return picks, engine.Run(m, actors, sched, max_ops, trail, ops)
