@@ -151,7 +151,8 @@ class Lab:
                 seed,
                 fork._trail,
                 fork.events,
-                lambda count: count > step or all(a.done or a.daemon for a in ahead),
+                step,
+                ahead,
                 self._trail,
                 before_live=lambda count: self._adopt_checkpoints(fork, count),
             )

@@ -18,14 +18,12 @@ from pygments.token import (
     Whitespace,
 )
 
+from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor.constants import HvStatus
 
 # every failing status, also without its HV_STATUS_ prefix (the TUI shortens them)
 FAILURES = "|".join(s.name for s in HvStatus if s.name != "SUCCESS")
-KINDS = (
-    "boot|hypercall|memory|msr|intercept|message|signal|policy|fault|canary|breach|probe|"
-    "schedule|vmbus|vsp|device|driver|site"
-)
+KINDS = "|".join(kind.value for kind in EventKind)  # every kind of event, from the model
 
 
 class HvlabTraceLexer(RegexLexer):

@@ -18,8 +18,9 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from hvlab.lessons.progress import Progress
 from hvlab.lessons.runner import LessonRun
+from hvlab.model.scenarios.move_language import CHILD_NAMES
 from hvlab.narration import narrate
-from hvlab.session import Session, SessionError
+from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
 from hvlab.tui.highlight import HEADER, highlight
@@ -67,7 +68,7 @@ class LabScreen(LessonKeys, Stepping):
     """Keys (all in the footer and on the help screen, all working whatever has focus):
     n/→ step, b/← back, j jump, e/end run to the end, home start, x next decision,
     space play/pause, +/- speed, t protections, d design, f filter, g divergence,
-    : make a move as a partition, u undo the last move,
+    : make a move as a partition, u undo the last move, y the event's GPA onto the move line,
     1-5 tabs, s screenshot, ? help, o new run, q quit."""
 
     CSS_PATH = Path(__file__).with_name("hvlab.tcss")  # absolute: subclasses live elsewhere
@@ -79,6 +80,7 @@ class LabScreen(LessonKeys, Stepping):
         Binding("pageup", "lesson_scroll(-1)", "Lesson up", show=False, priority=True),
         Binding("w", "write_trace", "Share this moment", show=False, priority=True),
         Binding("colon", "move_line", "Move", priority=True),
+        Binding("y", "offer_gpa", "GPA to the move line", show=False, priority=True),
         Binding("u", "undo_move", "Undo move", show=False, priority=True),
         *STEP_BINDINGS[3:],
         *(
@@ -130,7 +132,7 @@ class LabScreen(LessonKeys, Stepping):
                     yield Lazy(PluginsPane(self.session.catalogue, id="plugins-pane"))
         if self.present is not None:
             yield Static(id="caption")
-        yield MoveLine(self.submit_move, id="move-line")
+        yield MoveLine(self.make_move, id="move-line")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -218,6 +220,25 @@ class LabScreen(LessonKeys, Stepping):
         last = self.session.spec.moves[-1][1].partition(":")[0] if self.session.spec.moves else "A"
         self.query_one(MoveLine).open(last, tuple(loaded), history)
 
+    def action_offer_gpa(self) -> None:
+        """y: the guest-physical address the current event touches, onto the move line as a
+        read by the partition that touched it (edit it into a write, a map, …)."""
+        ev = self.session.event
+        detail = ev.detail_dict() if ev is not None else {}
+        gpa = detail.get("gpa")
+        if not isinstance(gpa, int):
+            self.notify("This step touches no guest-physical address: step to a memory access.")
+            return
+        self.action_move_line()
+        line = self.query_one(MoveLine)
+        if not line.is_open:
+            return
+        who = detail.get("partition")
+        who = who if who in ("root", *CHILD_NAMES) or ".driver:" in str(who) else line.principal
+        field = self.query_one(MoveInput)
+        field.value = f"{who}: read {gpa:#x}"
+        field.cursor_position = len(field.value)
+
     def check_action(self, action: str, parameters) -> bool | None:
         """While the move line has focus, keys are for typing: the lab's bindings step aside."""
         return not isinstance(self.focused, MoveInput)
@@ -225,33 +246,12 @@ class LabScreen(LessonKeys, Stepping):
     def on_move_line_closed(self, _message: MoveLine.Closed) -> None:
         self.query_one(Timeline).focus()
 
-    def submit_move(self, line: str) -> tuple[str, str]:
-        """The move line's enter: a move, `undo`, or `help [ACTION]`."""
-        from hvlab.model.scenarios.moves import MoveError, help_text
-
-        if line.split()[0] == "help":
-            try:
-                return "info", help_text(line[4:].strip())
-            except MoveError as exc:
-                return "error", str(exc)
-        if line == "undo":
-            gone = self.session.undo()
-            if gone is None:
-                return "error", "no move to take back"
-            self.moved()
-            self.call_after_refresh(self.app.collect_garbage)
-            return "made", f"took back move {gone.number} ({gone.line})"
-        try:
-            reply = self.session.do(line)
-        except SessionError as exc:
-            return "error", str(exc)
-        self.report_plugin_errors()
-        self.moved()
-        if not self.session.lab.finished:  # the reply is on screen: now the rest of the run
+    def after_move(self, reply) -> None:
+        """The reply is on screen: now the rest of the run, after this frame."""
+        if reply is not None and not self.session.lab.finished:
             self.call_after_refresh(self.finish_run, reply.number)
         else:
             self.call_after_refresh(self.app.collect_garbage)
-        return "made", reply.describe()
 
     def finish_run(self, number: int) -> None:
         """After a move's frame: compute the rest of the run, redraw, and correct the reply if
@@ -264,16 +264,6 @@ class LabScreen(LessonKeys, Stepping):
         self.show()
         self.query_one(MoveLine).revise(self.session.reply(number).describe())
         self.call_after_refresh(self.app.collect_garbage)
-
-    def action_undo_move(self) -> None:
-        if not self.may_move():
-            return
-        gone = self.session.undo()
-        if gone is None:
-            self.notify("No move to take back: ':' makes one.")
-            return
-        self.moved()
-        self.notify(f"Took back move {gone.number} ({gone.line}).")
 
     def show_path(self, ev) -> None:
         pane = self.query_one("#path", Static)

@@ -57,7 +57,7 @@ class MoveLine(Vertical):
     (the line stays for editing) or "info" (help); the lab redraws itself."""
 
     DEFAULT_CSS = """
-    MoveLine { dock: bottom; height: 5; display: none; background: $surface;
+    MoveLine { dock: bottom; height: 5; margin-bottom: 1; display: none; background: $surface;
                border-top: heavy $accent; padding: 0 1; }
     MoveLine.-open { display: block; }
     MoveLine #move-reply { height: 3; }

@@ -28,6 +28,8 @@ class NarrationScreen(LessonKeys, Stepping):
     BINDINGS = [
         *STEP_BINDINGS,
         Binding("t", "ask_toggle", "Switch protection", priority=True),
+        Binding("colon", "ask_move", "Move", priority=True),
+        Binding("u", "undo_move", "Undo move", show=False, priority=True),
         *LESSON_BINDINGS,
     ]
 
@@ -90,6 +92,27 @@ class NarrationScreen(LessonKeys, Stepping):
         else:
             self.say(narrate(ev, len(self.session.lab.events)))
         self.announce_goal()
+
+    def action_ask_move(self, value: str = "") -> None:
+        """`:` — the same move lines as the lab's; a bad one comes back for editing."""
+        from hvlab.tui.dialogs import Ask
+
+        if not self.may_move():
+            return
+        last = self.session.spec.moves[-1][1].partition(":")[0] if self.session.spec.moves else "A"
+
+        def done(answer: str | None) -> None:
+            if not answer or not answer.strip():
+                return
+            what, text = self.make_move(answer.strip())
+            for line in text.splitlines():
+                self.say(line)
+            if what == "error":
+                self.call_after_refresh(self.action_ask_move, answer.strip())
+
+        self.app.push_screen(
+            Ask("Move (PRINCIPAL: ACTION ARGS; help lists them):", value or f"{last}: "), done
+        )
 
     def action_ask_toggle(self) -> None:
         from hvlab.tui.dialogs import Ask

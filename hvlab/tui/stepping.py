@@ -196,6 +196,47 @@ class Stepping(Screen):
     def action_slower(self) -> None:
         self._set_speed(-1)
 
+    # -- the learner's moves ----------------------------------------------------------------
+    def make_move(self, line: str) -> tuple[str, str]:
+        """A line of the move line: a move, `undo`, or `help [ACTION]`. Returns (what, text):
+        "made" with the reply, "error" (nothing changed), or "info" (help)."""
+        from hvlab.model.scenarios.moves import MoveError, help_text
+
+        if line.split()[0] == "help":
+            try:
+                return "info", help_text(line[4:].strip())
+            except MoveError as exc:
+                return "error", str(exc)
+        if line == "undo":
+            gone = self.session.undo()
+            if gone is None:
+                return "error", "no move to take back"
+            self.moved()
+            self.after_move(None)
+            return "made", f"took back move {gone.number} ({gone.line})"
+        try:
+            reply = self.session.do(line)
+        except SessionError as exc:
+            return "error", str(exc)
+        self.report_plugin_errors()
+        self.moved()
+        self.after_move(reply)
+        return "made", reply.describe()
+
+    def after_move(self, reply) -> None:
+        """Called once a move (or its undo, `reply` None) is drawn."""
+        self.session.lab.finish()
+
+    def action_undo_move(self) -> None:
+        if not self.may_move():
+            return
+        gone = self.session.undo()
+        if gone is None:
+            self.notify("No move to take back: ':' makes one.")
+            return
+        self.moved()
+        self.notify(f"Took back move {gone.number} ({gone.line}).")
+
     # -- switching --------------------------------------------------------------------------
     @learner_move
     def switch(self, change, protection: str | None) -> None:

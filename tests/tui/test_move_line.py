@@ -105,3 +105,60 @@ async def test_after_a_move_on_a_long_run_the_rest_is_computed_and_the_status_sa
         status = str(app.screen.query_one("#status").content)
         assert "computing" not in status and "1 move" in status
         assert "done, nothing refused it" in reply_text(app)
+
+
+async def test_narration_mode_takes_the_same_move_lines(catalogue):
+    from hvlab.session import RunSpec, Session
+    from hvlab.tui.app import HvlabApp
+    from hvlab.tui.dialogs import Ask
+    from hvlab.tui.narration_screen import NarrationScreen
+
+    session = Session(RunSpec("boot"), catalogue)
+    app = HvlabApp(catalogue, session, narrate=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, NarrationScreen)
+        session.goto(700)
+        await pilot.press("colon")
+        await pilot.pause()
+        assert isinstance(app.screen, Ask)
+        app.screen.query_one("Input").value = "A: frobnicate"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any("unknown action 'frobnicate'" in line for line in screen.lines)
+        assert isinstance(app.screen, Ask)  # back for editing, with the line
+        assert app.screen.query_one("Input").value == "A: frobnicate"
+        app.screen.query_one("Input").value = "A: hypercall HvCallCreatePartition"
+        await pilot.press("enter")
+        await pilot.pause()
+        said = " ".join(screen.lines)
+        assert "blocked by hypercall-only-access" in said
+        assert "Your move 1: A: hypercall HvCallCreatePartition" in said
+        await pilot.press("u")
+        await pilot.pause()
+        assert session.spec.moves == ()
+
+
+async def test_y_offers_the_events_gpa_to_the_move_line(catalogue):
+    app = lab_app(catalogue, workload="boot")
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        step = next(
+            e.step
+            for e in session.lab.events
+            if e.kind is EventKind.MEMORY and e.detail_dict().get("partition") == "B"
+        )
+        session.goto(step)
+        await pilot.press("y")
+        await pilot.pause()
+        gpa = session.event.detail_dict()["gpa"]
+        field = app.screen.query_one(MoveInput)
+        assert field.value == f"B: read {gpa:#x}"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert session.spec.moves == ((step, f"B: read {gpa:#x}"),)
+        await pilot.press("escape")
+        session.goto(-1)
+        await pilot.press("y")  # nothing touched before the first event: says so, opens nothing
+        await pilot.pause()
+        assert not app.screen.query_one(MoveLine).is_open

@@ -159,7 +159,7 @@ class Run:
     emitted; `advance(until)` stops early once `until()` holds (asked every CHUNK picks, and
     whenever the scheduler pauses), so a caller can show the start of a run before its end."""
 
-    CHUNK = 256
+    CHUNK = 64
 
     def __init__(self, m: Machine, actors: list[Actor], sched, max_ops: int, trail, ops: int):
         self.m, self.actors = m, actors

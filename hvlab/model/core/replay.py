@@ -78,7 +78,8 @@ def resume(
     seed: int,
     recorded: Trail,
     events: EventLog,
-    until: Callable[[int], bool],
+    step: int,
+    ahead: list[Actor],
     trail: Trail,
     max_ops: int = 5_000_000,
     before_live: Callable[[int], None] = lambda count: None,
@@ -89,12 +90,13 @@ def resume(
         changes; no operation is executed again. Returns (the picks taken from the record, the Run
     that schedules live from there: `advance` it). Actors after the
         recorded run's own may be appended to `actors`; `until` must hold by the time one of them
-        would be ready. `before_live(events so far)` is called before the live part."""
+        would be ready before then. `before_live(events so far)` is called before the live part."""
     store, changes = m.store, events.changes
     for i in range(recorded.start):
         store.apply(changes(i))
     count, ops, picks = recorded.start, 0, 0
-    while picks < len(recorded) and not until(count):
+    over = all(a.done or a.daemon for a in ahead)  # asked again only when one finishes
+    while picks < len(recorded) and count <= step and not over:
         actor = actors[recorded.actor[picks]]
         if not actor.started:
             actor.started = True
@@ -104,6 +106,7 @@ def resume(
             op = actor.gen.send(actor.pending)
         except StopIteration:
             actor.done = True
+            over = all(a.done or a.daemon for a in ahead)
         else:
             ops += 1
             if isinstance(op, WaitUntil) and type(op) is not Do:
