@@ -43,7 +43,12 @@ class RunSpec:
         parts = [self.workload]
         if self.attack:
             parts.append(f"attack {self.attack}")
-        parts.append(f"design {self.preset}" + (f" -{'/-'.join(self.off)}" if self.off else ""))
+        if self.off:  # the full list is in the Protections tab when this line is cut
+            off = f"{len(self.off)} off: {', '.join(self.off)}"
+            base = "custom" if self.preset == "hyperv" else f"{self.preset}, {len(self.off)} more"
+            parts.append(f"design {base} ({off if self.preset == 'hyperv' else off[2:]})")
+        else:
+            parts.append(f"design {self.preset}")
         if self.moves:
             parts.append(f"{len(self.moves)} move{'s' if len(self.moves) > 1 else ''}")
         return " · ".join(parts)

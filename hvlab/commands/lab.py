@@ -51,13 +51,19 @@ def cmd_tui(args: argparse.Namespace) -> int:
     if not terminal and args.narrate:
         # a pipe, a caption file, a screen reader's log: narrate the whole run
         from hvlab.narration import narrate_all
+        from hvlab.render import outcome_lines
         from hvlab.session import RunSpec, Session
 
         session = session or Session(RunSpec(), cat)
         lab = session.lab
+        print(f"hvlab narration. Run: {session.spec.describe()}. {len(lab.events)} steps.")
         for line in narrate_all(lab.events, len(lab.events)):
             print(line)
-        print(f"Outcome: {lab.outcome.result}.")
+        # by what, at which step: the oracle's own lines, as sentences
+        said = [line.strip() for line in outcome_lines(lab.outcome)]
+        print(f"Outcome: {said[0].removeprefix('outcome: ')}." if said else "Outcome: none.")
+        for line in said[1:]:
+            print(f"{line}.")
         return 0
     present = args.present
     if session is not None:

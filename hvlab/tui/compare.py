@@ -21,8 +21,13 @@ def outcome_text(lab: Lab) -> Text:
     return Text("\n".join(lines), style=style)
 
 
-def compare_view(session: Session) -> Table | Text:
+def compare_view(session: Session, conceal: bool = False) -> Table | Text:
     old, new = session.baseline, session.lab
+    if conceal and old is not None:
+        return Text(
+            "Commit your prediction first (p): then the two runs appear here side by side.",
+            style="italic",
+        )
     if old is None:
         return Text(
             "Switch a protection (t, then enter) or the design (d): the same run replays and the "
@@ -64,5 +69,5 @@ def compare_view(session: Session) -> Table | Text:
 class Compare(Static):
     """Before and after the last switch; see `compare_view`."""
 
-    def show(self, session: Session) -> None:
-        self.update(compare_view(session))
+    def show(self, session: Session, conceal: bool = False) -> None:
+        self.update(compare_view(session, conceal))

@@ -4,6 +4,8 @@ the event carries decoded by its real layout (offset, size, field, value)."""
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from rich.console import Group
 from rich.text import Text
 from textual.geometry import Size
@@ -44,13 +46,26 @@ SHOWN_CHANGES = 48
 
 
 def value_text(value) -> str:
-    if isinstance(value, bool) or value is None:
-        return "—" if value is None else str(value)
+    """A stored value in words and hex, not as Python writes it: `root (ram)` for an owner and
+    kind, `0xa5, rwx` for a map entry, `0x10, 0x11` for frames, `yes`/`no`, `—` for absent."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, IntEnum):
+        return getattr(value, "label", value.name)
     if isinstance(value, int):
         return f"{value:#x}" if value > 9 else str(value)
     if isinstance(value, bytes):
         return value[:16].hex() + ("…" if len(value) > 16 else "")
-    text = str(value)
+    if isinstance(value, tuple | list | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
+        if len(items) == 2 and all(isinstance(v, str) for v in items):
+            text = f"{items[0]} ({items[1]})"  # an owner and a kind
+        else:
+            text = ", ".join(value_text(v) for v in items) or "none"
+    else:
+        text = str(value)
     return text if len(text) <= 60 else text[:59] + "…"
 
 

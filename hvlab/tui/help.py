@@ -12,13 +12,24 @@ from textual.widgets import Static
 
 INTRO = (
     "hvlab steps through a model of a Hyper-V style machine, one event at a time. The trace is "
-    "on the left; the architecture with the current event's path, and the tabs (detail, memory, "
-    "protections, compare, plugins) on the right. Switch a protection off and the same run "
+    "on the left with the architecture under it (the current event's path numbered on it); the "
+    "path in words and the tabs (detail, memory, protections, compare, plugins) are on the "
+    "right — at 80 columns, one above the other. Switch a protection off and the same run "
     "replays: the compare tab shows where the two runs part and which protection decided. "
+    "Press : to act yourself, as a partition: the run forks at the cursor and the model "
+    "answers your move. "
     "Every hypercall block and message is laid out as the real one (the detail tab decodes "
     "them); where the model differs from real Hyper-V, docs/model.md's table of "
     "simplifications says how and why."
 )
+
+
+# Textual's key names, as the keyboard shows them
+KEY_NAMES = {
+    "right": "→", "left": "←", "up": "↑", "down": "↓", "question_mark": "?", "equals_sign": "=",
+    "plus": "+", "minus": "-", "colon": ":", "right_square_bracket": "]",
+    "left_square_bracket": "[", "pagedown": "page down", "pageup": "page up", "space": "space",
+}  # fmt: skip
 
 
 def keys_table(bindings: list[Binding]) -> Table:
@@ -26,10 +37,7 @@ def keys_table(bindings: list[Binding]) -> Table:
     table.add_column("keys", style="bold cyan", no_wrap=True)
     table.add_column("does")
     for b in bindings:
-        keys = ", ".join(
-            {"right": "→", "left": "←", "question_mark": "?", "equals_sign": "="}.get(k, k)
-            for k in b.key.split(",")
-        )
+        keys = ", ".join(KEY_NAMES.get(k, k) for k in b.key.split(","))
         table.add_row(Text(keys), Text(b.description or b.action))
     return table
 

@@ -37,7 +37,9 @@ from hvlab.tui.topology import Topology, path_line
 TABS = ("detail", "memory", "protections", "compare", "plugins")
 
 
-def status_line(session: Session) -> Text:
+def status_line(session: Session, conceal: bool = False) -> Text:
+    """The step, how the run ends (`conceal`: not before a prediction is committed), the
+    filter and the run."""
     lab = session.lab
     text = Text(no_wrap=True, overflow="ellipsis")
     if not lab.finished:  # just after a move: the rest of the run is being computed
@@ -46,9 +48,14 @@ def status_line(session: Session) -> Text:
         text.append(f" {session.spec.describe()} ")
         return text
     text.append(f" step {lab.cursor}/{lab.last} ", style="bold reverse")
-    result = lab.outcome.result
-    style = {"breached": "bold white on red", "blocked": "bold black on green"}.get(result, "bold")
-    text.append(f" run ends: {result} ", style=style)
+    if conceal:
+        text.append(" run ends: ? (predict first: p) ", style="bold magenta")
+    else:
+        result = lab.outcome.result
+        style = {"breached": "bold white on red", "blocked": "bold black on green"}.get(
+            result, "bold"
+        )
+        text.append(f" run ends: {result} ", style=style)
     if session.filter.active:
         text.append(f" filter: {session.filter.describe()} ", style="black on yellow")
     text.append(f" {session.spec.describe()} ")
@@ -60,7 +67,13 @@ def caption(session: Session) -> Text:
     ev = session.event
     if ev is None:
         return Text("Before the first step.", style="bold")
-    style = "bold white on red" if (ev.blocked or ev.kind.value == "breach") else "bold"
+    style = (
+        "bold white on red"
+        if ev.kind.value == "breach"
+        else "bold black on green"
+        if ev.blocked  # a protection held: good news, not an alarm
+        else "bold"
+    )
     return Text(narrate(ev, len(session.lab.events)), style=style)
 
 
@@ -138,6 +151,12 @@ class LabScreen(LessonKeys, Stepping):
     def on_mount(self) -> None:
         self.set_class(self.lesson is not None, "-lesson")
         self.set_class(self.present is not None, "-present")
+        if self.present is not None and self.session.cursor < 0:
+            # a room watches the attack, not the boot before it (home goes to the start)
+            first = next((ev.step for ev in self.session.lab.events if ev.scope), None)
+            if first is not None:
+                self.session.goto(first - 1)
+                self.notify(f"Starting at step {first}, where the attack begins; home: the boot.")
         self.show()
         if self.present is not None:
             self.call_after_refresh(self.action_play)
@@ -153,8 +172,9 @@ class LabScreen(LessonKeys, Stepping):
         ev = s.event
         # fixed one-line panes: no new layout for them
         status = self.query_one("#status", Static)
-        self.draw("status", lambda: status.update(status_line(s), layout=False))
-        self.draw("timeline", lambda: self.query_one(Timeline).show(s))
+        conceal = self.prediction_pending
+        self.draw("status", lambda: status.update(status_line(s, conceal), layout=False))
+        self.draw("timeline", lambda: self.query_one(Timeline).show(s, conceal))
         topology = self.query_one(Topology)
         if topology.display:
             self.draw("topology", lambda: topology.show(ev, s.design))
@@ -175,7 +195,7 @@ class LabScreen(LessonKeys, Stepping):
         elif tab == "protections":
             self.draw("protections", lambda: self.query_one(Protections).show(s, ev))
         elif tab == "compare":
-            self.draw("compare", lambda: self.query_one(Compare).show(s))
+            self.draw("compare", lambda: self.query_one(Compare).show(s, conceal))
 
     # -- the lesson (keys in LessonKeys) -----------------------------------------------------
     def show_lesson(self) -> None:
@@ -241,7 +261,15 @@ class LabScreen(LessonKeys, Stepping):
 
     def check_action(self, action: str, parameters) -> bool | None:
         """While the move line has focus, keys are for typing: the lab's bindings step aside."""
-        return not isinstance(self.focused, MoveInput)
+        if isinstance(self.focused, MoveInput):
+            return False
+        if action == "play" and isinstance(self.focused, Protections):
+            return False  # space switches the highlighted protection there
+        return super().check_action(action, parameters)
+
+    def hint_given(self, text: str) -> None:
+        """The lesson pane shows the hint (a notification would cover dialogs and repeat it)."""
+        self.query_one("#lesson-scroll").scroll_end(animate=False)
 
     def on_move_line_closed(self, _message: MoveLine.Closed) -> None:
         self.query_one(Timeline).focus()
@@ -299,6 +327,8 @@ class LabScreen(LessonKeys, Stepping):
 
     # -- panes talking back -----------------------------------------------------------------
     def on_timeline_step_chosen(self, message: Timeline.StepChosen) -> None:
+        if not self.may_move():  # a click moves in time as a key does
+            return
         self.session.goto(message.step)
         self.moved()
 
@@ -313,7 +343,11 @@ class LabScreen(LessonKeys, Stepping):
 
     def action_protections(self) -> None:
         self.query_one(TabbedContent).active = "protections"
-        self.query_one(Protections).focus()
+        listing = self.query_one(Protections)
+        listing.focus()
+        if listing.highlighted is None and listing.option_count:
+            listing.highlighted = 0
+        self.notify("↑/↓ picks a protection; enter or space switches it and replays.", timeout=4)
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name

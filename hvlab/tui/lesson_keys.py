@@ -65,13 +65,18 @@ class LessonKeys:
             return self.lesson is not None
         return True
 
-    def may_move(self) -> bool:
-        if self.lesson is None:
-            return True
-        if (
-            self.lesson.step.predict is not None
+    @property
+    def prediction_pending(self) -> bool:
+        """A prediction this step asks for is not committed yet: until it is, nothing on screen
+        may tell what the run does after the cursor."""
+        return (
+            self.lesson is not None
+            and self.lesson.step.predict is not None
             and self.lesson.index not in self.entry().predictions
-        ):
+        )
+
+    def may_move(self) -> bool:
+        if self.prediction_pending:
             self.tell("First commit your prediction: press p.", timeout=4)
             return False
         return True
@@ -87,8 +92,8 @@ class LessonKeys:
                 return
             self.entry().predictions[index] = choice
             self.save()
-            right = "That is what the model does." if choice == predict.answer else "Watch."
-            self.tell(f"You predicted: {predict.choices[choice]}. {right}")
+            # not right or wrong yet: the run shows it, and the pane says so once it has
+            self.tell(f"You predicted: {predict.choices[choice]}. Now step and see.")
             self.lesson_updated()
 
         self.app.push_screen(Choose(predict.prompt, predict.choices), done)
@@ -101,8 +106,12 @@ class LessonKeys:
         shown = min(entry.hints.get(index, 0) + 1, len(hints))
         entry.hints[index] = shown
         self.save()
-        self.tell(f"Hint {shown} ({HINT_NAMES[shown - 1]}): {hints[shown - 1]}", timeout=10)
+        self.hint_given(f"Hint {shown} ({HINT_NAMES[shown - 1]}): {hints[shown - 1]}")
         self.lesson_updated()
+
+    def hint_given(self, text: str) -> None:
+        """A hint was given: said here; the lab shows it in the lesson pane only."""
+        self.tell(text, timeout=10)
 
     def action_lesson_step(self, delta: int) -> None:
         if self.lesson is None:

@@ -44,22 +44,29 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
     if step.predict:
         p = Text()
         chosen = entry.predictions.get(i)
+        # the answer shows once the run has shown it: the goal reached (or, on a step without
+        # one, the learner at the end of the run)
+        seen = chosen is not None and (
+            run.goal_met() if step.goal is not None else run.session.cursor >= run.session.lab.last
+        )
         p.append("Predict: ", style="bold magenta")
         p.append(step.predict.prompt + "\n")
         for n, choice in enumerate(step.predict.choices):
             mark = "●" if chosen == n else "○"
-            style = ""
-            if chosen is not None and n == step.predict.answer:
-                style = "green"
+            style = "green" if seen and n == step.predict.answer else ""
             p.append(f"  {mark} {n + 1}) {choice}\n", style=style)
         if chosen is None:
             p.append("  press p to commit your prediction; stepping waits for it\n", style="italic")
+        elif not seen:
+            p.append("  committed — now step and see what the model does\n", style="italic")
         else:
             right = chosen == step.predict.answer
+            really = step.predict.choices[step.predict.answer]
             p.append(
-                "  your prediction was right\n" if right else "  not what the model does: watch\n",
+                "  you predicted it: " if right else "  you predicted otherwise; what happened: ",
                 style="green" if right else "yellow",
             )
+            p.append(f"{really}\n", style="bold")
         parts.append(p)
     shown = entry.hints.get(i, 0)
     if step.hints:

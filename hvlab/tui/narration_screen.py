@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Log
+from textual.widgets import Footer, RichLog
 
 from hvlab.lessons.progress import Progress
 from hvlab.lessons.runner import LessonRun
@@ -24,7 +24,7 @@ def plain(markdown: str) -> str:
 class NarrationScreen(LessonKeys, Stepping):
     """The same keys as the lab (and, in a lesson, p h ] [); each move adds one line."""
 
-    DEFAULT_CSS = "NarrationScreen Log { border: none; padding: 0 1; height: 1fr; }"
+    DEFAULT_CSS = "NarrationScreen RichLog { border: none; padding: 0 1; height: 1fr; }"
     BINDINGS = [
         *STEP_BINDINGS,
         Binding("t", "ask_toggle", "Switch protection", priority=True),
@@ -46,20 +46,25 @@ class NarrationScreen(LessonKeys, Stepping):
         self.lines: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Log(id="narration", highlight=False, auto_scroll=True)
+        # lines wrap at the window's width: a sentence is never cut
+        yield RichLog(
+            id="narration", wrap=True, min_width=1, markup=False, highlight=False, auto_scroll=True
+        )
         yield Footer()
 
     def on_mount(self) -> None:
         lab = self.session.lab
+        ending = (
+            "" if self.prediction_pending else f"Outcome at the end: {lab.outcome.result}. "
+        )  # not before the learner's prediction
         self.say(
             f"hvlab narration. Run: {self.session.spec.describe()}. {len(lab.events)} steps. "
-            f"Outcome at the end: {lab.outcome.result}. Press n to step, b to go back, "
-            "question mark for help."
+            f"{ending}Press n to step, b to go back, question mark for help."
         )
         if self.lesson is not None:
             self.lesson_changed()
         self.report_plugin_errors()
-        self.query_one(Log).focus()
+        self.query_one(RichLog).focus()
 
     def tell(self, text: str, *, timeout: float = 6) -> None:
         self.say(text)
@@ -83,7 +88,9 @@ class NarrationScreen(LessonKeys, Stepping):
 
     def say(self, line: str) -> None:
         self.lines.append(line)
-        self.query_one(Log).write_line(line)
+        from rich.text import Text
+
+        self.query_one(RichLog).write(Text(line))
 
     def show(self) -> None:
         ev = self.session.event
@@ -92,6 +99,13 @@ class NarrationScreen(LessonKeys, Stepping):
         else:
             self.say(narrate(ev, len(self.session.lab.events)))
         self.announce_goal()
+
+    def action_predict(self) -> None:
+        step = self.lesson.step if self.lesson is not None else None
+        if step is not None and step.predict is not None:
+            count = len(step.predict.choices)
+            self.say(f"Predict: {step.predict.prompt} Press a number, 1 to {count}.")
+        super().action_predict()
 
     def action_ask_move(self, value: str = "") -> None:
         """`:` — the same move lines as the lab's; a bad one comes back for editing."""

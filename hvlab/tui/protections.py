@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -14,7 +15,12 @@ from hvlab.session import Session
 
 class Protections(OptionList):
     """One line per protection: on/off, the id, the principle; the one that decided the current
-    event is marked ◀. Selecting a line posts `Toggled`."""
+    event is marked ◀. Selecting a line (enter or space) posts `Toggled`."""
+
+    BINDINGS = [
+        Binding("enter", "select", "Switch it"),
+        Binding("space", "select", "Switch it", show=False),
+    ]
 
     class Toggled(Message):
         """The learner switched protection `protection`."""
@@ -45,6 +51,8 @@ class Protections(OptionList):
         self.add_options(options)
         if here is not None and here < len(options):
             self.highlighted = here
+        elif options:
+            self.highlighted = 0  # a row is always highlighted: enter switches that one
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

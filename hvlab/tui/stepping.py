@@ -110,6 +110,7 @@ class Stepping(Screen):
 
     @learner_move
     def action_next_decision(self) -> None:
+        self.pause("")  # playing on would step past the decision it lands on
         here = self.session.cursor
         if self.session.next_decision() == here:
             self.notify("No protection decides and nothing is breached after this step.")

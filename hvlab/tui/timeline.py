@@ -43,12 +43,17 @@ class Timeline(ScrollView, can_focus=True):
         self._cache_cleared = True
         self._row: int | None = None
         self._shown: tuple | None = None  # the run and filter on screen
+        self.conceal = False
 
-    def show(self, session: Session) -> None:
+    def show(self, session: Session, conceal: bool = False) -> None:
+        """`conceal`: a prediction is pending — no `!` after the cursor gives the run away."""
         if len(self._cache) > 4096:
             self._cache.clear()
             self._cache_cleared = True
         self.session = session
+        if conceal != self.conceal:
+            self.conceal, self._cache_cleared = conceal, True
+            self._cache.clear()
         visible = session.visible
         size = Size(200, len(visible))
         resized = size != self.virtual_size
@@ -91,7 +96,8 @@ class Timeline(ScrollView, can_focus=True):
             text = event_text(ev)
             segments = list(text.render(self.app.console))
             strip = Strip(segments, text.cell_len)
-            if ev.blocked or ev.kind.value == "breach":
+            decided = ev.blocked or ev.kind.value == "breach"
+            if decided and not (self.conceal and step > self.session.cursor):
                 strip = Strip([Segment("!", DECIDED), *strip]).simplify()
             elif ev.scope is not None and ev.scope.startswith("move:"):
                 strip = Strip([Segment("◆", MOVED), *strip]).simplify()
