@@ -367,10 +367,19 @@ def cli_start(repeat: int) -> Row:
 def check_command(repeat: int, smoke: bool) -> Row:
     args = ["-m", "hvlab", "check"] + (["--no-contracts"] if smoke else [])
 
+    from hvlab.lessons import bundled_dir, load_lessons
+    from hvlab.lessons.runner import known_ids
+    from hvlab.model.core.protections import known_protections
+    from hvlab.plugins import load_catalogue
+
+    cat = load_catalogue([], echo=False)
+    lessons, _errors = load_lessons([bundled_dir()], known_ids(cat))
+    designs = 2 ** len(known_protections(cat.extra_protections))
     t = interleaved({"check": python(*args), "help": python("-m", "hvlab", "--help")}, repeat)
     seconds, bare = t["check"], t["help"]
     return Row(
-        "`hvlab check`: 13 lessons (reference + known-bad) and 9 contracts × 512 designs",
+        f"`hvlab check`: {len(lessons)} lessons (reference + known-bad) and "
+        f"{len(cat.attacks)} contracts × {designs:,} designs",
         f"{seconds:.1f} s",
         f"`hvlab --help` {bare * 1e3:.0f} ms",
         seconds / bare,

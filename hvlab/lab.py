@@ -34,12 +34,14 @@ class UnknownWorkloadError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Divergence:
-    """Where two runs first differ, and the protection that made the difference."""
+    """Where two runs first behave differently — the first event that reads differently — the
+    fields that differ there, and the protection that made the difference."""
 
     step: int
     protection: str | None
     a: Event | None
     b: Event | None
+    fields: tuple[tuple[str, str, str], ...] = ()  # (field, in run a, in run b)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,7 +49,33 @@ class Divergence:
             "protection": self.protection,
             "a": self.a.to_json() if self.a else None,
             "b": self.b.to_json() if self.b else None,
+            "fields": [list(f) for f in self.fields],
         }
+
+
+SHOWN_FIELDS = ("actor", "kind", "name", "phase", "status", "protection", "path", "detail")
+
+
+def _field_text(ev: Event, name: str) -> str:
+    value = getattr(ev, name)
+    if name == "status":
+        return getattr(value, "label", "—") if value is not None else "—"
+    if name == "path":
+        return " → ".join(value) or "—"
+    if name == "detail":
+        return ", ".join(f"{k}={v}" for k, v in value) or "—"
+    return str(getattr(value, "value", value) or "—")
+
+
+def differing_fields(a: Event | None, b: Event | None) -> tuple[tuple[str, str, str], ...]:
+    if a is None or b is None:
+        return (("event", "(run ended)" if a is None else a.name, "(run ended)" if b is None
+                 else b.name),)  # fmt: skip
+    return tuple(
+        (f, _field_text(a, f), _field_text(b, f))
+        for f in SHOWN_FIELDS
+        if getattr(a, f) != getattr(b, f)
+    )
 
 
 class StateView:
@@ -319,15 +347,19 @@ class Lab:
         return self._digest
 
     def compare(self, other: Lab) -> Divergence | None:
-        """The first step where the two runs differ, or None if they are the same."""
+        """The first step where the two runs behave differently — an event that reads
+        differently (who, what, status, decision, path, detail); a difference in time or in
+        state alone shows at a later event — or None if they read the same throughout."""
         self.finish()
         other.finish()
         differing = self.design.off ^ other.design.off
-        for i in range(max(len(self.events), len(other.events))):
-            a = self.events[i] if i < len(self.events) else None
-            b = other.events[i] if i < len(other.events) else None
-            if a != b:
-                return Divergence(i, _decider(a, b, differing), a, b)
+        mine, theirs = self.events, other.events
+        for i in range(max(len(mine), len(theirs))):
+            if i < len(mine) and i < len(theirs) and mine.shape(i) == theirs.shape(i):
+                continue
+            a = mine[i] if i < len(mine) else None
+            b = theirs[i] if i < len(theirs) else None
+            return Divergence(i, _decider(a, b, differing), a, b, differing_fields(a, b))
         return None
 
     def to_json(self, *, events: bool = True) -> dict[str, Any]:

@@ -49,7 +49,13 @@ def compare_view(session: Session, conceal: bool = False) -> Table | Text:
         )
     else:
         decided = f", decided by {div.protection}" if div.protection else ""
-        table.title = Text(f"the runs part at step {div.step}{decided} (g: go there)", style="bold")
+        title = Text(f"the runs part at step {div.step}{decided} (g: go there)", style="bold")
+        for name, before, after in div.fields[:3]:  # what reads differently there
+            title.append(f"\n{name}: ", style="bold")
+            title.append(before[:40], style="")
+            title.append("  →  ", style="dim")
+            title.append(after[:40], style="bold yellow")
+        table.title = title
         for i in range(max(0, div.step - AROUND), div.step + AFTER):
             cells = []
             for lab in (old, new):

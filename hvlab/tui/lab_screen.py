@@ -176,8 +176,16 @@ class LabScreen(LessonKeys, Stepping):
         self.draw("status", lambda: status.update(status_line(s, conceal), layout=False))
         self.draw("timeline", lambda: self.query_one(Timeline).show(s, conceal))
         topology = self.query_one(Topology)
+        topology.compact = self.has_class("-narrow") or self.has_class("-short")
         if topology.display:
-            self.draw("topology", lambda: topology.show(ev, s.design))
+            drivers = self.loaded_drivers()
+            if self.playing:  # the hop moves along the path within the step's time
+                self.draw(
+                    "topology",
+                    lambda: topology.reveal(ev, s.design, drivers, self.interval() * 0.8),
+                )
+            else:
+                self.draw("topology", lambda: topology.show(ev, s.design, drivers))
         self.draw("path", lambda: self.show_path(ev))
         if self.lesson is not None:
             self.draw("lesson", self.show_lesson)
@@ -299,6 +307,10 @@ class LabScreen(LessonKeys, Stepping):
         lines = (text.cell_len // max(1, pane.size.width - 2)) + 1 if pane.size.width else 0
         pane.update(text, layout=lines != self._path_lines)
         self._path_lines = lines
+
+    def loaded_drivers(self) -> tuple[tuple[str, str], ...]:
+        """(where, name) of each driver loaded at the cursor: the diagram draws them in place."""
+        return tuple(sorted((k[1], k[2]) for k in self.session.lab.state.data if k[0] == "driver"))
 
     def memory_key(self):
         """Names the memory layout at the cursor: the last step that changed frames or maps."""

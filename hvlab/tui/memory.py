@@ -1,6 +1,9 @@
 """Address spaces: each guest's GPA→SPA map, the machine's physical frames by owner, then the
 root's map — one cell per page. Every owner has a colour *and* a letter; the frame the current
-event touches is ◆, a refused access ✗: readable without colour.
+event touches is ◆, a refused access ✗: readable without colour. Whole rows of one owner are
+drawn as one line (`r ×800`), so the frames that matter fit on a small screen; a mark inside
+such a run is named on its line. The first line says where the touched page leads:
+`A GPA 0x28 → SPA 0x0d8 (B)`.
 
 Drawn line by line (only the rows on screen), and the owner grids are rebuilt only when the
 memory layout changed: most steps only move the ◆.
@@ -115,6 +118,33 @@ def marks(pic: Picture, ev: Event | None) -> dict[tuple[int | None, int], tuple[
     return out
 
 
+def arrow(pic: Picture, ev: Event | None) -> str | None:
+    """`A GPA page 0x28 → SPA frame 0x0d8 (B)`: where the page the event touches leads."""
+    if ev is None:
+        return None
+    d = ev.detail_dict()
+    name = partition_of(ev)
+    pid = pic.by_name.get(name)
+    if not isinstance(d.get("gpa"), int) or pid is None:
+        frames = [f for f in d.get("frames") or () if isinstance(f, int)]
+        if not frames:
+            return None
+        physical = next(g for g in pic.grids if g.partition is None)
+        owners = ", ".join(
+            f"SPA frame {f:#05x} ({physical.cells[f] if f < len(physical.cells) else '?'})"
+            for f in frames[:3]
+        )
+        return f"{ev.actor}: {owners}"
+    page = d["gpa"] // PAGE_SIZE
+    frame = pic.slat.get(pid, {}).get(page)
+    if frame is None and name == "root" and page < pic.frames:
+        frame = page  # the root's identity map
+    if frame is None:
+        return f"{name} GPA page {page:#x} → unmapped (no frame behind it)"
+    owner = next((g.cells[frame] for g in pic.grids if g.partition is None), None)
+    return f"{name} GPA page {page:#x} → SPA frame {frame:#05x} ({owner or 'free'})"
+
+
 def per_row_for(width: int) -> int:
     return next((n for n in (64, 32, 16) if n + 6 <= width), 8)
 
@@ -132,6 +162,7 @@ class AddressSpaces(ScrollView, can_focus=True):
         self._rows: list[tuple] = []  # ("text", str, style) or ("cells", grid index, start)
         self._width = 0
         self._styles: dict[str, Style] = {}
+        self._arrow: str | None = None
 
     def show(self, data: Mapping, ev: Event | None, width: int, key: Hashable = None) -> None:
         """`key` names the memory layout: the same key means the same owners (None: unknown,
@@ -141,6 +172,7 @@ class AddressSpaces(ScrollView, can_focus=True):
             self._key = key
             self._width = 0
         self._marks = marks(self._picture, ev)
+        self._arrow = arrow(self._picture, ev)
         if width != self._width:
             self._width = width
             self._rows = self._layout(per_row_for(width))
@@ -149,12 +181,37 @@ class AddressSpaces(ScrollView, can_focus=True):
         self.refresh()
 
     def _layout(self, per_row: int) -> list[tuple]:
+        """The rows: the legend, where the touched page leads, then each grid — its title, its
+        rows of cells, and each stretch of two or more rows of one owner as one `run` row. The
+        layout depends on the owners only, not on the marks (a step moves no row)."""
         pic = self._picture
-        rows: list[tuple] = [("legend",), ("legend2",)]
+        rows: list[tuple] = [("legend",), ("legend2",), ("arrow",)]
         for i, grid in enumerate(pic.grids):
             rows.append(("text", grid.title, "bold"))
-            rows += [("cells", i, start, per_row) for start in range(0, len(grid.cells), per_row)]
+            cells, run = grid.cells, None  # run: [start, end, owner]
+            for start in range(0, len(cells), per_row):
+                chunk = cells[start : start + per_row]
+                uniform = len(chunk) == per_row and len(set(chunk)) == 1
+                if uniform and run is not None and run[2] == chunk[0] and run[1] == start:
+                    run[1] = start + per_row
+                    continue
+                if run is not None:
+                    rows += self._run_rows(i, run, per_row)
+                    run = None
+                if uniform:
+                    run = [start, start + per_row, chunk[0]]
+                else:
+                    rows.append(("cells", i, start, per_row))
+            if run is not None:
+                rows += self._run_rows(i, run, per_row)
         return rows
+
+    @staticmethod
+    def _run_rows(grid: int, run: list, per_row: int) -> list[tuple]:
+        start, end, _owner = run
+        if end - start <= per_row:  # one row: as it is
+            return [("cells", grid, start, per_row)]
+        return [("run", grid, start, end)]
 
     def _reveal(self) -> None:
         """Scroll so that the first marked cell is on screen."""
@@ -162,11 +219,11 @@ class AddressSpaces(ScrollView, can_focus=True):
             return
         pic = self._picture
         for y, row in enumerate(self._rows):
-            if row[0] != "cells":
+            if row[0] not in ("cells", "run"):
                 continue
-            _, gi, start, per_row = row
+            _, gi, start, span = row if row[0] == "cells" else (*row[:3], row[3] - row[2])
             pid = pic.grids[gi].partition
-            if any((pid, c) in self._marks for c in range(start, start + per_row)):
+            if any((pid, c) in self._marks for c in range(start, start + span)):
                 top = int(self.scroll_offset.y)
                 if not top <= y < top + self.size.height:
                     self.scroll_to(y=max(0, y - 2), animate=False, immediate=True)
@@ -194,8 +251,26 @@ class AddressSpaces(ScrollView, can_focus=True):
             segments = [Segment("       "), Segment("· unmapped  ", self.style("dim"))]
             for (symbol, spec), what in ((TOUCHED, " touched  "), (REFUSED, " refused")):
                 segments += [Segment(symbol, self.style(spec)), Segment(what)]
+        elif row[0] == "arrow":
+            text = self._arrow or "(this step touches no guest page)"
+            segments = [Segment("touched ", self.style("bold")), Segment(text)]
         elif row[0] == "text":
             segments = [Segment(row[1], self.style(row[2]))]
+        elif row[0] == "run":
+            _, gi, start, end = row
+            grid = pic.grids[gi]
+            symbol, spec = owner_style(grid.cells[start], pic.children)
+            owner = grid.cells[start] or "unmapped"
+            segments = [
+                Segment(f"{start:#05x} ", self.style("dim")),
+                Segment(f"{symbol} ×{end - start}", self.style(spec)),
+                Segment(f" {owner}, {start:#x}–{end - 1:#x}", self.style("dim")),
+            ]
+            for i in range(start, end):  # a mark inside the run, named on its line
+                mark = self._marks.get((grid.partition, i))
+                if mark is not None:
+                    segments += [Segment("  "), Segment(mark[0], self.style(mark[1]))]
+                    segments.append(Segment(f" {i:#05x}"))
         else:
             _, gi, start, per_row = row
             grid = pic.grids[gi]

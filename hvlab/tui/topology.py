@@ -1,4 +1,4 @@
-"""The architecture by layer, with the current event's path numbered along its nodes."""
+"""The architecture diagram pane, and the path line: the current event's path in words."""
 
 from __future__ import annotations
 
@@ -8,34 +8,7 @@ from textual.widgets import Static
 from hvlab.model.core import topology
 from hvlab.model.core.events import Event
 from hvlab.model.core.protections import Design
-
-ROWS = (
-    ("hypervisor", lambda n: n.layer == "hypervisor"),
-    ("root kernel", lambda n: n.layer == "root-kernel"),
-    ("root user", lambda n: n.layer == "root-user"),
-)
-ON_PATH = "bold black on bright_cyan"
-BLOCKED = "bold white on red"
-IDLE = "dim"
-
-
-ABBREVIATIONS = {"storage-channel": "stor-chan", "net-channel": "net-chan"}
-
-
-def short(node_id: str) -> str:
-    name = node_id.split(".", 1)[-1] if "." in node_id else node_id
-    return ABBREVIATIONS.get(name, name)
-
-
-def on_map(node_id: str, known: set[str]) -> str | None:
-    """The drawn node an actor or path element stands for (`root` is the root kernel)."""
-    if node_id in known:
-        return node_id
-    head = node_id.split(".", 1)[0]
-    for guess in (f"{head}.kernel", head):
-        if guess in known:
-            return guess
-    return None
+from hvlab.tui.diagram import BLOCKED, on_map
 
 
 def path_line(ev: Event | None, design: Design) -> Text:
@@ -65,36 +38,57 @@ def path_line(ev: Event | None, design: Design) -> Text:
 
 
 class Topology(Static):
-    """Components by layer (hypervisor, root kernel, root user, each child, hardware). Nodes on
-    the current event's path are numbered in order; a refused crossing ends on a red ✗ node."""
+    """The architecture diagram (see `diagram`), with the current event's path drawn on it.
+    While the lab plays, `reveal` draws the path hop by hop within a step's time."""
 
     DEFAULT_CSS = "Topology { height: auto; padding: 0 1; border-top: hkey $panel-lighten-2; }"
 
-    def show(self, ev: Event | None, design: Design) -> None:
-        topo = topology.build(design)
-        known = {n.id for n in topo.nodes}
-        order: dict[str, int] = {}
-        for node in ev.path if ev else ():
-            drawn = on_map(node, known)
-            if drawn and drawn not in order:
-                order[drawn] = len(order) + 1
-        last = on_map(ev.path[-1], known) if ev and ev.path else None
-        children = sorted({n.boundary for n in topo.nodes if n.layer == "child"})
-        rows = [*ROWS]
-        rows += [(f"child {c}", lambda n, c=c: n.boundary == c) for c in children]
-        rows.append(("hardware", lambda n: n.layer == "hardware"))
-        out = Text()
-        for label, wanted in rows:
-            out.append(f"{label:<12}", style="bold")
-            for node in (n for n in topo.nodes if wanted(n)):
-                name = short(node.id)
-                if node.id in order:
-                    style = BLOCKED if (ev and ev.blocked and node.id == last) else ON_PATH
-                    mark = "✗" if style == BLOCKED else str(order[node.id])
-                    out.append(f"{mark}:{name}", style=style)
-                else:
-                    out.append(f" {name}", style=IDLE)
-                out.append(" ")
-            out.append("\n")
-        out.rstrip()
-        self.update(out, layout=False)  # the same rows every step
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._drawn: tuple | None = None
+        self._height = 0
+        self.compact = False  # a few lines, for a small terminal
+        self._timer = None
+
+    def show(
+        self,
+        ev: Event | None,
+        design: Design,
+        drivers: tuple[tuple[str, str], ...] = (),
+        hops: int | None = None,
+    ) -> None:
+        from hvlab.tui.diagram import draw, draw_compact
+
+        width = max(40, self.size.width) if self.size.width else 78
+        key = (ev, design, drivers, hops, width, self.compact)
+        if key == self._drawn:
+            return
+        lines = (draw_compact if self.compact else draw)(ev, design, width, drivers, hops)
+        if self.compact:
+            rows = len(lines.wrap(self.app.console, width))
+        else:
+            rows = lines.plain.count("\n") + 1
+        self._drawn, self._height = key, rows
+        # the same boxes every step: a layout only when the laid-out height is not theirs
+        self.update(lines, layout=self.size.height != rows)
+
+    def reveal(self, ev: Event | None, design: Design, drivers, seconds: float) -> None:
+        """Draw the path one hop at a time over `seconds` (the player's step)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        hops = len(ev.path) if ev is not None else 0
+        if hops < 2:
+            self.show(ev, design, drivers)
+            return
+        shown = [1]
+        self.show(ev, design, drivers, 1)
+
+        def more() -> None:
+            shown[0] += 1
+            self.show(ev, design, drivers, shown[0] if shown[0] < hops else None)
+            if shown[0] >= hops and self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+
+        self._timer = self.set_interval(max(0.02, seconds / hops), more)

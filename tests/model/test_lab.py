@@ -94,7 +94,9 @@ def test_compare_names_the_protection_that_decided():
         other = Lab("memory-probe", Design.build("hyperv", [off]))
         div = on.compare(other)
         assert div is not None and div.protection == off, (off, div)
-        assert on.events[: div.step] == other.events[: div.step]
+        # up to there the runs read the same; there, some field a learner sees differs
+        assert all(on.events.shape(i) == other.events.shape(i) for i in range(div.step))
+        assert div.fields and all(a != b for _f, a, b in div.fields)
 
 
 def test_checkpoints_are_bounded_by_the_interval():

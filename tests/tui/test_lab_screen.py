@@ -246,7 +246,9 @@ async def test_layouts_at_the_smallest_and_a_large_terminal(catalogue, size):
         screen = app.screen
         narrow = size[0] < 110
         assert screen.has_class("-narrow") is narrow
-        assert screen.query_one(Topology).display is not narrow
+        diagram = screen.query_one(Topology)
+        assert diagram.display and diagram.compact is narrow  # a small terminal: compact form
+        assert "hypervisor" in rendered(diagram)
         assert screen.query_one(Timeline).size.height >= 5
         # the path stays readable even where the topology is hidden
         assert "blocked by" in rendered(screen.query_one("#path"))

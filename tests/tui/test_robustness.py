@@ -20,7 +20,7 @@ def hvlab_lab_started(info):
 
 
 async def test_a_pane_that_raises_is_reported_and_stepping_goes_on(catalogue, monkeypatch):
-    def broken(self, ev, design):
+    def broken(self, *_args):
         raise ValueError("cannot draw this")
 
     monkeypatch.setattr(Topology, "show", broken)

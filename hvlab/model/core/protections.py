@@ -123,7 +123,7 @@ class Design:
         for name, off in PRESETS.items():
             if off == self.off:
                 return name
-        return "off: " + ", ".join(sorted(self.off))
+        return f"custom ({len(self.off)} off: {', '.join(sorted(self.off))})"
 
     def to_json(self) -> dict:
         return {"name": self.label, "off": sorted(self.off)}

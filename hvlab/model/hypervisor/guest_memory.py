@@ -211,13 +211,17 @@ class GuestMemory:
             self.check_write(on_behalf, frames, actor, {"spa": spa})
         return value
 
-    def check_read(self, principal: str, value: bytes, actor: str, where: dict) -> None:
+    def check_read(
+        self, principal: str, value: bytes, actor: str, where: dict, path: tuple = ()
+    ) -> None:
+        """Breach events for every secret in what `principal` just read (`path`: how the bytes
+        reached it, when more than its own node)."""
         for name in canaries.secrets_seen(self.store, principal, value):
             self.emit(
                 EventKind.BREACH,
                 actor,
                 "secret-read",
-                path=(node_of(principal),),
+                path=path or (node_of(principal),),
                 detail={"canary": name, "principal": principal, "how": "read", **where},
             )
 

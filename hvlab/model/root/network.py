@@ -153,7 +153,7 @@ def handle(m: Machine, actor: str, where: str, relid: int, src: str, packet, pat
     )
     rndis_kind = net.rndis_type(message)
     if rndis_kind == net.PACKET_MSG:
-        forward(m, actor, where, relid, src, message, path)
+        forward(m, actor, where, relid, src, message, path, _section_frames(m, relid, fields))
     elif rndis_kind in (net.INITIALIZE_MSG, net.SET_MSG):
         _control(m, actor, where, relid, message, path)
     elif validating:
@@ -308,8 +308,21 @@ def deliver(m: Machine, actor: str, where: str, relid: int, message: bytes, path
     return vsp.send(m, actor, relid, raw, path, side=where)
 
 
-def forward(m: Machine, actor: str, where: str, relid: int, src: str, message: bytes, path) -> None:
-    """A PACKET_MSG's frame, switched by its destination MAC address to that guest's port."""
+def _section_frames(m: Machine, relid: int, fields) -> tuple[int, ...]:
+    """The frames of the sender's send-buffer section the message was read from."""
+    frames = _buffer(m, relid, "send_buf") or ()
+    offset = fields["send_buf_section_index"] * net.SEND_SECTION_SIZE
+    end = offset + max(1, fields["send_buf_section_size"]) - 1
+    return tuple(
+        frames[p] for p in range(offset // PAGE_SIZE, end // PAGE_SIZE + 1) if p < len(frames)
+    )
+
+
+def forward(
+    m: Machine, actor: str, where: str, relid: int, src: str, message: bytes, path, origin=()
+) -> None:
+    """A PACKET_MSG's frame, switched by its destination MAC address to that guest's port;
+    `origin`: the frames it was read from (a driver that reads it learns what they held)."""
     frame = net.packet_data(message)
     header = net.ETHERNET.unpack(frame)
     dst_pid = net.pid_of_mac(header["h_dest"])
@@ -326,7 +339,7 @@ def forward(m: Machine, actor: str, where: str, relid: int, src: str, message: b
         return
     dst = m.name(dst_pid)
     full = route(m, src, dst)
-    frame = sites.vmbus_packet(m, where, src, dst, frame)
+    frame = sites.vmbus_packet(m, where, src, dst, frame, origin)
     if frame is None:
         return
     if where == "hypervisor":

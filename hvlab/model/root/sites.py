@@ -50,6 +50,7 @@ class PacketSite:
     _frame: bytes = field(repr=False)
     dropped: bool = False
     modified: bool = False
+    origin: tuple[int, ...] = ()  # the frames the packet was read from
 
     @property
     def length(self) -> int:
@@ -58,14 +59,17 @@ class PacketSite:
     def observe(self) -> bytes:
         """Read the frame. The oracle checks what the driver just learned."""
         who = principal(self.where, self.driver)
+        # the frame's way to the driver: out of the sender's channel, into the switch, to it
+        route = (f"{self.source}.net-channel", f"{self.where}.vswitch", who)
         self._m.emit(
             EventKind.SITE,
             who,
             "observe-frame",
-            path=(who,),
+            path=route,
             detail={"from": self.source, "to": self.destination, "length": self.length},
         )
-        self._m.check_read(who, self._frame, who, {"site": VMBUS_PACKET})
+        where = {"site": VMBUS_PACKET} | ({"frames": self.origin} if self.origin else {})
+        self._m.check_read(who, self._frame, who, where, path=route)
         return self._frame
 
     def modify(self, frame: bytes) -> None:
@@ -95,7 +99,7 @@ class PacketSite:
 
 
 def vmbus_packet(
-    m: Machine, where: str, source: str, destination: str, frame: bytes
+    m: Machine, where: str, source: str, destination: str, frame: bytes, origin=()
 ) -> bytes | None:
     """Run the packet site at `where`. Returns the frame to forward (drivers may have changed
     it), or None if one dropped it. Drivers
@@ -123,7 +127,7 @@ def vmbus_packet(
                 ),
             )
     for driver in loaded(m, where):
-        ctx = PacketSite(where, driver, source, destination, m, frame)
+        ctx = PacketSite(where, driver, source, destination, m, frame, origin=tuple(origin))
         _in_scope(m, where, driver, lambda c=ctx: _call(m, VMBUS_PACKET, c))
         if ctx.dropped:
             return None
