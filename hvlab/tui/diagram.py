@@ -135,14 +135,9 @@ def numbering(ev: Event | None, known: set[str], hops: int | None) -> tuple[dict
     return order, last
 
 
-def draw(
-    ev: Event | None,
-    design: Design,
-    width: int,
-    drivers: tuple[tuple[str, str], ...] = (),
-    hops: int | None = None,
-) -> Text:
-    """The diagram, at most `width` cells wide, with the event's path on it."""
+def _scene(ev: Event | None, design: Design, drivers, hops):
+    """What both drawings need: the boxes and pipes, the path's numbering, where it ends, the
+    boundaries it crosses, and how one component is drawn (`token(node, label)`)."""
     parts, hv, hardware = boxes(design, drivers)
     known = {n for box in (*parts, hv, hardware) for row in box.rows for n, _ in row}
     pipes = channels(design)
@@ -158,6 +153,21 @@ def draw(
             end = blocked and node == last
             return f"{end_mark if end else order[node]}:{label}", BLOCKED if end else ON_PATH
         return label, IDLE
+
+    return parts, hv, hardware, pipes, order, last, blocked, crossed, token
+
+
+def draw(
+    ev: Event | None,
+    design: Design,
+    width: int,
+    drivers: tuple[tuple[str, str], ...] = (),
+    hops: int | None = None,
+) -> Text:
+    """The diagram, at most `width` cells wide, with the event's path on it."""
+    parts, hv, hardware, pipes, order, last, blocked, crossed, token = _scene(
+        ev, design, drivers, hops
+    )
 
     # the partitions side by side: each child's box as narrow as its content allows, the root's
     # the rest of the width (5 cells of frame and gap a box)
@@ -259,22 +269,13 @@ def draw_compact(
     """The same picture in a few lines for a small terminal: each trust boundary as
     `┃name: components┃`, the partitions first, then the VMBus pipes, then the hypervisor and
     the hardware — the path numbered on it as in `draw`."""
-    parts, hv, hardware = boxes(design, drivers)
-    known = {n for box in (*parts, hv, hardware) for row in box.rows for n, _ in row}
-    pipes = channels(design)
-    known |= {c for _v, c, _s in pipes}
-    order, last = numbering(ev, known, hops)
-    stop = bool(ev and (ev.blocked or ev.kind.value == "breach") and last)
-    end_mark = "!" if ev is not None and ev.kind.value == "breach" else "✗"
-    crossed = _crossed(ev, design, known, hops)
+    parts, hv, hardware, pipes, _order, _last, _stop, crossed, token = _scene(
+        ev, design, drivers, hops
+    )
     out = Text(overflow="fold")
 
     def node(n: str, label: str) -> None:
-        if n in order:
-            end = stop and n == last
-            out.append(f"{end_mark if end else order[n]}:{label}", BLOCKED if end else ON_PATH)
-        else:
-            out.append(label, IDLE)
+        out.append(*token(n, label))
 
     def box(b: Box) -> None:
         edge = "┃" if b.heavy else "│"
