@@ -474,12 +474,12 @@ def tui_step(presses: int) -> Row:
     )
 
 
-def tui_moves(samples: int) -> list[Row]:
+def tui_moves(samples: int, smoke: bool = False) -> list[Row]:
     """A move on the `:` line → its reply's frame, on every shipped workload at its middle
     step, against a step key → frame in the same lab."""
     import tui
 
-    per = tui.move_seconds(samples)
+    per = tui.move_seconds(samples, ("boot",) if smoke else ())
     worst = max(per, key=lambda w: per[w][0])
     reply, _whole, step = per[worst]
     ratio = reply / step
@@ -586,7 +586,7 @@ def main() -> int:
     rows.append(check_command(repeat, args.smoke))
     rows += tui_start(repeat)
     rows.append(tui_step(3 if args.smoke else 30))
-    rows += tui_moves(2 if args.smoke else 20)
+    rows += tui_moves(2 if args.smoke else 20, args.smoke)
     rows += classroom_rows(args.smoke)
     rows.append(test_suite(args.smoke))
     text = table(rows, repeat)

@@ -280,9 +280,10 @@ async def _move_times(app, line: str, samples: int) -> tuple[list, list, list]:
     return first, complete, steps
 
 
-def move_seconds(samples: int) -> dict[str, tuple[float, float, float]]:
-    """Per shipped workload, at its middle step: p95 seconds of a move → its reply's frame,
-    → the frame with the whole run, and p95 of a step key → frame in the same lab."""
+def move_seconds(samples: int, only: tuple[str, ...] = ()) -> dict[str, tuple[float, float, float]]:
+    """Per shipped workload (or those `only` names), at its middle step: p95 seconds of a move
+    → its reply's frame, → the frame with the whole run, and p95 of a step key → frame in the
+    same lab."""
     from hvlab.model.scenarios.workloads import WORKLOADS
     from hvlab.plugins import load_catalogue
     from hvlab.session import RunSpec, Session
@@ -290,7 +291,7 @@ def move_seconds(samples: int) -> dict[str, tuple[float, float, float]]:
 
     cat = load_catalogue([], echo=False)
     out = {}
-    for name in WORKLOADS:
+    for name in only or WORKLOADS:
         app = HvlabApp(cat, Session(RunSpec(name), cat))
         first, complete, steps = asyncio.run(_move_times(app, "A: read 0x1000", samples))
         out[name] = (p95(first), p95(complete), p95(steps))

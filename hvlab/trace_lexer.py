@@ -23,6 +23,8 @@ from hvlab.model.hypervisor.constants import HvStatus
 
 # every failing status, also without its HV_STATUS_ prefix (the TUI shortens them)
 FAILURES = "|".join(s.name for s in HvStatus if s.name != "SUCCESS")
+# and as the timeline shortens them (hvlab.tui.highlight.STATUS_SHORT)
+FAILURES += "|OP_DENIED|ACC_DENIED|BAD_[A-Z]+|NO_MEMORY|NO_BUFFERS"
 KINDS = "|".join(kind.value for kind in EventKind)  # every kind of event, from the model
 
 

@@ -48,18 +48,46 @@ def highlight(line: str) -> Text:
     return text
 
 
+# The timeline's columns have fixed widths; long names are shortened by these fixed tables (the
+# Detail pane and `hvlab run` keep the full names), and cut with … only past them.
+STATUS_SHORT = {
+    "OPERATION_DENIED": "OP_DENIED", "ACCESS_DENIED": "ACC_DENIED",
+    "INVALID_HYPERCALL_CODE": "BAD_CODE", "INVALID_HYPERCALL_INPUT": "BAD_INPUT",
+    "INVALID_PARAMETER": "BAD_PARAM", "INVALID_ALIGNMENT": "BAD_ALIGN",
+    "INVALID_PARTITION_ID": "BAD_PARTID", "INVALID_PARTITION_STATE": "BAD_STATE",
+    "INVALID_VP_INDEX": "BAD_VP", "INSUFFICIENT_MEMORY": "NO_MEMORY",
+    "INSUFFICIENT_BUFFERS": "NO_BUFFERS", "INVALID_CONNECTION_ID": "BAD_CONN",
+    "INVALID_PORT_ID": "BAD_PORT", "INVALID_VP_STATE": "BAD_VPSTAT",
+}  # fmt: skip
+PREFIX_SHORT = (
+    ("hypervisor.driver:", "hv.drv:"), ("root.driver:", "root.drv:"), ("hypervisor.", "hv."),
+    ("VSTOR_OPERATION_", "VSTOR_"), ("NVSP_MSG1_TYPE_", "NVSP_"), ("NVSP_MSG_TYPE_", "NVSP_"),
+    ("CHANNELMSG_", "CHMSG_"), ("REMOTE_NDIS_", "RNDIS_"),
+)  # fmt: skip
+
+
+def fit(text: str, width: int) -> str:
+    """`text` in `width` cells: a fixed abbreviation first, then cut with …"""
+    if len(text) <= width:
+        return text
+    for long, short in PREFIX_SHORT:
+        text = text.replace(long, short)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def short_status(ev: Event) -> str:
-    """`ok` for success (the common case, kept quiet); a failure by its name, less the prefix."""
-    text = status_text(ev).removeprefix("HV_STATUS_")
-    return "ok" if text == "SUCCESS" else text
+    """`ok` for success (the common case, kept quiet); a failure by its name, less the prefix,
+    shortened by a fixed table so it fits its column (`OP_DENIED`)."""
+    text = status_text(ev).removeprefix("HV_STATUS_").removeprefix("HvMessageType")
+    return "ok" if text == "SUCCESS" else STATUS_SHORT.get(text, text)
 
 
 def event_line(ev: Event) -> str:
     """The columns of `hvlab run`, narrower: no time column, short statuses."""
     what = ev.name + (f" {ev.phase.value}" if ev.phase.value else "")
     return (
-        f"{ev.step:>5} {ev.actor:<16} {ev.kind.value:<9} {what:<30} "
-        f"{short_status(ev):<10} {note_text(ev)}"
+        f"{ev.step:>5} {fit(ev.actor, 16):<16} {ev.kind.value:<9} {fit(what, 30):<30} "
+        f"{fit(short_status(ev), 10):<10} {note_text(ev)}"
     ).rstrip()
 
 

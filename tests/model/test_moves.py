@@ -239,7 +239,7 @@ WORDS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(WORDS, min_size=1, max_size=7), st.integers(0, BOOT.last))
 def test_any_move_line_is_run_or_refused_in_one_line(words, step):
     line = " ".join(words)

@@ -59,8 +59,39 @@ def test_a_refusal_and_a_breach_stand_out():
 def test_the_timeline_short_form_is_highlighted_the_same_way():
     lab = Lab("boot")
     ev = next(e for e in lab.events if e.status is not None and int(e.status))
+    from hvlab.tui.highlight import short_status
+
     text = highlight(event_line(ev))
-    status = ev.status.name
+    status = short_status(ev)  # the timeline's short form (OP_DENIED, BAD_INPUT, …)
     start = text.plain.index(status)
     styles = {str(span.style) for span in text.spans if span.start <= start < span.end}
     assert "bold red" in styles
+
+
+def test_timeline_columns_stay_in_line_for_long_names_and_statuses():
+    from hvlab.lab import Lab
+    from hvlab.model.core.protections import Design
+    from hvlab.model.hypervisor.constants import HvStatus
+    from hvlab.plugins import load_catalogue, site_handler
+    from hvlab.tui.highlight import STATUS_SHORT, event_line
+
+    assert all(len(STATUS_SHORT.get(s.name, s.name)) <= 10 for s in HvStatus if s.name != "SUCCESS")
+    cat = load_catalogue([], echo=False)
+    for workload, attack, design in (
+        ("ping", "mitm-driver", "monolithic"),
+        ("disk-read", None, "hyperv"),
+        ("memory-probe", None, "hyperv"),
+    ):
+        lab = Lab(
+            workload,
+            Design.build(design, [], cat.extra_protections),
+            attack=cat.attack(attack) if attack else None,
+            site_handler=site_handler(cat),
+            defenses=cat.extra_protections,
+        )
+        for ev in lab.events:
+            line = event_line(ev)
+            assert line[23:32].rstrip() == ev.kind.value, line  # kind where the header says
+            if isinstance(ev.status, HvStatus):  # (message types are named, and may be cut)
+                status = line[64:74].strip()
+                assert status and "…" not in status, line
