@@ -82,16 +82,29 @@ def short_status(ev: Event) -> str:
     return "ok" if text == "SUCCESS" else STATUS_SHORT.get(text, text)
 
 
-def event_line(ev: Event) -> str:
+def widths_for(width: int, actors=()) -> tuple[int, int]:
+    """(actor, what) column widths for a timeline `width` cells wide: the actor column as wide
+    as the run's longest (shortened) actor, at most 16; `what` takes the rest, 16 to 30, so the
+    status column is never cut."""
+    actor = min(16, max((len(fit(a, 16)) for a in actors), default=16))
+    fixed = 5 + 1 + actor + 1 + 9 + 1 + 1 + 10
+    return actor, max(16, min(30, width - fixed))
+
+
+def event_line(ev: Event, actor: int = 16, what_width: int = 30) -> str:
     """The columns of `hvlab run`, narrower: no time column, short statuses."""
     what = ev.name + (f" {ev.phase.value}" if ev.phase.value else "")
     return (
-        f"{ev.step:>5} {fit(ev.actor, 16):<16} {ev.kind.value:<9} {fit(what, 30):<30} "
-        f"{fit(short_status(ev), 10):<10} {note_text(ev)}"
+        f"{ev.step:>5} {fit(ev.actor, actor):<{actor}} {ev.kind.value:<9} "
+        f"{fit(what, what_width):<{what_width}} {fit(short_status(ev), 10):<10} {note_text(ev)}"
     ).rstrip()
 
 
-HEADER = f"{'step':>5} {'actor':<16} {'kind':<9} {'what':<30} {'status':<10} note"
+def header(actor: int = 16, what_width: int = 30) -> str:
+    return f"{'step':>5} {'actor':<{actor}} {'kind':<9} {'what':<{what_width}} {'status':<10} note"
+
+
+HEADER = header()
 
 
 def compact_line(ev: Event) -> str:
@@ -107,5 +120,5 @@ def compact_line(ev: Event) -> str:
     return " ".join(parts)
 
 
-def event_text(ev: Event) -> Text:
-    return highlight(event_line(ev))
+def event_text(ev: Event, actor: int = 16, what_width: int = 30) -> Text:
+    return highlight(event_line(ev, actor, what_width))

@@ -23,7 +23,7 @@ from hvlab.narration import narrate
 from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
-from hvlab.tui.highlight import HEADER, highlight
+from hvlab.tui.highlight import HEADER, header, highlight
 from hvlab.tui.lesson_keys import LESSON_BINDINGS, LessonKeys
 from hvlab.tui.lesson_pane import LessonPane
 from hvlab.tui.memory import AddressSpaces
@@ -119,6 +119,7 @@ class LabScreen(LessonKeys, Stepping):
         self.failures: list[str] = []
         self._memory_steps: dict[int, list[int]] = {}
         self._path_lines = -1
+        self._header_widths: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
@@ -174,7 +175,12 @@ class LabScreen(LessonKeys, Stepping):
         status = self.query_one("#status", Static)
         conceal = self.prediction_pending
         self.draw("status", lambda: status.update(status_line(s, conceal), layout=False))
-        self.draw("timeline", lambda: self.query_one(Timeline).show(s, conceal))
+        timeline = self.query_one(Timeline)
+        self.draw("timeline", lambda: timeline.show(s, conceal))
+        if timeline.widths != self._header_widths:  # the header follows the columns
+            self._header_widths = timeline.widths
+            head = self.query_one("#trace-header", Static)
+            head.update(highlight(" " + header(*timeline.widths)), layout=False)
         topology = self.query_one(Topology)
         topology.compact = self.has_class("-narrow") or self.has_class("-short")
         if topology.display:

@@ -14,7 +14,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from hvlab.session import Session
-from hvlab.tui.highlight import event_text
+from hvlab.tui.highlight import event_text, widths_for
 
 CURSOR = Style(bgcolor="grey30", bold=True)
 DECIDED = Style(bgcolor="dark_red")
@@ -44,6 +44,16 @@ class Timeline(ScrollView, can_focus=True):
         self._row: int | None = None
         self._shown: tuple | None = None  # the run and filter on screen
         self.conceal = False
+        self.widths = (16, 30)  # the actor and what columns (see highlight.widths_for)
+        self._actors: tuple = (None, ())
+
+    def column_widths(self) -> tuple[int, int]:
+        """The columns for this width and this run's actors (one less cell: the mark)."""
+        log = self.session.lab.events
+        if self._actors[0] is not log:
+            shapes = (log.shape(i)[0] for i in range(len(log)))
+            self._actors = (log, tuple(sorted(set(shapes))))
+        return widths_for(max(0, self.size.width - 1) or 78, self._actors[1])
 
     def show(self, session: Session, conceal: bool = False) -> None:
         """`conceal`: a prediction is pending — no `!` after the cursor gives the run away."""
@@ -51,6 +61,10 @@ class Timeline(ScrollView, can_focus=True):
             self._cache.clear()
             self._cache_cleared = True
         self.session = session
+        widths = self.column_widths()
+        if widths != self.widths:  # a new width or a run with other actors: redraw every line
+            self.widths, self._cache_cleared = widths, True
+            self._cache.clear()
         if conceal != self.conceal:
             self.conceal, self._cache_cleared = conceal, True
             self._cache.clear()
@@ -93,7 +107,7 @@ class Timeline(ScrollView, can_focus=True):
         strip = self._cache.get(key)
         if strip is None:
             ev = self.session.lab.events[step]
-            text = event_text(ev)
+            text = event_text(ev, *self.widths)
             segments = list(text.render(self.app.console))
             strip = Strip(segments, text.cell_len)
             decided = ev.blocked or ev.kind.value == "breach"
