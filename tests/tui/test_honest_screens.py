@@ -60,8 +60,7 @@ async def test_nothing_gives_the_outcome_away_before_the_prediction(catalogue, t
         await pilot.pause()
         marks = timeline_marks(app)
         assert decided[0] in marks and marks[decided[0]] != "!"
-        pane = text_of(screen.query_one("#lesson"))
-        assert "Refuses" not in pane.split("Predict:")[0]  # the narration does not say it
+        # (what the lesson's own narration gives away is issue 19's test, over every lesson)
         await pilot.press("p", "2")
         await pilot.pause()
         assert not screen.prediction_pending
