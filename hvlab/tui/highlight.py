@@ -62,7 +62,7 @@ STATUS_SHORT = {
 PREFIX_SHORT = (
     ("hypervisor.driver:", "hv.drv:"), ("root.driver:", "root.drv:"), ("hypervisor.", "hv."),
     ("VSTOR_OPERATION_", "VSTOR_"), ("NVSP_MSG1_TYPE_", "NVSP_"), ("NVSP_MSG_TYPE_", "NVSP_"),
-    ("CHANNELMSG_", "CHMSG_"), ("REMOTE_NDIS_", "RNDIS_"),
+    ("CHANNELMSG_", "CHMSG_"), ("REMOTE_NDIS_", "RNDIS_"), ("HvCall", ""),
 )  # fmt: skip
 
 
@@ -84,11 +84,11 @@ def short_status(ev: Event) -> str:
 
 def widths_for(width: int, actors=()) -> tuple[int, int]:
     """(actor, what) column widths for a timeline `width` cells wide: the actor column as wide
-    as the run's longest (shortened) actor, at most 16; `what` takes the rest, 16 to 30, so the
-    status column is never cut."""
+    as the run's longest (shortened) actor, at most 16; `what` takes the rest, 10 to 30, so the
+    status column is not cut down to a lesson's narrow left column."""
     actor = min(16, max((len(fit(a, 16)) for a in actors), default=16))
     fixed = 5 + 1 + actor + 1 + 9 + 1 + 1 + 10
-    return actor, max(16, min(30, width - fixed))
+    return actor, max(10, min(30, width - fixed))
 
 
 def event_line(ev: Event, actor: int = 16, what_width: int = 30) -> str:

@@ -53,7 +53,8 @@ class Timeline(ScrollView, can_focus=True):
         if self._actors[0] is not log:
             shapes = (log.shape(i)[0] for i in range(len(log)))
             self._actors = (log, tuple(sorted(set(shapes))))
-        return widths_for(max(0, self.size.width - 1) or 78, self._actors[1])
+        width = self.scrollable_content_region.width  # less the scroll bar
+        return widths_for(max(0, width - 1) or 78, self._actors[1])
 
     def show(self, session: Session, conceal: bool = False) -> None:
         """`conceal`: a prediction is pending — no `!` after the cursor gives the run away."""

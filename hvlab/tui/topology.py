@@ -63,8 +63,11 @@ class Topology(Static):
         key = (ev, design, drivers, hops, width, self.compact)
         if key == self._drawn:
             return
-        lines = (draw_compact if self.compact else draw)(ev, design, width, drivers, hops)
-        if self.compact:
+        lines = None if self.compact else draw(ev, design, width, drivers, hops)
+        if lines is not None and max(map(len, lines.plain.splitlines()), default=0) > width:
+            lines = None  # the boxes do not fit side by side here: the compact form
+        if lines is None:
+            lines = draw_compact(ev, design, width, drivers, hops)
             rows = len(lines.wrap(self.app.console, width))
         else:
             rows = lines.plain.count("\n") + 1

@@ -83,3 +83,21 @@ def test_every_line_fits_the_width(width):
         wrapped = compact.wrap(Console(width=width), width)
         assert all(line.cell_len <= width for line in wrapped)
         assert len(wrapped) <= 6
+
+
+async def test_the_pane_falls_back_to_the_compact_form_where_the_boxes_do_not_fit(tmp_path):
+    from hvlab.lessons import bundled_dir, load_lessons
+    from hvlab.lessons.progress import Progress
+    from hvlab.lessons.runner import known_ids
+    from hvlab.tui.app import HvlabApp
+    from hvlab.tui.topology import Topology
+
+    lessons, _ = load_lessons([bundled_dir()], known_ids(CAT))
+    app = HvlabApp(CAT, lessons=lessons[:1], progress=Progress.open(tmp_path / "p.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:  # a lesson: the left column is narrow
+        await pilot.pause()
+        pane = app.screen.query_one(Topology)
+        width = pane.size.width
+        lines = pane.content.wrap(app.console, width)
+        assert all(line.cell_len <= width for line in lines)
+        assert "hypervisor" in pane.content.plain and len(lines) == pane.size.height
