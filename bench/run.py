@@ -255,6 +255,7 @@ def time_travel_child(events_wanted: int, jumps: int) -> None:
         "busy",
         params={"iterations": max(1, events_wanted // per_iteration)},
         checkpoint_every=CHECKPOINTS,
+        record=True,  # the move row below forks from it
     )
     build = time.perf_counter() - t0
     rng = random.Random(0)

@@ -126,13 +126,16 @@ class Lab:
         moves: tuple[tuple[int, str], ...] = (),
         fork: Lab | None = None,
         lazy: bool = False,
+        record: bool = False,
     ) -> None:
         """`moves` are the learner's (step, line): each runs after event `step` (see
         model.scenarios.moves). `fork`, a lab of the same run with all but the last of these
         moves, lets the run start from its record instead of from power-on: no operation up to
         the last move's step is executed again. `lazy`: compute only until the last move has
         its reply; the rest of the run when something needs it (`last`, `outcome`, `digest`,
-        going past what is computed) or on `finish()`. `events` holds what is computed so far."""
+        going past what is computed) or on `finish()`. `events` holds what is computed so far.
+        `record`: keep the scheduler's record (a Trail), so that a later lab can fork from this
+        one — what a session's runs need, not a one-off run (it costs the engine's hot path)."""
         workloads = workloads or WORKLOADS
         if workload not in workloads:
             raise UnknownWorkloadError(
@@ -169,7 +172,7 @@ class Lab:
         ahead = list(actors)
         for number, (step, move) in enumerate(self.moves, 1):
             actors.append(moves_.actor(move, number, machine, step, ahead))
-        self._trail = replay.Trail()
+        self._trail = replay.Trail() if record or forking else None
         self.replayed = 0  # picks taken from `fork`'s record instead of executed
         if forking:
             step = self.moves[-1][0]
@@ -185,7 +188,7 @@ class Lab:
                 before_live=lambda count: self._adopt_checkpoints(fork, count),
             )
         else:
-            self._running = engine.start(machine, actors, seed, trail=self._trail)
+            self._running = engine.start(machine, actors, seed, trail=self._trail)  # None: none
         self.events: EventLog = machine.events
         self._outcome: Outcome | None = None
         self._digest: str | None = None
@@ -200,14 +203,18 @@ class Lab:
                 self.cursor = len(self.events) - 1
                 return
         self._running.advance()
-        self._settle()
-
-    def _settle(self) -> None:
-        machine = self._machine
-        machine.checkpoint_at = -1
-        machine.stop_sharing()
+        self._sealed()
         self._store = Store(machine.store.data)  # the live store sits at the last event
         self.cursor = len(self.events) - 1
+
+    def _sealed(self) -> None:
+        """The run is over: no more snapshots, the event log drops its sharing tables, and
+        whoever waited for the end hears of it."""
+        self._machine.checkpoint_at = -1
+        self._machine.stop_sharing()
+        done, self.on_finish = self.on_finish, None
+        if done is not None:
+            done()
 
     @property
     def finished(self) -> bool:
@@ -220,12 +227,8 @@ class Lab:
             return
         cursor, store = self.cursor, self._store
         self._running.advance()
-        self._machine.checkpoint_at = -1
-        self._machine.stop_sharing()
         self._store, self.cursor = store, cursor
-        done, self.on_finish = self.on_finish, None
-        if done is not None:
-            done()
+        self._sealed()
 
     def _can_fork(self, base: Lab) -> bool:
         """Is `base` this run with one move fewer, recorded? (Its plugins must be this run's:
@@ -241,7 +244,7 @@ class Lab:
             and base._defenses == self._defenses
             and base.moves == self.moves[:-1]
         )
-        return same and len(base._trail) > 0
+        return same and base._trail is not None and len(base._trail) > 0
 
     def _adopt_checkpoints(self, base: Lab, count: int) -> None:
         """The base's snapshots of its first `count` events hold here too: those are ours."""

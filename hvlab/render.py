@@ -84,10 +84,22 @@ def outcome_lines(outcome: Outcome) -> Iterator[str]:
         yield f"  breaches outside any probe at steps {', '.join(map(str, stray))}"
 
 
+def verdict_text(v, at_step: bool = False) -> str:
+    """The oracle's verdict on a move, in words: breached, blocked (by what, with which status)
+    or done; `at_step` adds where it was decided."""
+    where = f" at step {v.step}" if at_step and v is not None and v.step is not None else ""
+    if v is None:
+        return "did not run"
+    if v.result == "breached":
+        return f"BREACHED: {v.canary} reached {v.principal}{where}"
+    if v.result == "blocked":
+        status = getattr(v.status, "label", "")
+        return f"blocked by {v.protection}{where}" + (f" ({status})" if status else "")
+    return "done, nothing refused it"
+
+
 def move_lines(lab) -> Iterator[str]:
     """Each move of the run: its line, its reply, and the oracle's verdict on it."""
-    from hvlab.model.core.events import EventKind
-
     replies = {
         ev.move: ev.detail_dict().get("reply", "")
         for ev in lab.events
@@ -98,12 +110,4 @@ def move_lines(lab) -> Iterator[str]:
         if v is None:
             yield f"  move {number} ({move.text}): did not run"
             continue
-        if v.result == "breached":
-            judged = f"BREACHED: {v.canary} reached {v.principal} at step {v.step}"
-        elif v.result == "blocked":
-            status = getattr(v.status, "label", "")
-            judged = f"blocked by {v.protection} at step {v.step}"
-            judged += f" ({status})" if status else ""
-        else:
-            judged = "done: nothing refused it"
-        yield f"  move {number} ({move.text}): {replies.get(number, '')} — {judged}"
+        yield f"  move {number} ({move.text}): {replies.get(number, '')} — {verdict_text(v, True)}"

@@ -21,6 +21,7 @@ from hvlab.model.core.protections import (
 from hvlab.model.scenarios.moves import MoveError
 from hvlab.model.scenarios.moves import parse as moves_parse
 from hvlab.plugins import Catalogue, finish_run, load_catalogue, site_handler, start_run
+from hvlab.render import verdict_text
 from hvlab.trace_filter import TraceFilter
 
 
@@ -61,11 +62,17 @@ def design_for(spec: RunSpec, cat: Catalogue) -> Design:
         raise SessionError(str(exc)) from None
 
 
-def run_lab(cat: Catalogue, spec: RunSpec, fork: Lab | None = None, lazy: bool = False) -> Lab:
+def run_lab(
+    cat: Catalogue,
+    spec: RunSpec,
+    fork: Lab | None = None,
+    lazy: bool = False,
+    record: bool = False,
+) -> Lab:
     """Compute the run `spec` names with the catalogue's plugins, telling them it started and
     finished. The returned lab's cursor is at the last event. `fork`: this catalogue's run of
     the same spec with one move fewer, to start from; `lazy`: compute until the last move's
-    reply, the rest when asked (see Lab)."""
+    reply, the rest when asked; `record`: keep what a later move forks from (see Lab)."""
     attack = None
     if spec.attack:
         try:
@@ -97,6 +104,7 @@ def run_lab(cat: Catalogue, spec: RunSpec, fork: Lab | None = None, lazy: bool =
             moves=spec.moves,
             fork=fork,
             lazy=lazy,
+            record=record,
         )
     except UnknownWorkloadError as exc:
         raise SessionError(str(exc)) from None
@@ -118,22 +126,10 @@ class MoveReply:
     step: int
     text: str
     verdict: ProbeOutcome | None
-    first: int | None
-    last: int | None
-    steps: tuple[int, ...] = ()
     answered: int | None = None  # the step of its reply event
 
     def describe(self) -> str:
-        v = self.verdict
-        if v is None:
-            judged = "did not run"
-        elif v.result == "breached":
-            judged = f"BREACHED: {v.canary} reached {v.principal}"
-        elif v.result == "blocked":
-            status = getattr(v.status, "label", None)
-            judged = f"blocked by {v.protection}" + (f" ({status})" if status else "")
-        else:
-            judged = "done, nothing refused it"
+        judged = verdict_text(self.verdict)
         return f"move {self.number} at step {self.step} ({self.line}): {self.text} — {judged}"
 
 
@@ -166,7 +162,7 @@ class Session:
         return design_for(spec, self.catalogue)
 
     def _build(self, spec: RunSpec) -> Lab:
-        lab = run_lab(self.catalogue, spec)
+        lab = run_lab(self.catalogue, spec, record=True)  # a move may fork from it
         lab.rewind()
         return lab
 
@@ -220,7 +216,7 @@ class Session:
         except MoveError as exc:
             raise SessionError(str(exc)) from None
         spec = replace(self.spec, moves=(*self.spec.moves, (self.cursor, line.strip())))
-        new = run_lab(self.catalogue, spec, fork=self.lab, lazy=True)
+        new = run_lab(self.catalogue, spec, fork=self.lab, lazy=True, record=True)
         self._before_move.append(self.lab)
         self.lab, self.spec, self._visible = new, spec, None
         reply = self.reply(len(spec.moves))
@@ -246,25 +242,12 @@ class Session:
         step, move = self.lab.moves[number - 1]
         log = self.lab.events
         start = step + 1 if step < len(log) else 0  # a move runs after event `step`
-        events = [log[i] for i in log.in_scope(f"move:{number}", start)]
-        text = "the move did not run (its partition never ran after that step)"
-        answered = None
-        for e in events:
-            if e.kind is EventKind.MOVE and e.name == "reply":
-                text, answered = str(e.detail_dict().get("reply", "")), e.step
-        return MoveReply(
-            number,
-            move.text,
-            step,
-            text,
-            self.lab.outcome.move(number)
-            if self.lab.finished
-            else move_verdict(self.lab.events, number),
-            events[0].step if events else None,
-            events[-1].step if events else None,
-            tuple(e.step for e in events),
-            answered,
-        )
+        text, answered = "the move did not run (its partition never ran after that step)", None
+        for i in log.in_scope(f"move:{number}", start):
+            ev = log[i]
+            if ev.kind is EventKind.MOVE and ev.name == "reply":
+                text, answered = str(ev.detail_dict().get("reply", "")), i
+        return MoveReply(number, move.text, step, text, move_verdict(log, number), answered)
 
     # -- the cursor -------------------------------------------------------------------------
     @property

@@ -64,6 +64,11 @@ class Picture:
     frames: int
     children: list[str] = field(default_factory=list)
 
+    @property
+    def physical(self) -> Grid:
+        """The grid of physical frames by owner."""
+        return next(g for g in self.grids if g.partition is None)
+
 
 def picture(data: Mapping) -> Picture:
     frames: dict[int, str] = {}
@@ -129,10 +134,9 @@ def arrow(pic: Picture, ev: Event | None) -> str | None:
         frames = [f for f in d.get("frames") or () if isinstance(f, int)]
         if not frames:
             return None
-        physical = next(g for g in pic.grids if g.partition is None)
+        cells = pic.physical.cells
         owners = ", ".join(
-            f"SPA frame {f:#05x} ({physical.cells[f] if f < len(physical.cells) else '?'})"
-            for f in frames[:3]
+            f"SPA frame {f:#05x} ({cells[f] if f < len(cells) else '?'})" for f in frames[:3]
         )
         return f"{ev.actor}: {owners}"
     page = d["gpa"] // PAGE_SIZE
@@ -141,7 +145,7 @@ def arrow(pic: Picture, ev: Event | None) -> str | None:
         frame = page  # the root's identity map
     if frame is None:
         return f"{name} GPA page {page:#x} → unmapped (no frame behind it)"
-    owner = next((g.cells[frame] for g in pic.grids if g.partition is None), None)
+    owner = pic.physical.cells[frame] if frame < len(pic.physical.cells) else None
     return f"{name} GPA page {page:#x} → SPA frame {frame:#05x} ({owner or 'free'})"
 
 

@@ -46,7 +46,6 @@ class Topology(Static):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._drawn: tuple | None = None
-        self._height = 0
         self.compact = False  # a few lines, for a small terminal
         self._timer = None
 
@@ -71,7 +70,7 @@ class Topology(Static):
             rows = len(lines.wrap(self.app.console, width))
         else:
             rows = lines.plain.count("\n") + 1
-        self._drawn, self._height = key, rows
+        self._drawn = key
         # the same boxes every step: a layout only when the laid-out height is not theirs
         self.update(lines, layout=self.size.height != rows)
 

@@ -14,7 +14,7 @@ from hvlab.model.hypervisor.constants import HvStatus
 from hvlab.model.scenarios.moves import ACTIONS, MoveError, help_text, parse
 from hvlab.session import RunSpec, Session, SessionError
 
-BOOT = Lab("boot")
+BOOT = Lab("boot", record=True)  # a lab moves fork from
 MID = 700  # a step of boot where both children run
 
 
@@ -117,7 +117,7 @@ def test_a_move_forks_the_run_events_up_to_its_step_are_kept():
 @pytest.mark.parametrize("workload", ["boot", "ping", "disk-read", "ide-port-io"])
 @pytest.mark.parametrize("where", [0.1, 0.5, 0.95])
 def test_a_fork_from_the_record_equals_the_whole_run_recomputed(workload, where):
-    base = Lab(workload)
+    base = Lab(workload, record=True)
     step = int(base.last * where)
     for line in ("A: read 0x28000", "B: hypercall HvCallCreatePartition", "root: read 0x1000"):
         full = Lab(workload, moves=((step, line),))
@@ -253,7 +253,7 @@ def test_any_move_line_is_run_or_refused_in_one_line(words, step):
 
 
 def test_a_lazy_lab_shows_the_reply_first_and_finishes_to_the_same_run():
-    base = Lab("busy")
+    base = Lab("busy", record=True)
     step = base.last // 2
     full = Lab("busy", moves=((step, "A: read 0x1000"),))
     lazy = Lab("busy", moves=((step, "A: read 0x1000"),), fork=base, lazy=True)

@@ -58,9 +58,6 @@ class Trail:
 
         return feed
 
-    def fed_value(self, pick: int):
-        return self.values[self.fed[pick]]
-
     def prefix(self, picks: int) -> Trail:
         t = Trail()
         t.actor, t.fed, t.events = self.actor[:picks], self.fed[:picks], self.events[:picks]

@@ -72,6 +72,11 @@ class Struct:
     def unpack(self, raw: bytes) -> dict:
         return {f.name: f.read(raw) for f in self.fields}
 
+    def nested(self, prefix: str, at: int = 0) -> tuple[Field, ...]:
+        """This struct's fields as a member of another: named `prefix` + field, `at` bytes in
+        (a message header at the start of every message that has one)."""
+        return tuple(Field(prefix + f.name, at + f.offset, f.size, f.kind) for f in self.fields)
+
     def get(self, raw: bytes, name: str):
         return self.by_name[name].read(raw)
 

@@ -80,21 +80,18 @@ def post(
     """Deliver a message into a SINT slot; a busy slot, or a SINT the target has not enabled,
     means no free buffer."""
     target = machine.name(pid)
-    if not enabled(machine, pid, sint):
+    refused = (
+        "sint-not-enabled"
+        if not enabled(machine, pid, sint)
+        else "slot-busy"
+        if slot(machine, pid, vp, sint) is not None
+        else None
+    )
+    if refused:
         machine.emit(
             EventKind.MESSAGE,
             actor,
-            "sint-not-enabled",
-            status=HvStatus.INSUFFICIENT_BUFFERS,
-            path=("hypervisor", f"{target}.kernel"),
-            detail={"to": target, "vp": vp, "sint": sint},
-        )
-        return HvStatus.INSUFFICIENT_BUFFERS
-    if slot(machine, pid, vp, sint) is not None:
-        machine.emit(
-            EventKind.MESSAGE,
-            actor,
-            "slot-busy",
+            refused,
             status=HvStatus.INSUFFICIENT_BUFFERS,
             path=("hypervisor", f"{target}.kernel"),
             detail={"to": target, "vp": vp, "sint": sint},

@@ -145,15 +145,16 @@ def handle(m: Machine, actor: str, where: str, relid: int, src: str, packet, pat
         else:
             note("nvsp-ignored", why=f"unknown NVSP message {kind}")
         return
-    message = _rndis_message(m, actor, where, relid, fields, path)
-    if message is None:
+    read = _rndis_message(m, actor, where, relid, fields, path)
+    if read is None:
         return
+    message, origin = read
     note(
         net.nvsp_label(payload), rndis=net.rndis_label(message), channel_type=fields["channel_type"]
     )
     rndis_kind = net.rndis_type(message)
     if rndis_kind == net.PACKET_MSG:
-        forward(m, actor, where, relid, src, message, path, _section_frames(m, relid, fields))
+        forward(m, actor, where, relid, src, message, path, origin)
     elif rndis_kind in (net.INITIALIZE_MSG, net.SET_MSG):
         _control(m, actor, where, relid, message, path)
     elif validating:
@@ -172,8 +173,9 @@ def _view(where: str) -> int:
     return ROOT_PID if where == "root" else HV_PID
 
 
-def _rndis_message(m: Machine, actor: str, where: str, relid: int, fields, path) -> bytes | None:
-    """The RNDIS message a SEND_RNDIS_PKT names in the sender's send buffer. Validating: the
+def _rndis_message(m: Machine, actor: str, where: str, relid: int, fields, path):
+    """The RNDIS message a SEND_RNDIS_PKT names in the sender's send buffer, and the frames it
+    was read from (none when it was read from past the buffer); None when refused. Validating: the
     section index and size within the buffer, and the message's own length within the size;
     not validating, the switch believes the index and reads past the buffer if told to."""
     frames = _buffer(m, relid, "send_buf")
@@ -196,8 +198,11 @@ def _rndis_message(m: Machine, actor: str, where: str, relid: int, fields, path)
     base = frames[0] * PAGE_SIZE if offset >= len(frames) * PAGE_SIZE else None
     if base is None:
         message = _read_buffer(m, _view(where), frames, offset, size, actor)
+        pages = range(offset // PAGE_SIZE, (offset + max(1, size) - 1) // PAGE_SIZE + 1)
+        origin = tuple(frames[p] for p in pages if p < len(frames))
     else:  # believed an index past the buffer: reads whatever root memory follows it
         message = m.read(_view(where), base + offset, min(size, PAGE_SIZE), actor) or b""
+        origin = ()
     if m.on(VSP_VALIDATES):
         length = net.read_rndis(message).get("msg_len", int.from_bytes(message[4:8], "little"))
         why = None
@@ -213,7 +218,7 @@ def _rndis_message(m: Machine, actor: str, where: str, relid: int, fields, path)
         if why:
             vsp.corrupt(m, actor, relid, why, path)
             return None
-    return message
+    return message, origin
 
 
 def _read_buffer(m: Machine, view: int, frames, offset: int, size: int, actor: str) -> bytes:
@@ -306,16 +311,6 @@ def deliver(m: Machine, actor: str, where: str, relid: int, message: bytes, path
         PacketType.DATA_USING_XFER_PAGES, body, tid, prefix=net.xfer_pages(offset, len(message))
     )
     return vsp.send(m, actor, relid, raw, path, side=where)
-
-
-def _section_frames(m: Machine, relid: int, fields) -> tuple[int, ...]:
-    """The frames of the sender's send-buffer section the message was read from."""
-    frames = _buffer(m, relid, "send_buf") or ()
-    offset = fields["send_buf_section_index"] * net.SEND_SECTION_SIZE
-    end = offset + max(1, fields["send_buf_section_size"]) - 1
-    return tuple(
-        frames[p] for p in range(offset // PAGE_SIZE, end // PAGE_SIZE + 1) if p < len(frames)
-    )
 
 
 def forward(

@@ -101,10 +101,10 @@ INSTANCE_NAMESPACE = uuid.UUID("6a5e3f1c-0c7e-4b8f-9a43-7c5bd5a1e0a1")  # model-
 # The four guest pages of each channel: out-ring header, out data, in-ring header, in data.
 CHANNEL_PAGES = {Device.STORAGE: (4, 5, 6, 7), Device.NETWORK: (12, 13, 14, 15)}
 
-_HEADER = (le("header.msgtype", 0, 4), le("header.padding", 4, 4))
 MESSAGE_HEADER = Struct(
     "vmbus_channel_message_header", 8, le("msgtype", 0, 4), le("padding", 4, 4), source=HYPERV_H
 )
+_HEADER = MESSAGE_HEADER.nested("header.")
 INITIATE_CONTACT = Struct(
     "vmbus_channel_initiate_contact",
     40,

@@ -36,14 +36,6 @@ RING_HEADER = Struct(
     le("feature_bits.value", 64, 4),
     source="include/linux/hyperv.h",
 )
-# the descriptor as the first member `d` of a packet's header struct
-_D = (
-    le("d.type", 0, 2),
-    le("d.offset8", 2, 2),
-    le("d.len8", 4, 2),
-    le("d.flags", 6, 2),
-    le("d.trans_id", 8, 8),
-)
 PACKET_DESCRIPTOR = Struct(
     "vmpacket_descriptor",
     16,
@@ -54,6 +46,7 @@ PACKET_DESCRIPTOR = Struct(
     le("trans_id", 8, 8),
     source="include/linux/hyperv.h",
 )
+_D = PACKET_DESCRIPTOR.nested("d.")  # the descriptor as the first member `d` of a packet header
 GPA_DIRECT = Struct(
     "vmdata_gpa_direct",
     32,  # the model puts one page in each range: hv_page_buffer's 16 bytes
