@@ -300,3 +300,22 @@ def test_completion_comes_from_the_models_tables():
     assert complete("root: map ")[1] == ["A", "B"]
     assert complete("root.driver:spy: re", ("root.driver:spy",))[0] == "root.driver:spy: read "
     assert complete("A: read 0x1")[1] == []
+
+
+@pytest.mark.parametrize(
+    ("attack", "workload", "design"),
+    [("mitm-driver", "ping", "monolithic"), ("guest-snoop", "boot", "hyperv")],
+)
+def test_a_fork_of_an_attacked_run_equals_it_recomputed(attack, workload, design):
+    """Probes change an actor's scope and plugins run at sites: the replay must keep both."""
+    from hvlab.plugins import load_catalogue, site_handler
+
+    cat = load_catalogue([], echo=False)
+    kw = {"attack": cat.attack(attack), "site_handler": site_handler(cat),
+          "defenses": cat.extra_protections}  # fmt: skip
+    chosen = Design.build(design, [], cat.extra_protections)
+    base = Lab(workload, chosen, record=True, **kw)
+    moves = ((int(base.last * 0.9), "A: read 0x1000"),)
+    forked = Lab(workload, chosen, moves=moves, fork=base, **kw)
+    assert forked.replayed > 0
+    assert forked.digest == Lab(workload, chosen, moves=moves, **kw).digest
