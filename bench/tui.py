@@ -25,15 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _report_first_frame(app) -> None:
-    """Print the monotonic clock when the app's first frame is out, then leave at once.
+def _report_first_frame(app, run_on_screen: bool = False) -> None:
+    """Print the monotonic clock when the app's first frame is out (`run_on_screen`: the
+    first frame of the lab holding its run), then leave at once.
 
     `App._display` is Textual's private frame output; headless it skips encoding the frame for
     a terminal, so the hook does that too, as a real terminal would need."""
     display = app._display
 
     def first(screen, renderable):
-        if renderable is not None:
+        if renderable is not None and (
+            not run_on_screen or getattr(screen, "session", None) is not None
+        ):
             renderable.render_segments(app.console)
             print(time.monotonic(), flush=True)
             os._exit(0)
@@ -99,21 +102,16 @@ def start_child(which: str) -> None:
 
         lab_session(build_parser().parse_args(ATTACK_ARGS))
         app = skeleton_app()
-    else:
+    else:  # as `hvlab` opens on a terminal: the frame, then the run from a worker
         from hvlab.cli import build_parser
-        from hvlab.commands.common import lessons_and_progress
-        from hvlab.commands.lab import lab_session
+        from hvlab.commands.lab import loader, names_run
         from hvlab.tui.app import HvlabApp
 
-        if which == "lesson":  # plain `hvlab` with no progress yet: the first lesson
-            cat, _ = lab_session(build_parser().parse_args([]))
-            lessons, _errors, _cat, progress = lessons_and_progress()
-            app = HvlabApp(cat, None, lessons=lessons, progress=progress)
-        else:
-            args = build_parser().parse_args(ATTACK_ARGS)
-            cat, session = lab_session(args)
-            app = HvlabApp(cat, session)
-    _report_first_frame(app)
+        # "lesson": plain `hvlab` with no progress yet, the first lesson; "-run": the lab
+        # holding its run, not the loading frame
+        args = build_parser().parse_args([] if which.startswith("lesson") else ATTACK_ARGS)
+        app = HvlabApp(loader=loader(args), loading_lesson=not names_run(args))
+    _report_first_frame(app, run_on_screen=which.endswith("-run"))
     app.run(headless=True, size=(120, 40))
 
 

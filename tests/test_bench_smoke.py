@@ -20,10 +20,11 @@ def test_bench_smoke_prints_every_budget_row(tmp_path):
         line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
     ]
     # header + engine, model ×2, jump, memory, a move near the end, matrix, CLI start, check,
-    # TUI start ×2, TUI widgets alone and after the model's work, TUI step, a move → reply and
-    # → whole run, classroom (one session), make test
-    assert len(rows) == 1 + 18
+    # TUI first frame ×2 and run on screen ×2, TUI widgets alone and after the model's work,
+    # TUI step, a move → reply and → whole run, classroom (one session), make test
+    assert len(rows) == 1 + 20
     assert any(r.startswith("| TUI: step key") for r in rows)
+    assert any(r.startswith("| TUI: process start → the run on screen") for r in rows)
     assert any(r.startswith("| TUI: a move") for r in rows)
     assert any(r.startswith("| a move 1,000 events before the end") for r in rows)
     assert any(r.startswith("| classroom: 1 browser session") and "1/1 held" in r for r in rows)

@@ -61,13 +61,13 @@ def lessons_and_progress(extra=(), plugins=(), *, report: bool = True):
     if report:
         for line in errors:
             print(f"hvlab: {line}", file=sys.stderr)
-    return lessons, errors, cat, open_progress()
+    return lessons, errors, cat, open_progress(report=report)
 
 
 SERVED, PROGRESS_DIR = "HVLAB_SERVED", "HVLAB_PROGRESS_DIR"  # set by `hvlab serve` for its apps
 
 
-def open_progress():
+def open_progress(*, report: bool = True):
     """The learner's progress; what opening it had to mend (a file set aside, a backup
     restored, a newer file opened read-only) is one line each on stderr. A browser session
     of `hvlab serve` never shares the teacher's file: it keeps progress in memory, or, with
@@ -77,7 +77,7 @@ def open_progress():
     if os.environ.get(SERVED) == "1":
         return Progress.in_memory("" if os.environ.get(PROGRESS_DIR) else SERVED_IN_MEMORY)
     progress = Progress.open()
-    for notice in progress.notices:
+    for notice in progress.notices if report else ():  # else the caller shows `notices`
         print(f"hvlab: {notice}", file=sys.stderr)
     return progress
 

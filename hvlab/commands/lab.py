@@ -17,14 +17,21 @@ from hvlab.commands.common import (
 from hvlab.output import raw_streams
 
 
-def lab_session(args: argparse.Namespace):
-    """The catalogue and, when the options name a run, its session (None: the start screen)."""
+def names_run(args: argparse.Namespace) -> bool:
+    """Whether the options name a run (else the lab opens on the lessons)."""
+    return bool(args.workload or args.lab_attack or args.lab_design or args.lab_off)
+
+
+def lab_session(args: argparse.Namespace, *, report: bool = True):
+    """The catalogue and, when the options name a run, its session (None: the start screen).
+    `report`: each plugin that did not load is a line on stderr (else only in `cat.errors`)."""
     from hvlab.plugins import load_catalogue
     from hvlab.session import RunSpec, Session, SessionError
 
     cat = load_catalogue(args.lab_plugin, echo=False)
-    report_plugin_errors(cat)
-    if not (args.workload or args.lab_attack or args.lab_design or args.lab_off):
+    if report:
+        report_plugin_errors(cat)
+    if not names_run(args):
         return cat, None
     workload = args.workload
     if workload is None and args.lab_attack in cat.attacks:
@@ -42,13 +49,59 @@ def lab_session(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
-    import os
+def loader(args: argparse.Namespace):
+    """What the TUI computes in a worker after its first frame: the options' run, or the
+    lessons, the progress and the first unfinished lesson's run. Every line loading has to
+    say goes into `messages` (the app shows them; they are printed once the terminal is back)."""
 
-    cat, session = lab_session(args)
+    def load():
+        from hvlab.tui.app import Loaded
+
+        if names_run(args):
+            cat, session = lab_session(args, report=False)
+            return Loaded(cat, session, messages=list(cat.errors))
+        from hvlab.lessons.runner import LessonRun
+
+        lessons, errors, cat, progress = lessons_and_progress(
+            args.lab_lessons, args.lab_plugin, report=False
+        )
+        messages = [*cat.errors, *errors, *progress.notices]
+        progress.notices = []  # said in `messages`
+        first = next((x for x in lessons if progress.status(x.id) != "done"), None)
+        run = None
+        if first is not None and not served_progress_dir():  # served: the name comes first
+            entry = progress.get(first.id)
+            run = LessonRun(first, cat, min(entry.step, len(first.steps) - 1))
+        return Loaded(cat, None, lessons, progress, run, messages)
+
+    return load
+
+
+def served_progress_dir():
+    from pathlib import Path
+
+    served_dir = os.environ.get(PROGRESS_DIR) if os.environ.get(SERVED) == "1" else None
+    return Path(served_dir) if served_dir else None
+
+
+def terminal() -> bool:
     # TEXTUAL_DRIVER is set when something drives the app without a terminal (`hvlab serve`)
-    terminal = os.environ.get("TEXTUAL_DRIVER") or (sys.stdout.isatty() and sys.stdin.isatty())
-    if not terminal and args.narrate:
+    return bool(os.environ.get("TEXTUAL_DRIVER") or (sys.stdout.isatty() and sys.stdin.isatty()))
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    if terminal():  # the lab's frame at once; the options are checked as the run is computed
+        check_lesson_paths(args.lab_lessons)
+        return open_tui(
+            None,
+            None,
+            narrate=args.narrate,
+            present=args.present,
+            loader=loader(args),
+            loading_lesson=not names_run(args),
+        )
+    cat, session = lab_session(args)
+    if args.narrate:
         # a pipe, a caption file, a screen reader's log: narrate the whole run
         from hvlab.narration import narrate_all
         from hvlab.render import outcome_lines
@@ -65,13 +118,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         for line in said[1:]:
             print(f"{line}.")
         return 0
-    present = args.present
-    if session is not None:
-        return open_tui(cat, session, narrate=args.narrate, present=present)
-    lessons, _errors, _cat, progress = lessons_and_progress(args.lab_lessons, args.lab_plugin)
-    return open_tui(
-        cat, None, narrate=args.narrate, lessons=lessons, progress=progress, present=present
-    )
+    return open_tui(cat, session, narrate=args.narrate, present=args.present)  # no terminal
 
 
 def open_tui(
@@ -84,21 +131,17 @@ def open_tui(
     lesson=None,
     at_step=None,
     present: float | None = None,
+    loader=None,
+    loading_lesson: bool = False,
 ) -> int:
-    import os
-
-    # TEXTUAL_DRIVER is set when something drives the app without a terminal (`hvlab serve`)
-    terminal = os.environ.get("TEXTUAL_DRIVER") or (sys.stdout.isatty() and sys.stdin.isatty())
-    if not terminal:
+    if not terminal():
         raise UsageError(
             "the lab needs a terminal; without one use 'hvlab run boot' for a trace, "
             "'hvlab --narrate' for a narrated one, or 'hvlab serve' for a browser"
         )
-    from pathlib import Path
-
     from hvlab.tui.app import HvlabApp
 
-    served_dir = os.environ.get(PROGRESS_DIR) if os.environ.get(SERVED) == "1" else None
+    served_dir = served_progress_dir()
     app = HvlabApp(
         cat,
         session,
@@ -108,10 +151,16 @@ def open_tui(
         lesson=lesson,
         at_step=at_step,
         present=present,
-        progress_dir=Path(served_dir) if served_dir and lessons else None,
+        progress_dir=served_dir if served_dir and (lessons or loading_lesson) else None,
+        loader=loader,
+        loading_lesson=loading_lesson,
     )
     with raw_streams():
         app.run()
+    for message in app.load_messages:  # shown in the app; here too, now the terminal is back
+        print(f"hvlab: {message}", file=sys.stderr)
+    if app.load_error is not None:
+        raise app.load_error  # a bad option: one line and exit 2, as without a terminal
     return app.return_code or 0  # 1 when the app ended on an error it could not handle
 
 

@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
-from hvlab.lessons.progress import Progress
-from hvlab.lessons.runner import LessonRun
-from hvlab.lessons.schema import Lesson
-from hvlab.plugins import Catalogue
-from hvlab.session import RunSpec, Session
 from hvlab.userfiles import printable
+
+if TYPE_CHECKING:  # the model loads in a worker, after the first frame (see `Loaded`)
+    from hvlab.lessons.progress import Progress
+    from hvlab.lessons.runner import LessonRun
+    from hvlab.lessons.schema import Lesson
+    from hvlab.plugins import Catalogue
+    from hvlab.session import RunSpec, Session
+
+
+@dataclass
+class Loaded:
+    """What a loader (run in a worker thread while the first frame is on screen) hands the app:
+    the catalogue, and the run (`session`) or the lessons with the learner's progress and,
+    when the first lesson is known, its run computed (`lesson_run`). `messages`: what loading
+    had to say (a plugin or lesson file that did not load, a progress file mended) — shown as
+    notifications and printed once the terminal is back."""
+
+    catalogue: Catalogue
+    session: Session | None = None
+    lessons: list = field(default_factory=list)
+    progress: Progress | None = None
+    lesson_run: LessonRun | None = None
+    messages: list[str] = field(default_factory=list)
 
 
 class HvlabApp(App):
@@ -26,7 +47,7 @@ class HvlabApp(App):
 
     def __init__(
         self,
-        catalogue: Catalogue,
+        catalogue: Catalogue | None = None,
         session: Session | None = None,
         *,
         narrate: bool = False,
@@ -36,8 +57,19 @@ class HvlabApp(App):
         at_step: int | None = None,
         present: float | None = None,
         progress_dir=None,
+        loader: Callable[[], Loaded] | None = None,
+        loading_lesson: bool = False,
     ) -> None:
+        """`loader`: compute what to open in a worker while the lab's empty frame is on screen
+        (`loading_lesson`: that frame has the lesson pane); its UsageError ends the app with
+        exit code 2 and stays in `load_error` for the caller to report."""
         super().__init__()
+        self.loader = loader
+        self.loading_lesson = loading_lesson
+        self.load_error: BaseException | None = None
+        self.load_messages: list[str] = []
+        self._loading = None
+        self._first_run: LessonRun | None = None
         self.progress_dir = progress_dir  # served: ask the student's name, keep progress there
         self.at_step = at_step
         self.present = present
@@ -45,7 +77,11 @@ class HvlabApp(App):
         self.first_session = session
         self.narrate = narrate
         self.lessons = list(lessons or [])
-        self.progress = progress if progress is not None else Progress.in_memory()
+        self.progress = progress
+        if progress is None and loader is None:
+            from hvlab.lessons.progress import Progress
+
+            self.progress = Progress.in_memory()
         self.first_lesson = lesson
         if lesson is None and session is None and self.lessons:
             self.first_lesson = self.first_unfinished()
@@ -62,14 +98,74 @@ class HvlabApp(App):
         first, second, _full = gc.get_threshold()
         gc.set_threshold(first, second, 1_000_000)
         self.set_interval(30, self.collect_garbage)
+        if self.loader is not None:
+            from hvlab.tui.frame import Loading
+
+            what = "the lesson's run" if self.loading_lesson else "the run"
+            self._loading = Loading(self._start_loading, lesson=self.loading_lesson, what=what)
+            self.push_screen(self._loading)
+            return
+        self.open_first()
+
+    def open_first(self) -> None:
         if self.progress_dir is not None and self.first_session is None:
             self.ask_name()
         else:
             self.begin()
 
+    # -- start-up: the frame first, the model in a worker -----------------------------------
+    def _start_loading(self) -> None:
+        self.run_worker(self._load, thread=True, exit_on_error=False, name="load")
+
+    def _load(self) -> None:  # in the worker thread: nothing here touches a widget
+        try:
+            loaded = self.loader()
+        except BaseException as exc:  # a bad option (UsageError) or a bug: reported after exit
+            self.call_from_thread(self._load_failed, exc)
+            return
+        self.call_from_thread(self._loaded, loaded)
+
+    def _load_failed(self, exc: BaseException) -> None:
+        from hvlab.commands.common import UsageError
+
+        self.load_error = exc
+        self.exit(return_code=2 if isinstance(exc, UsageError) else 1)
+
+    def _loaded(self, loaded: Loaded) -> None:
+        self.catalogue = loaded.catalogue
+        self.first_session = loaded.session
+        self.lessons = list(loaded.lessons)
+        self.progress = loaded.progress
+        if self.progress is None:
+            from hvlab.lessons.progress import Progress
+
+            self.progress = Progress.in_memory()
+        self._first_run = loaded.lesson_run
+        if loaded.lesson_run is not None:
+            self.first_lesson = loaded.lesson_run.lesson
+        elif self.first_session is None and self.lessons:
+            self.first_lesson = self.first_unfinished()
+        self.load_messages = list(loaded.messages)
+        for message in loaded.messages:
+            self.notify(message, title="loading", severity="warning", timeout=12)
+        queued = self._loading.queued if self._loading is not None else []
+        self._loading = None
+        self.open_first()
+        if queued:
+            self.call_after_refresh(self._replay_keys, list(queued))
+
+    def _replay_keys(self, keys: list) -> None:
+        """The keys pressed on the loading frame, on the lab, one per frame (a key may move
+        the focus, which takes effect before the next)."""
+        if not keys:
+            return
+        self.post_message(keys[0])
+        if keys[1:]:
+            self.call_after_refresh(self._replay_keys, keys[1:])
+
     def ask_name(self, problem: str = "") -> None:
         """A served session with --progress-dir: the student's progress is theirs by name."""
-        from hvlab.lessons.progress import student_name
+        from hvlab.lessons.progress import Progress, student_name
         from hvlab.tui.dialogs import Ask
 
         def done(answer: str | None) -> None:
@@ -127,13 +223,16 @@ class HvlabApp(App):
         self._show(screen)
 
     def open_lesson(self, lesson: Lesson) -> None:
+        from hvlab.lessons.runner import LessonRun
         from hvlab.tui.lab_screen import LabScreen
 
         entry = self.progress.get(lesson.id)
         step = min(entry.step, len(lesson.steps) - 1)
         if entry.status == "new":
             entry.status = "in-progress"
-        run = LessonRun(lesson, self.catalogue, step)
+        run, self._first_run = self._first_run, None  # computed by the loader, or now
+        if run is None or run.lesson is not lesson or run.index != step:
+            run = LessonRun(lesson, self.catalogue, step)
         if self.at_step is not None:  # a trace file's moment
             run.session.goto(self.at_step)
             self.at_step = None

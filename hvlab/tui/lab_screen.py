@@ -11,7 +11,6 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.lazy import Lazy
 from textual.widgets import Footer, Static, TabbedContent, TabPane
@@ -23,18 +22,17 @@ from hvlab.narration import narrate
 from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
+from hvlab.tui.frame import LabFrame
 from hvlab.tui.highlight import HEADER, header, highlight
-from hvlab.tui.lesson_keys import LESSON_BINDINGS, LessonKeys
+from hvlab.tui.lesson_keys import LessonKeys
 from hvlab.tui.lesson_pane import LessonPane
 from hvlab.tui.memory import AddressSpaces
 from hvlab.tui.move_line import MoveInput, MoveLine
 from hvlab.tui.plugins_pane import PluginsPane
 from hvlab.tui.protections import Protections
-from hvlab.tui.stepping import STEP_BINDINGS, Stepping
+from hvlab.tui.stepping import Stepping
 from hvlab.tui.timeline import Timeline
 from hvlab.tui.topology import Topology, path_line
-
-TABS = ("detail", "memory", "protections", "compare", "plugins")
 
 
 def status_line(session: Session, conceal: bool = False) -> Text:
@@ -77,30 +75,12 @@ def caption(session: Session) -> Text:
     return Text(narrate(ev, len(session.lab.events)), style=style)
 
 
-class LabScreen(LessonKeys, Stepping):
+class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS applies
     """Keys (all in the footer and on the help screen, all working whatever has focus):
     n/→ step, b/← back, j jump, e/end run to the end, home start, x next decision,
     space play/pause, +/- speed, t protections, d design, f filter, g divergence,
     : make a move as a partition, u undo the last move, y the event's GPA onto the move line,
     1-5 tabs, s screenshot, ? help, o new run, q quit."""
-
-    CSS_PATH = Path(__file__).with_name("hvlab.tcss")  # absolute: subclasses live elsewhere
-    BINDINGS = [
-        *STEP_BINDINGS[:3],  # step, back, help
-        Binding("t", "protections", "Protections", priority=True),
-        *LESSON_BINDINGS,
-        Binding("pagedown", "lesson_scroll(1)", "Lesson down", show=False, priority=True),
-        Binding("pageup", "lesson_scroll(-1)", "Lesson up", show=False, priority=True),
-        Binding("w", "write_trace", "Share this moment", show=False, priority=True),
-        Binding("colon", "move_line", "Move", priority=True),
-        Binding("y", "offer_gpa", "GPA to the move line", show=False, priority=True),
-        Binding("u", "undo_move", "Undo move", show=False, priority=True),
-        *STEP_BINDINGS[3:],
-        *(
-            Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)
-            for i, name in enumerate(TABS, 1)
-        ),
-    ]
 
     def __init__(
         self,
@@ -225,7 +205,6 @@ class LabScreen(LessonKeys, Stepping):
 
     def action_write_trace(self) -> None:
         """Write this moment as a trace file into the current folder (`hvlab replay FILE`)."""
-        from pathlib import Path
 
         from hvlab import tracefile
         from hvlab.userfiles import current_folder, reason, shown

@@ -6,20 +6,13 @@ defines `show()`; `tell(text)` notifies unless the screen speaks another way.
 
 from __future__ import annotations
 
-from textual.binding import Binding
-
 from hvlab.lessons.progress import ProgressError
 from hvlab.lessons.runner import LessonRun
 from hvlab.tui.dialogs import Choose
+from hvlab.tui.frame import LESSON_BINDINGS  # noqa: F401 (re-exported for the screens)
 from hvlab.tui.lesson_pane import HINT_NAMES
 
 LESSON_ACTIONS = ("predict", "hint", "lesson_step", "lesson_scroll")
-LESSON_BINDINGS = [
-    Binding("p", "predict", "Predict", priority=True),
-    Binding("h", "hint", "Hint", priority=True),
-    Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
-    Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
-]
 
 
 class LessonKeys:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import functools
 
-from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 
 from hvlab.session import Session, SessionError
 from hvlab.tui.dialogs import Ask
+from hvlab.tui.frame import STEP_BINDINGS  # noqa: F401 (the narration screen's keys too)
 
 
 def learner_move(action):
@@ -31,24 +31,6 @@ def learner_move(action):
 SPEEDS = (1, 2, 5, 10, 25, 50)  # steps per second in play mode
 
 # Global keys: priority, so that a focused list or table cannot swallow them.
-STEP_BINDINGS = [
-    Binding("n,right", "step", "Step", priority=True),
-    Binding("b,left", "back", "Back", priority=True),
-    Binding("question_mark,f1", "help", "Help", priority=True),
-    Binding("d", "design", "Design", priority=True),
-    Binding("x", "next_decision", "Next decision", priority=True),
-    Binding("j", "jump", "Jump", priority=True),
-    Binding("space", "play", "Play", priority=True),
-    Binding("f", "filter", "Filter", priority=True),
-    Binding("e,end", "to_end", "End", priority=True),
-    Binding("home", "rewind", "Start", show=False, priority=True),
-    Binding("g", "divergence", "Go to divergence", show=False, priority=True),
-    Binding("plus,equals_sign", "faster", "Faster", show=False, priority=True),
-    Binding("minus", "slower", "Slower", show=False, priority=True),
-    Binding("s", "screenshot", "Screenshot", show=False, priority=True),
-    Binding("o", "start_over", "New run", show=False, priority=True),
-    Binding("q", "quit", "Quit", priority=True),
-]
 
 
 class Stepping(Screen):

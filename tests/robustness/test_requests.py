@@ -110,23 +110,10 @@ sys.exit(main(["--workload", "boot"]))
 
 
 def test_a_crashed_tui_exits_non_zero(tmp_path):
-    import pty
+    from tests.terminal import on_a_terminal
 
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the lab on a terminal of its own
-        os.environ["HVLAB_DATA_DIR"] = str(tmp_path)
-        os.execv(sys.executable, [sys.executable, "-c", CRASH])
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the child closed the terminal: it has ended
-            break
-        if not chunk:
-            break
-        seen += chunk
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 1, seen[-400:]
+    code, seen = on_a_terminal(["-c", CRASH], tmp_path)
+    assert code == 1, seen[-400:]
     assert b"a bug in a pane" in seen  # Textual's own report of the error
 
 
