@@ -21,16 +21,18 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
+# The footer shows the keys a learner needs at each step, short enough for 80 columns with a
+# lesson open; the help screen (`?`) lists every key, with its tooltip as the longer name.
 STEP_BINDINGS = [
     Binding("n,right", "step", "Step", priority=True),
     Binding("b,left", "back", "Back", priority=True),
     Binding("question_mark,f1", "help", "Help", priority=True),
     Binding("d", "design", "Design", priority=True),
-    Binding("x", "next_decision", "Next decision", priority=True),
-    Binding("j", "jump", "Jump", priority=True),
-    Binding("space", "play", "Play", priority=True),
-    Binding("f", "filter", "Filter", priority=True),
-    Binding("e,end", "to_end", "End", priority=True),
+    Binding("x", "next_decision", "Decision", tooltip="Next decision", priority=True),
+    Binding("j", "jump", "Jump", show=False, priority=True),
+    Binding("space", "play", "Play", show=False, priority=True),
+    Binding("f", "filter", "Filter", show=False, priority=True),
+    Binding("e,end", "to_end", "End", show=False, priority=True),
     Binding("home", "rewind", "Start", show=False, priority=True),
     Binding("g", "divergence", "Go to divergence", show=False, priority=True),
     Binding("plus,equals_sign", "faster", "Faster", show=False, priority=True),
@@ -42,15 +44,24 @@ STEP_BINDINGS = [
 
 LESSON_BINDINGS = [
     Binding("p", "predict", "Predict", priority=True),
-    Binding("h", "hint", "Hint", priority=True),
-    Binding("right_square_bracket", "lesson_step(1)", "Next lesson step", priority=True),
-    Binding("left_square_bracket", "lesson_step(-1)", "Lesson step back", priority=True),
+    Binding("h", "hint", "Hint", show=False, priority=True),  # the lesson pane offers it
+    Binding(
+        "right_square_bracket",
+        "lesson_step(1)",
+        "Next step",
+        tooltip="Next lesson step",
+        priority=True,
+    ),
+    Binding(
+        "left_square_bracket", "lesson_step(-1)", "Lesson step back", show=False, priority=True
+    ),
 ]
 
 TABS = ("detail", "memory", "protections", "compare", "plugins")
 
 LAB_BINDINGS = [
     *STEP_BINDINGS[:3],  # step, back, help
+    STEP_BINDINGS[-1],  # quit: early, so that a narrow footer never loses it
     Binding("t", "protections", "Protections", priority=True),
     *LESSON_BINDINGS,
     Binding("pagedown", "lesson_scroll(1)", "Lesson down", show=False, priority=True),
@@ -59,7 +70,7 @@ LAB_BINDINGS = [
     Binding("colon", "move_line", "Move", priority=True),
     Binding("y", "offer_gpa", "GPA to the move line", show=False, priority=True),
     Binding("u", "undo_move", "Undo move", show=False, priority=True),
-    *STEP_BINDINGS[3:],
+    *STEP_BINDINGS[3:-1],
     *(
         Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)
         for i, name in enumerate(TABS, 1)

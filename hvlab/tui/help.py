@@ -38,7 +38,7 @@ def keys_table(bindings: list[Binding]) -> Table:
     table.add_column("does")
     for b in bindings:
         keys = ", ".join(KEY_NAMES.get(k, k) for k in b.key.split(","))
-        table.add_row(Text(keys), Text(b.description or b.action))
+        table.add_row(Text(keys), Text(b.tooltip or b.description or b.action))
     return table
 
 

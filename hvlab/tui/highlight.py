@@ -58,6 +58,8 @@ STATUS_SHORT = {
     "INVALID_VP_INDEX": "BAD_VP", "INSUFFICIENT_MEMORY": "NO_MEMORY",
     "INSUFFICIENT_BUFFERS": "NO_BUFFERS", "INVALID_CONNECTION_ID": "BAD_CONN",
     "INVALID_PORT_ID": "BAD_PORT", "INVALID_VP_STATE": "BAD_VPSTAT",
+    # SynIC message types (HvMessageType…), the status of an intercept's event
+    "UnmappedGpa": "Unmapped", "GpaIntercept": "GpaInterc", "X64IoPortIntercept": "IoPort",
 }  # fmt: skip
 PREFIX_SHORT = (
     ("hypervisor.driver:", "hv.drv:"), ("root.driver:", "root.drv:"), ("hypervisor.", "hv."),

@@ -22,7 +22,7 @@ from hvlab.narration import narrate
 from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
-from hvlab.tui.frame import LabFrame
+from hvlab.tui.frame import TABS, LabFrame
 from hvlab.tui.highlight import HEADER, header, highlight
 from hvlab.tui.lesson_keys import LessonKeys
 from hvlab.tui.lesson_pane import LessonPane
@@ -127,7 +127,7 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
         if self.present is not None:
             yield Static(id="caption")
         yield MoveLine(self.make_move, id="move-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_class(self.lesson is not None, "-lesson")
@@ -145,7 +145,21 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
         self.query_one(Timeline).focus()
 
     def on_resize(self) -> None:
+        self.call_after_refresh(self.label_tabs)  # once the right column has its new width
         self.show()
+
+    def label_tabs(self) -> None:
+        """"1 Detail … 5 Plugins" where the five fit; the names alone in a narrower right
+        column (the keys 1-5 still choose them; the help says so)."""
+        tabs = self.query_one(TabbedContent)
+        room = tabs.size.width or self.query_one("#right").size.width
+        numbered = sum(len(name) + 4 for name in TABS) <= room  # "n Name", a cell each side
+        for i, name in enumerate(TABS, 1):
+            label = f"{i} {name.title()}" if numbered else name.title()
+            tab = tabs.get_tab(name)
+            if str(tab.label) != label:
+                tab.label = label
+                tab.refresh(layout=True)  # its width is its label's
 
     def show(self) -> None:
         """Redraw what is on screen from the session; tabs not shown are drawn when opened."""
@@ -336,6 +350,7 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # the side-by-side view and the plugin source need room: the right side widens for them
         self.set_class(event.pane.id in ("compare", "plugins"), "-roomy")
+        self.call_after_refresh(self.label_tabs)  # the right column's width changed
         self.show()
 
     def action_protections(self) -> None:

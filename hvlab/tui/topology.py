@@ -58,7 +58,8 @@ class Topology(Static):
     ) -> None:
         from hvlab.tui.diagram import draw, draw_compact
 
-        width = max(40, self.size.width) if self.size.width else 78
+        inner = self.content_region.width  # less the padding
+        width = max(40, inner) if inner else 78
         key = (ev, design, drivers, hops, width, self.compact)
         if key == self._drawn:
             return

@@ -1,0 +1,91 @@
+"""At 80×24, 120×40 and 160×48, with and without a lesson open, nothing the lab needs is cut:
+every column header and every event's status in the timeline for every shipped workload and
+attack, every tab label, and the footer's keys (at 80 columns with a lesson, the keys a learner
+needs at each step)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets._footer import FooterKey
+from textual.widgets._tabbed_content import ContentTab
+
+from hvlab.lessons import bundled_dir, load_lessons
+from hvlab.lessons.progress import Progress
+from hvlab.lessons.runner import known_ids
+from hvlab.session import RunSpec, Session
+from hvlab.tui.app import HvlabApp
+from hvlab.tui.highlight import event_text, header, short_status
+from hvlab.tui.lab_screen import LabScreen
+from hvlab.tui.timeline import Timeline
+
+SIZES = [(80, 24), (120, 40), (160, 48)]
+COLUMNS = ("step", "actor", "kind", "what", "status")
+ESSENTIAL = {"Step", "Back", "Help", "Quit", "Protections", "Predict", "Next step", "Move"}
+
+
+@pytest.fixture(scope="module")
+def runs(catalogue) -> dict[str, Session]:
+    """Every shipped workload alone, and every shipped attack on its own workload."""
+    found = {w: Session(RunSpec(workload=w), catalogue) for w in catalogue.workloads}
+    for name, attack in catalogue.attacks.items():
+        found[name] = Session(RunSpec(workload=attack.workload, attack=name), catalogue)
+    return found
+
+
+def first_lesson(catalogue):
+    lessons, _ = load_lessons([bundled_dir()], known_ids(catalogue))
+    return lessons[0]
+
+
+def statuses(session: Session):
+    """One event of each (actor, status): what the columns must hold."""
+    seen = {}
+    for ev in session.lab.events:
+        seen.setdefault((ev.actor, short_status(ev)), ev)
+    return seen.values()
+
+
+@pytest.mark.parametrize("lesson", [False, True], ids=["lab", "lesson"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_no_header_status_tab_or_needed_key_is_cut(catalogue, runs, size, lesson):
+    if lesson:
+        app = HvlabApp(catalogue, lessons=[first_lesson(catalogue)], progress=Progress.in_memory())
+    else:
+        app = HvlabApp(catalogue, runs["boot"])
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LabScreen) and (screen.lesson is not None) == lesson
+        timeline = screen.query_one(Timeline)
+        width = timeline.scrollable_content_region.width
+        for name, session in runs.items():
+            timeline.show(session)  # the columns this run gets in this layout
+            head = " " + header(*timeline.widths)
+            for column in COLUMNS:
+                assert head.find(column) + len(column) <= width, (name, column, head[:width])
+            for ev in statuses(session):
+                status = short_status(ev)
+                line = " " + event_text(ev, *timeline.widths).plain  # the mark, then the row
+                assert status in line[:width], (name, ev.step, status, line[:width])
+
+        for tab in screen.query(ContentTab):
+            label = tab.label.plain
+            assert tab.region.right <= size[0] and tab.region.width >= len(label), label
+        keys = {k.description: k.region for k in screen.query(FooterKey)}
+        shown = {d for d, r in keys.items() if r.width and r.right <= size[0]}
+        if size[0] >= 120 or not lesson:
+            assert shown == set(keys), set(keys) - shown
+        else:  # 80 columns and a lesson: the keys of every step still there
+            assert ESSENTIAL <= shown, ESSENTIAL - shown
+
+
+def test_every_status_the_model_can_give_fits_its_column():
+    """Beyond the shipped runs: a plugin's run may end on any status or message type."""
+    from hvlab.model.hypervisor.constants import HvMessageType, HvStatus
+    from hvlab.tui.highlight import STATUS_SHORT
+
+    names = [s.name for s in HvStatus] + [
+        m.label.removeprefix("HvMessageType") for m in HvMessageType
+    ]
+    too_long = [n for n in names if len(STATUS_SHORT.get(n, n)) > 10]
+    assert not too_long
