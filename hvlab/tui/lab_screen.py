@@ -149,7 +149,7 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
         self.show()
 
     def label_tabs(self) -> None:
-        """"1 Detail … 5 Plugins" where the five fit; the names alone in a narrower right
+        """ "1 Detail … 5 Plugins" where the five fit; the names alone in a narrower right
         column (the keys 1-5 still choose them; the help says so)."""
         tabs = self.query_one(TabbedContent)
         room = tabs.size.width or self.query_one("#right").size.width
