@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hvlab.model import MODEL_VERSION
-from hvlab.model.core import engine, replay
+from hvlab.model.core import engine, guard, replay
 from hvlab.model.core.attacks import Attack
 from hvlab.model.core.canaries import Outcome, assess
 from hvlab.model.core.events import Event, EventLog, key_label
@@ -166,8 +166,8 @@ class Lab:
         if attack is not None:
             # Attackers move first when they can: the same rule the matrix runs by.
             actors += [
-                engine.plugin_actor(a.name, a.partition, a.program, machine)
-                for a in attack.actors()
+                engine.plugin_actor(a.name, a.partition, a.program, machine, attack.plugin)
+                for a in guard.actors_of(attack, machine)
             ]
         ahead = list(actors)
         for number, (step, move) in enumerate(self.moves, 1):

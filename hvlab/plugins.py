@@ -346,6 +346,8 @@ SITE_HOOKS = {"vmbus-packet": "hvlab_site_vmbus_packet", "driver-load": "hvlab_s
 def site_handler(cat: Catalogue) -> Callable:
     """The bridge the model calls at a site: only the plugin owning the driver is called, under
     the time limit, and a plugin that changes model state behind the API is caught."""
+    from hvlab.model.core.guard import fail
+    from hvlab.model.root.sites import principal
 
     def handle(site: str, driver: str, ctx) -> None:
         owner = cat.driver_owners.get(driver)
@@ -354,19 +356,27 @@ def site_handler(cat: Catalogue) -> Callable:
         hook = SITE_HOOKS[site]
         others = [p for name, p in cat.manager.list_name_plugin() if name != owner and p]
         caller = cat.manager.subset_hook_caller(hook, remove_plugins=others)
-        store = ctx._m.store
+        m = ctx._state.m
+        store = m.store
         before = dict(store.data)
+
+        def failed(problem: str) -> None:
+            # said once, and an event of the run: the oracle's verdict is `error`, never what
+            # the hook may have made the run look like
+            report(cat, owner, hook, problem)
+            fail(m, principal(ctx.where, driver), owner, hook, problem)
+
         try:
             result = guarded(caller, ctx=ctx)
         except Exception as exc:
-            report(cat, owner, hook, f"raised {one_line(exc)}")
+            failed(f"raised {one_line(exc)}")
             return
         if store.data != before:
             store.data.clear()
             store.data.update(before)
-            report(cat, owner, hook, "changed model state behind the API")
+            failed("changed model state behind the API")
         elif any(r is not None for r in result or []):
-            report(cat, owner, hook, "returned a value where none is expected")
+            failed("returned a value where none is expected")
 
     return handle
 
@@ -391,7 +401,22 @@ def start_run(cat: Catalogue, info: dict) -> None:
     call_safely(cat, "hvlab_lab_started", info=dict(info))
 
 
+def report_failures(cat: Catalogue, outcome) -> None:
+    """A plugin whose program failed in this run (the oracle's `plugin-error` lines) is blocked
+    for the session, and said so once, like a hook that raised."""
+    for line in outcome.errors:
+        if not line.startswith("plugin '"):
+            continue
+        name = line.split("'")[1]
+        if cat.manager.get_plugin(name) is not None and not cat.manager.is_blocked(name):
+            cat.errors.append(f"{line}; blocked for this session")
+            if cat.echo:
+                print(f"hvlab: {cat.errors[-1]}", file=sys.stderr)
+            cat.manager.set_blocked(name)
+
+
 def finish_run(cat: Catalogue, info: dict, events, outcome) -> None:
+    report_failures(cat, outcome)
     if cat.manager.hook.hvlab_event.get_hookimpls():
         for ev in events:
             call_safely(cat, "hvlab_event", event=ev)

@@ -79,6 +79,12 @@ def run_lab(
             attack = cat.attack(spec.attack)
         except KeyError as exc:
             raise SessionError(exc.args[0]) from None
+        if cat.manager.is_blocked(attack.plugin):
+            said = next((e for e in cat.errors if e.startswith(f"plugin '{attack.plugin}'")), "")
+            raise SessionError(
+                f"attack '{attack.name}': its plugin '{attack.plugin}' is blocked for this "
+                f"session{': ' + said if said else ''}"
+            )
         if attack.workload != spec.workload:
             raise SessionError(
                 f"attack '{attack.name}' rides on the workload '{attack.workload}', not "

@@ -256,7 +256,7 @@ def test_raising_site_hook_is_attributed_and_the_run_goes_on(tmp_path, capsys):
 
 def test_site_hook_that_changes_model_state_is_caught_and_undone(tmp_path, capsys):
     code, out, err = run_site_plugin(
-        tmp_path, capsys, "ctx._m.store.data[('frame', 0)] = ('spyplugin', 'stolen')"
+        tmp_path, capsys, "ctx._state.m.store.data[('frame', 0)] = ('spyplugin', 'stolen')"
     )
     assert code == 1
     assert "plugin 'spyplugin' changed model state behind the API" in err

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hvlab.model.core.events import Event, EventKind, status_json
+from hvlab.model.core.events import PLUGIN_ERROR, Event, EventKind, status_json
 from hvlab.model.core.store import Store
 
 
@@ -122,9 +122,12 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
     order: list[str] = []
     scoped: dict[str, list[Event]] = {}
     breaches = []
+    failures = []
     for ev in events:
         if ev.kind is EventKind.BREACH:
             breaches.append(ev.step)
+        elif ev.kind is EventKind.SCHEDULE and ev.name == PLUGIN_ERROR:
+            failures.append(plugin_failure(ev))
         if ev.scope is not None:
             if ev.scope not in scoped:
                 scoped[ev.scope] = []
@@ -141,7 +144,26 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
         and last.name == "halt"
         and not last.detail_dict().get("unfinished")
     )
-    return Outcome(probes, tuple(breaches), completed, errors, moves)
+    return Outcome(probes, tuple(breaches), completed, (*errors, *failures), moves)
+
+
+def plugin_failure(ev: Event) -> str:
+    """A plugin-error event as one line: the plugin, its program, the step, the problem."""
+    d = ev.detail_dict()
+    return (
+        f"plugin '{d.get('plugin')}': program '{d.get('program')}' {d.get('problem')} "
+        f"(step {ev.step})"
+    )
+
+
+def _refused(ev: Event) -> bool:
+    """The model turned the actor down at this step, no protection asked: a fault reflected to
+    it, or a call that failed (a nonzero status)."""
+    if ev.kind is EventKind.FAULT:
+        return True
+    from hvlab.model.hypervisor.constants import HvStatus  # a leaf module: no cycle
+
+    return isinstance(ev.status, HvStatus) and ev.status is not HvStatus.SUCCESS
 
 
 def move_verdict(events, number: int) -> ProbeOutcome | None:
@@ -152,6 +174,9 @@ def move_verdict(events, number: int) -> ProbeOutcome | None:
 
 
 def _verdict(name: str, events: list[Event], move: bool = False) -> ProbeOutcome:
+    for ev in events:  # a plugin that failed decides nothing, whatever it did before
+        if ev.kind is EventKind.SCHEDULE and ev.name == PLUGIN_ERROR:
+            return ProbeOutcome(name, "error", ev.step, reason=plugin_failure(ev))
     blocks = [e for e in events if e.blocked]
     blocked_by = tuple(dict.fromkeys(e.protection for e in blocks if e.protection))
     for ev in events:
@@ -177,6 +202,17 @@ def _verdict(name: str, events: list[Event], move: bool = False) -> ProbeOutcome
             blocked_by=blocked_by,
             reason=first.name,
         )
+    if not move:  # no protection decided, yet the model refused: the architecture itself did
+        refused = next((e for e in events if _refused(e)), None)
+        if refused is not None:
+            return ProbeOutcome(
+                name,
+                "blocked",
+                refused.step,
+                None,
+                refused.status,
+                reason=f"no protection decides: the hypervisor has no such path ({refused.name})",
+            )
     if move:  # a move that nothing refused: done, with the last status it got
         status = next((e.status for e in reversed(events) if e.status is not None), None)
         return ProbeOutcome(name, "done", events[-1].step, None, status, reason=events[-1].name)

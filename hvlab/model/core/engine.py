@@ -57,9 +57,15 @@ class Handle(NamedTuple):
     partition: str
 
 
-def plugin_actor(name: str, partition: str, program: Callable, m: Machine) -> Actor:
-    """An actor for a plugin's program: it gets a Handle, and moves first when it is ready."""
-    return Actor(name, partition, lambda _actor: program(Handle(name, partition)), m, priority=1)
+def plugin_actor(
+    name: str, partition: str, program: Callable, m: Machine, plugin: str = "plugin"
+) -> Actor:
+    """An actor for a plugin's program: it gets a Handle, moves first when it is ready, and runs
+    fenced (see guard): what goes wrong in it is an error the oracle reads, not a crash."""
+    from hvlab.model.core import guard
+
+    body = guard.program(plugin, name, lambda: program(Handle(name, partition)))
+    return Actor(name, partition, body, m, priority=1)
 
 
 @dataclass

@@ -33,6 +33,11 @@ class EventKind(StrEnum):
     MOVE = "move"  # the learner's own move began, or got its reply
 
 
+# The name of the SCHEDULE event that stops a plugin's actor (see core.guard): the oracle's
+# verdict on its probe, and on the run, is `error`.
+PLUGIN_ERROR = "plugin-error"
+
+
 class Phase(StrEnum):
     ENTRY = "entry"
     VALIDATE = "validate"

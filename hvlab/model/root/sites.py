@@ -11,7 +11,6 @@ The model knows nothing of pluggy: the lab layer sets `Machine.site_handler`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hvlab.model.core.events import EventKind
@@ -38,30 +37,71 @@ def principal(where: str, driver: str) -> str:
     return f"{where}.driver:{driver}"
 
 
-@dataclass
-class PacketSite:
-    """What a driver sees as a frame crosses the virtual switch where it is installed."""
+class Sealed:
+    """A site context: what it offers is its fields (read-only) and its capability methods.
+    Assigning anything raises, so a plugin cannot rewrite a frame or a decision behind the
+    capability that would have recorded it (the model keeps its state in `_state`)."""
 
-    where: str
-    driver: str
-    source: str
-    destination: str
-    _m: Machine = field(repr=False)
-    _frame: bytes = field(repr=False)
-    dropped: bool = False
-    modified: bool = False
-    origin: tuple[int, ...] = ()  # the frames the packet was read from
+    __slots__ = ("_state",)
+
+    def __setattr__(self, name, value) -> None:
+        raise AttributeError(
+            f"a site context is read-only ({name!r}): act through its capabilities, each an event"
+        )
+
+    def __delattr__(self, name) -> None:
+        raise AttributeError("a site context is read-only")
+
+
+class _State:
+    """The model's side of a site context (a plugin that reaches it is past the fence)."""
+
+    __slots__ = ("dropped", "frame", "m", "modified", "refused")
+
+    def __init__(self, m, frame: bytes = b"") -> None:
+        self.m, self.frame = m, frame
+        self.dropped = self.modified = self.refused = False
+
+
+class PacketSite(Sealed):
+    """What a driver sees as a frame crosses the virtual switch where it is installed: `where`,
+    `driver`, `source`, `destination`, `length`, `origin` (the frames the packet was read
+    from); it may `observe()`, `modify(frame)` or `drop()` it, each an event."""
+
+    __slots__ = ("destination", "driver", "origin", "source", "where")
+
+    def __init__(
+        self, where: str, driver: str, source: str, destination: str, m, frame: bytes, origin=()
+    ) -> None:
+        for name, value in (
+            ("where", where), ("driver", driver), ("source", source),
+            ("destination", destination), ("origin", tuple(origin)), ("_state", _State(m, frame)),
+        ):  # fmt: skip
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        route = f"{self.source}→{self.destination}"
+        return f"PacketSite(where={self.where!r}, driver={self.driver!r}, {route})"
 
     @property
     def length(self) -> int:
-        return len(self._frame)
+        return len(self._state.frame)
+
+    @property
+    def dropped(self) -> bool:
+        return self._state.dropped
+
+    @property
+    def modified(self) -> bool:
+        return self._state.modified
 
     def observe(self) -> bytes:
         """Read the frame. The oracle checks what the driver just learned."""
+        m, frame = self._state.m, self._state.frame
         who = principal(self.where, self.driver)
         # the frame's way to the driver: out of the sender's channel, into the switch, to it
         route = (f"{self.source}.net-channel", f"{self.where}.vswitch", who)
-        self._m.emit(
+        m.emit(
             EventKind.SITE,
             who,
             "observe-frame",
@@ -69,15 +109,16 @@ class PacketSite:
             detail={"from": self.source, "to": self.destination, "length": self.length},
         )
         where = {"site": VMBUS_PACKET} | ({"frames": self.origin} if self.origin else {})
-        self._m.check_read(who, self._frame, who, where, path=route)
-        return self._frame
+        m.check_read(who, frame, who, where, path=route)
+        return frame
 
     def modify(self, frame: bytes) -> None:
         """Replace the frame with `frame` (at most as long as the original)."""
+        state = self._state
         who = principal(self.where, self.driver)
-        self._frame = bytes(frame[: len(self._frame)])
-        self.modified = True
-        self._m.emit(
+        state.frame = bytes(frame[: len(state.frame)])
+        state.modified = True
+        state.m.emit(
             EventKind.SITE,
             who,
             "modify-frame",
@@ -88,8 +129,8 @@ class PacketSite:
     def drop(self) -> None:
         """Stop the frame here."""
         who = principal(self.where, self.driver)
-        self.dropped = True
-        self._m.emit(
+        self._state.dropped = True
+        self._state.m.emit(
             EventKind.SITE,
             who,
             "drop-frame",
@@ -131,7 +172,7 @@ def vmbus_packet(
         _in_scope(m, where, driver, lambda c=ctx: _call(m, VMBUS_PACKET, c))
         if ctx.dropped:
             return None
-        frame = ctx._frame
+        frame = ctx._state.frame
     return frame
 
 
@@ -151,22 +192,31 @@ def _in_scope(m: Machine, where: str, driver: str, act) -> None:
         m.scope = previous
 
 
-@dataclass
-class DriverLoadSite:
-    """What a defense sees when a driver asks to be loaded: it may refuse the load."""
+class DriverLoadSite(Sealed):
+    """What a defense sees when a driver asks to be loaded (`driver`, `where`, `requester`,
+    `defense`): it may `refuse(why)` the load, an event the oracle reads."""
 
-    driver: str
-    where: str
-    requester: str
-    defense: str
-    _m: Machine = field(repr=False)
-    refused: bool = False
+    __slots__ = ("defense", "driver", "requester", "where")
+
+    def __init__(self, driver: str, where: str, requester: str, defense: str, m) -> None:
+        for name, value in (
+            ("driver", driver), ("where", where), ("requester", requester), ("defense", defense),
+            ("_state", _State(m)),
+        ):  # fmt: skip
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"DriverLoadSite(driver={self.driver!r}, where={self.where!r})"
+
+    @property
+    def refused(self) -> bool:
+        return self._state.refused
 
     def refuse(self, why: str) -> None:
         from hvlab.model.hypervisor.constants import HvStatus
 
-        self.refused = True
-        self._m.emit(
+        self._state.refused = True
+        self._state.m.emit(
             EventKind.DRIVER,
             f"{self.where}.defense:{self.defense}",
             "load-refused",
