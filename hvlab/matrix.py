@@ -19,14 +19,14 @@ is run a handful of times, not 512. A test checks this against a run of every ce
 from __future__ import annotations
 
 import multiprocessing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
-from hvlab.model.core import engine
-from hvlab.model.core.attacks import Attack, minimal_sets
-from hvlab.model.core.canaries import assess
+from hvlab.model.core import engine, guard
+from hvlab.model.core.attacks import Attack, Breach, minimal_sets
+from hvlab.model.core.canaries import ProbeOutcome, assess
 from hvlab.model.core.protections import Design, Protection, known_protections
 from hvlab.model.scenarios.workloads import CONTINUATIONS, boot, services
 from hvlab.model.system import Machine
@@ -84,45 +84,89 @@ def run_design(
     attack: Attack, design: Design, seed: int = 0, site_handler=None, defenses=()
 ) -> str:
     """The verdict under a Design object (a RecordingDesign notes what the run asked)."""
+    return judge(attack, design, seed, site_handler, defenses).result
+
+
+def judge(
+    attack: Attack, design: Design, seed: int = 0, site_handler=None, defenses=()
+) -> ProbeOutcome:
+    """The oracle's verdict on the attack's probe under `design`, with its reason."""
     m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
     m.site_handler = site_handler
     m.defenses = tuple(defenses)
     actors = services(m) + continuation(attack.workload, m)
-    actors += [engine.plugin_actor(a.name, a.partition, a.program, m) for a in attack.actors()]
+    actors += [
+        engine.plugin_actor(a.name, a.partition, a.program, m, attack.plugin)
+        for a in guard.actors_of(attack, m)
+    ]
     engine.run(m, actors, seed, plant=False)
     outcome = assess(m.events)
+    failure = next((e for e in outcome.errors if e.startswith("plugin ")), None)
+    if failure is not None:  # the plugin failed: it decides nothing, wherever it failed
+        return ProbeOutcome(attack.name, "error", reason=failure)
     try:
-        return outcome.probe(attack.name).result
+        return outcome.probe(attack.name)
     except KeyError:
-        return "error"
+        return ProbeOutcome(
+            attack.name, "error", reason=f"no probe named '{attack.name}' began (BeginProbe)"
+        )
 
 
 def attack_cells(
-    attack: Attack, designs: list[frozenset[str]], seed: int = 0, site_handler=None, defenses=()
+    attack: Attack,
+    designs: list[frozenset[str]],
+    seed: int = 0,
+    site_handler=None,
+    defenses=(),
+    reasons: dict | None = None,
 ) -> tuple[dict[frozenset[str], str], int]:
     """The verdict under every design, running only designs no earlier run decides (see the
-    module's docstring). Returns the cells and how many runs were needed."""
-    known: list[tuple[frozenset[str], frozenset[str], str]] = []  # (asked, off ∩ asked, verdict)
+    module's docstring). Returns the cells and how many runs were needed; `reasons`, if given,
+    gets the oracle's reason for each cell. Once the plugin fails (its program raised, overran
+    its budget, …) it is not run again: every remaining cell is that error."""
+    known: list[tuple[frozenset[str], frozenset[str], ProbeOutcome]] = []  # (asked, off∩asked, …)
     cells: dict[frozenset[str], str] = {}
+    failed: ProbeOutcome | None = None
     for off in designs:
-        verdict = next((v for asked, part, v in known if off & asked == part), None)
+        verdict = failed or next((v for asked, part, v in known if off & asked == part), None)
         if verdict is None:
             design = RecordingDesign(off)
-            verdict = run_design(attack, design, seed, site_handler, defenses)
+            verdict = judge(attack, design, seed, site_handler, defenses)
             asked = frozenset(design.asked) | BOOT_STATE  # the cell started from that state
             known.append((asked, off & asked, verdict))
-        cells[off] = verdict
+            if verdict.result == "error" and verdict.reason.startswith("plugin "):
+                failed = verdict
+        cells[off] = verdict.result
+        if reasons is not None:
+            reasons[off] = verdict.reason or verdict.protection or ""
     return cells, len(known)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A design where the contract and the model differ: what was declared, what the oracle
+    found, and its reason."""
+
+    off: frozenset[str]
+    declared: str
+    found: str
+    reason: str
+
+    def describe(self) -> str:
+        design = "{" + ", ".join(sorted(self.off)) + "} off" if self.off else "every protection on"
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{design}: declared {self.declared}, the model found {self.found}{why}"
 
 
 @dataclass
 class Row:
     attack: str
     plugin: str
-    declared: tuple[frozenset[str], ...]
+    declared: tuple  # the contract: frozensets, and Breach records
     found: tuple[frozenset[str], ...]  # with every plugin defense off, as declared
     cells: dict[frozenset[str], str]
     found_all: tuple[frozenset[str], ...] = ()  # over every design, plugin defenses included
+    mismatches: list[Mismatch] = field(default_factory=list)  # design by design
 
     @property
     def errors(self) -> int:
@@ -130,13 +174,25 @@ class Row:
 
     @property
     def matches(self) -> bool:
-        return not self.errors and set(self.declared) == set(self.found)
+        return not self.errors and not self.mismatches
+
+    def explain(self, limit: int = 3) -> list[str]:
+        """Where the contract and the model differ: the first few designs, with the oracle's
+        reason in each, and how many there are in all."""
+        reasons = {m.reason for m in self.mismatches}
+        if len(reasons) == 1 and next(iter(reasons)).startswith("plugin "):
+            return [f"in all {len(self.mismatches)} designs: {next(iter(reasons))}"]
+        lines = [m.describe() for m in self.mismatches[:limit]]
+        more = len(self.mismatches) - limit
+        if more > 0:
+            lines.append(f"… and {more} more design{'s' if more > 1 else ''}")
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         return {
             "attack": self.attack,
             "plugin": self.plugin,
-            "declared": [sorted(s) for s in self.declared],
+            "declared": [contract_json(s) for s in self.declared],
             "found": [sorted(s) for s in self.found],
             "found_with_plugin_defenses": [sorted(s) for s in self.found_all],
             "matches": self.matches,
@@ -144,6 +200,7 @@ class Row:
             "breached": sum(1 for r in self.cells.values() if r == "breached"),
             "blocked": sum(1 for r in self.cells.values() if r == "blocked"),
             "errors": self.errors,
+            "mismatches": [m.describe() for m in self.mismatches],
             "cells": {
                 ",".join(sorted(k)) or "-": v
                 for k, v in sorted(self.cells.items(), key=lambda kv: (len(kv[0]), sorted(kv[0])))
@@ -151,13 +208,38 @@ class Row:
         }
 
 
+def contract_text(sets) -> str:
+    """A contract in words: `{a, b} or {c}`, `never`, or `{a} off and {b} on`."""
+
+    def one(item) -> str:
+        if isinstance(item, Breach):
+            return (
+                "{"
+                + ", ".join(sorted(item.off))
+                + "} off and {"
+                + ", ".join(sorted(item.on))
+                + "} on"
+            )
+        return "{" + ", ".join(sorted(item)) + "}"
+
+    return " or ".join(one(x) for x in sets) or "never"
+
+
+def contract_json(item) -> Any:
+    """A contract's item: a list of ids, or {"off": [...], "on": [...]} for a Breach."""
+    if isinstance(item, Breach):
+        return {"off": sorted(item.off), "on": sorted(item.on)}
+    return sorted(item)
+
+
 _ATTACKS: dict[str, Attack] = {}
 _CONTEXT: dict[str, Any] = {"site_handler": None, "defenses": ()}
 
 
-def _attack(name: str) -> dict[frozenset[str], str]:
+def _attack(name: str) -> tuple[dict[frozenset[str], str], dict[frozenset[str], str]]:
     designs = all_designs(_CONTEXT["defenses"])
-    return attack_cells(_ATTACKS[name], designs, **_CONTEXT)[0]
+    reasons: dict[frozenset[str], str] = {}
+    return attack_cells(_ATTACKS[name], designs, reasons=reasons, **_CONTEXT)[0], reasons
 
 
 def matrix(
@@ -176,20 +258,31 @@ def matrix(
             results = pool.map(_attack, work, chunksize=1)
     else:
         results = [_attack(name) for name in work]
-    cells = dict(zip(work, results, strict=True))
+    found = dict(zip(work, results, strict=True))
     rows = []
     extra = frozenset(defenses)
     for a in attacks:
-        breached = [off for off, r in cells[a.name].items() if r == "breached"]
+        cells, reasons = found[a.name]
+        breached = [off for off, r in cells.items() if r == "breached"]
         base = [off - extra for off in breached if extra <= off]
+        # the contract, design by design, where the plugin defenses are off (as declared)
+        differ = []
+        for off, r in cells.items():
+            if not extra <= off:
+                continue
+            said = a.predicts_breach(off - extra)
+            if r == "error" or (r == "breached") != said:
+                declared = "breached" if said else "blocked"
+                differ.append(Mismatch(off - extra, declared, r, reasons.get(off, "")))
         rows.append(
             Row(
                 a.name,
                 a.plugin,
                 a.breach_sets,
                 minimal_sets(base),
-                cells[a.name],
+                cells,
                 minimal_sets(breached),
+                differ,
             )
         )
     return rows

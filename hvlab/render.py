@@ -67,7 +67,7 @@ def outcome_lines(outcome: Outcome) -> Iterator[str]:
     for p in outcome.probes:
         if p.result == "blocked":
             status = getattr(p.status, "label", "") if p.status is not None else ""
-            yield f"  {p.name:<22} blocked by {p.protection} at step {p.step}" + (
+            yield f"  {p.name:<22} blocked by {decider(p)} at step {p.step}" + (
                 f" ({status})" if status else ""
             )
         elif p.result == "breached":
@@ -84,6 +84,11 @@ def outcome_lines(outcome: Outcome) -> Iterator[str]:
         yield f"  breaches outside any probe at steps {', '.join(map(str, stray))}"
 
 
+def decider(v) -> str:
+    """Who blocked: the protection, or — no protection asked — the architecture itself."""
+    return v.protection or "the architecture (no protection decides: no such path)"
+
+
 def verdict_text(v, at_step: bool = False) -> str:
     """The oracle's verdict on a move, in words: breached, blocked (by what, with which status)
     or done; `at_step` adds where it was decided."""
@@ -94,7 +99,7 @@ def verdict_text(v, at_step: bool = False) -> str:
         return f"BREACHED: {v.canary} reached {v.principal}{where}"
     if v.result == "blocked":
         status = getattr(v.status, "label", "")
-        return f"blocked by {v.protection}{where}" + (f" ({status})" if status else "")
+        return f"blocked by {decider(v)}{where}" + (f" ({status})" if status else "")
     return "done, nothing refused it"
 
 

@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_matrix(args: argparse.Namespace) -> int:
     import time
 
-    from hvlab.matrix import matrix
+    from hvlab.matrix import contract_text, matrix
     from hvlab.model.core.protections import known_protections
 
     cat = catalogue_from(args)
@@ -70,7 +70,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, separators=(",", ":"))
         sys.stdout.write("\n")
     else:
-        fmt = lambda sets: " or ".join("{" + ", ".join(sorted(x)) + "}" for x in sets) or "never"  # noqa: E731
+        fmt = contract_text
         for r in rows:
             mark = "ok      " if r.matches else "MISMATCH"
             hits = sum(v == "breached" for v in r.cells.values())
@@ -81,6 +81,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
                 print(f"         {'':<22} with plugin defenses: {fmt(r.found_all)}")
             if not r.matches:
                 print(f"         {'':<22} declared {fmt(r.declared)}; errors {r.errors}")
+                for line in r.explain():
+                    print(f"         {'':<22} {line}")
         print(f"{len(rows)} attacks x {designs} designs in {seconds:.1f} s")
     return 0 if all(r.matches for r in rows) else 1
 

@@ -50,7 +50,7 @@ def check_lesson(lesson: Lesson, cat: Catalogue) -> Result:
 
 
 def check_contracts(cat: Catalogue, jobs: int = 2) -> list[Result]:
-    from hvlab.matrix import matrix
+    from hvlab.matrix import contract_text, matrix
     from hvlab.plugins import site_handler
 
     rows = matrix(
@@ -61,8 +61,12 @@ def check_contracts(cat: Catalogue, jobs: int = 2) -> list[Result]:
     )
     out = []
     for r in rows:
-        fmt = " or ".join("{" + ", ".join(sorted(s)) + "}" for s in r.found) or "never"
-        message = "" if r.matches else f"declared breach sets differ from the model's: {fmt}"
+        message = ""
+        if not r.matches:
+            message = (
+                f"declared {contract_text(r.declared)}, the model found {contract_text(r.found)}: "
+                + "; ".join(r.explain())
+            )
         out.append(Result("contracts", r.attack, r.matches, message))
     return out
 
