@@ -162,7 +162,11 @@ class Lab:
         machine.checkpoint = self._checkpoint
         machine.checkpoint_at = self._interval - 1
         self._machine = machine
-        actors = workloads[workload].build(machine, **self.params)
+        chosen = workloads[workload]
+        if chosen.plugin:
+            actors = guard.workload_actors(chosen, machine, self.params)
+        else:
+            actors = chosen.build(machine, **self.params)
         if attack is not None:
             # Attackers move first when they can: the same rule the matrix runs by.
             actors += [

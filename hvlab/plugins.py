@@ -225,7 +225,7 @@ def _collect(cat: Catalogue, impl, hook: str, register: Callable) -> None:
 def _add_workload(cat: Catalogue, plugin: str, name: str, build: Callable, summary: str) -> None:
     if name in cat.workloads:
         raise ValueError(f"workload '{name}' is already registered")
-    cat.workloads[name] = Workload(name, build, summary)
+    cat.workloads[name] = Workload(name, build, summary, plugin)
 
 
 def _add_defense(cat: Catalogue, plugin: str, pid: str, principle: str) -> None:

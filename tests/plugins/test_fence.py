@@ -155,3 +155,36 @@ async def test_the_tui_stays_up(tmp_path):
         notes = [n.message for n in app._notifications]
         assert any("plugin 'raise'" in n for n in notes), notes
         assert app.is_running
+
+
+WORKLOAD_PLUGIN = """
+from hvlab.api import Actor, boot, hookimpl
+
+def build(machine, **_):
+    MODE
+    def mine(actor):
+        yield from ()
+        raise RuntimeError("a workload's own program fails")
+    return boot(machine) + [Actor("A.mine", "A", mine, machine)]
+
+@hookimpl
+def hvlab_register_workloads(register):
+    register("shaky", build, "boot, and one program of the plugin's own")
+"""
+
+
+@pytest.mark.parametrize(
+    "mode, said",
+    [
+        ("raise KeyError('no such thing')", "its builder raised KeyError"),
+        ("pass", "program 'A.mine' raised RuntimeError: a workload's own program fails"),
+    ],
+    ids=["builder", "program"],
+)
+def test_a_plugin_workload_runs_fenced(tmp_path, mode, said):
+    path = tmp_path / "shaky.py"
+    path.write_text(WORKLOAD_PLUGIN.replace("MODE", mode))
+    cat = load_catalogue([str(path)], echo=False)
+    outcome = Session(RunSpec(workload="shaky"), cat).lab.outcome
+    assert outcome.result == "error"
+    assert any("plugin 'shaky'" in e and said in e for e in outcome.errors), outcome.errors

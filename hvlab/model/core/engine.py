@@ -64,7 +64,7 @@ def plugin_actor(
     fenced (see guard): what goes wrong in it is an error the oracle reads, not a crash."""
     from hvlab.model.core import guard
 
-    body = guard.program(plugin, name, lambda: program(Handle(name, partition)))
+    body = guard.program(plugin, name, lambda _actor: program(Handle(name, partition)))
     return Actor(name, partition, body, m, priority=1)
 
 

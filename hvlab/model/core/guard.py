@@ -163,15 +163,15 @@ def sealed(cond: Callable, budget: Budget, problem: list) -> Callable:
     return ask
 
 
-def program(plugin: str, name: str, body: Callable[[], Any]) -> Callable:
-    """The engine's program for a plugin's: `body()` makes the plugin's generator."""
+def program(plugin: str, name: str, body: Callable[[Any], Any]) -> Callable:
+    """The engine's program for a plugin's: `body(actor)` makes the plugin's generator."""
 
     def run(actor):
         m = actor.machine
         budget = Budget()
         problem: list[str] = []
         try:
-            gen = budget.call(body)
+            gen = budget.call(body, actor)
         except KeyboardInterrupt:  # the user's Ctrl-C, not the plugin's doing
             raise
         except BaseException as exc:
@@ -232,6 +232,29 @@ def _carry_out(actor, op, budget: Budget, problem: list, m) -> Any:
         return None
     finally:
         budget.seconds += time.monotonic() - started
+
+
+def workload_actors(workload, m, params: dict) -> list:
+    """A plugin's workload: its builder and its own programs fenced (the model's services it
+    reuses, such as `boot`, run as the model's). A builder that fails is a plugin-error event
+    and no actors."""
+    from hvlab.model.core.engine import Actor
+
+    budget = Budget()
+    try:
+        actors = list(budget.call(lambda: workload.build(m, **params)))
+    except KeyboardInterrupt:  # the user's Ctrl-C, not the plugin's doing
+        raise
+    except BaseException as exc:
+        fail(m, "hypervisor", workload.plugin, workload.name, f"its builder {describe(exc)}")
+        return []
+    if not all(isinstance(a, Actor) for a in actors):
+        fail(m, "hypervisor", workload.plugin, workload.name, "its builder must return Actors")
+        return []
+    for a in actors:
+        if not model_owned(a.program):
+            a.program = program(workload.plugin, a.name, a.program)
+    return actors
 
 
 def actors_of(attack, m) -> list:

@@ -228,6 +228,7 @@ class Workload:
     name: str
     build: Callable[..., list[Actor]]
     summary: str
+    plugin: str = ""  # the plugin that registered it ("" for hvlab's own): its code runs fenced
 
 
 WORKLOADS: dict[str, Workload] = {
