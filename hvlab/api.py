@@ -11,7 +11,7 @@ model's own business and may change. docs/plugins.md explains each name.
 from __future__ import annotations
 
 from hvlab.hookspecs import hookimpl
-from hvlab.model.core.attacks import Attack, AttackActor
+from hvlab.model.core.attacks import ALWAYS, NEVER, Attack, AttackActor, Breach
 from hvlab.model.core.canaries import Outcome
 from hvlab.model.core.engine import (
     Actor,
@@ -42,6 +42,7 @@ from hvlab.model.core.layout import (
     Layout,
 )
 from hvlab.model.core.protections import Protection
+from hvlab.model.core.sites import DefenseSite
 from hvlab.model.guest.kernel import ide_command
 from hvlab.model.guest.storvsc import disk_io
 from hvlab.model.hardware.devices import (
@@ -84,8 +85,11 @@ from hvlab.model.vmbus.storage_protocol import CDB_READ, CDB_WRITE, VStorOperati
 
 __all__ = [  # noqa: RUF022 (grouped by what they are for, as docs/plugins.md lists them)
     # hooks and records
+    "ALWAYS",
     "Attack",
     "AttackActor",
+    "Breach",
+    "NEVER",
     "hookimpl",
     # the operations an actor's program yields, and what it is handed
     "Actor",
@@ -110,6 +114,7 @@ __all__ = [  # noqa: RUF022 (grouped by what they are for, as docs/plugins.md li
     "PROBES",
     "run_probe",
     # what a hook is given
+    "DefenseSite",
     "DriverLoadSite",
     "Event",
     "EventKind",

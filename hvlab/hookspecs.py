@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from hvlab.model.core.attacks import Attack
     from hvlab.model.core.canaries import Outcome
     from hvlab.model.core.events import Event
-    from hvlab.model.root.sites import DriverLoadSite, PacketSite
+    from hvlab.model.root.sites import DefenseSite, DriverLoadSite, PacketSite
 
 PROJECT = "hvlab"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -112,6 +112,118 @@ def hvlab_site_driver_load(ctx: DriverLoadSite) -> None:
         def hvlab_site_driver_load(ctx):
             if ctx.where == "hypervisor" and ctx.driver not in SIGNED:
                 ctx.refuse("not signed")
+    """
+
+
+@hookspec
+def hvlab_site_hypercall(ctx: DefenseSite) -> None:
+    """A hypercall passed the hypervisor's own checks and is about to be dispatched, and one of this
+    plugin's defenses is switched on.
+
+    Called only for the plugin that registered `ctx.defense`, only while that protection is on, and
+    only for plugins that implement this hook (the model asks no one otherwise).
+
+    :param ctx: a `hvlab.model.core.sites.DefenseSite` with `site`, `defense`, `fields` and each
+        field as an attribute: `partition` (the caller), `code` (the call code), `name`
+        (`HvCallPostMessage`), `rep_count`, `fast`. `refuse(why)` refuses: the model answers with
+        HV_STATUS_ACCESS_DENIED, an event naming your protection id as the one that decided.
+
+    Example::
+
+        @hookimpl
+        def hvlab_site_hypercall(ctx):
+            if ctx.partition != "root" and ctx.name == "HvCallPostMessage" and ctx.rep_count:
+                ctx.refuse("children post no rep calls")
+    """
+
+
+@hookspec
+def hvlab_site_memory_access(ctx: DefenseSite) -> None:
+    """A partition reads or writes memory through its map, and one of this plugin's defenses is
+    switched on.
+
+    Called only for the plugin that registered `ctx.defense`, only while that protection is on, and
+    only for plugins that implement this hook (the model asks no one otherwise).
+
+    :param ctx: a `hvlab.model.core.sites.DefenseSite` with `site`, `defense`, `fields` and each
+        field as an attribute: `partition`, `gpa`, `size`, `write` (a bool). `refuse(why)` refuses:
+        the model answers with a fault (`access-refused`) the actor sees as a failed access, an
+        event naming your protection id as the one that decided.
+
+    Example::
+
+        @hookimpl
+        def hvlab_site_memory_access(ctx):
+            if ctx.partition == "A" and ctx.write and ctx.gpa < 0x1000:
+                ctx.refuse("page 0 is read-only for A")
+    """
+
+
+@hookspec
+def hvlab_site_port_io(ctx: DefenseSite) -> None:
+    """A partition issues IN or OUT on an I/O port, and one of this plugin's defenses is switched
+    on.
+
+    Called only for the plugin that registered `ctx.defense`, only while that protection is on, and
+    only for plugins that implement this hook (the model asks no one otherwise).
+
+    :param ctx: a `hvlab.model.core.sites.DefenseSite` with `site`, `defense`, `fields` and each
+        field as an attribute: `partition`, `port`, `direction` (`in` or `out`), `size`.
+        `refuse(why)` refuses: the model answers with `port-refused` (an IN reads all ones), an
+        event naming your protection id as the one that decided.
+
+    Example::
+
+        @hookimpl
+        def hvlab_site_port_io(ctx):
+            if ctx.partition != "root" and 0x1F0 <= ctx.port <= 0x1F7:
+                ctx.refuse("children do not drive the disk controller")
+    """
+
+
+@hookspec
+def hvlab_site_vsp_packet(ctx: DefenseSite) -> None:
+    """A VSP fetched a packet from a guest's ring and is about to act on it, and one of this
+    plugin's defenses is switched on.
+
+    Called only for the plugin that registered `ctx.defense`, only while that protection is on, and
+    only for plugins that implement this hook (the model asks no one otherwise).
+
+    :param ctx: a `hvlab.model.core.sites.DefenseSite` with `site`, `defense`, `fields` and each
+        field as an attribute: `partition` (the sender), `relid`, `device` (`storage` or `network`),
+        `type` (the VMBus packet type), `length`, `trans_id`. `refuse(why)` refuses: the model
+        answers with `packet-corrupt` (the channel is marked broken, as the VSP's own checks do), an
+        event naming your protection id as the one that decided.
+
+    Example::
+
+        @hookimpl
+        def hvlab_site_vsp_packet(ctx):
+            if ctx.length > 4096:
+                ctx.refuse("packets larger than a page")
+    """
+
+
+@hookspec
+def hvlab_site_vmbus_message(ctx: DefenseSite) -> None:
+    """The VMBus server got a GPADL or OPENCHANNEL control message, and one of this plugin's
+    defenses is switched on.
+
+    Called only for the plugin that registered `ctx.defense`, only while that protection is on, and
+    only for plugins that implement this hook (the model asks no one otherwise).
+
+    :param ctx: a `hvlab.model.core.sites.DefenseSite` with `site`, `defense`, `fields` and each
+        field as an attribute: `partition` (the sender), `message` (`CHANNELMSG_GPADL_HEADER`,
+        `CHANNELMSG_GPADL_BODY` or `CHANNELMSG_OPENCHANNEL`), `relid` (0 for a GPADL body).
+        `refuse(why)` refuses: the model answers with `gpadl-refused` or `open-refused`, and the
+        reply's status says refused, an event naming your protection id as the one that decided.
+
+    Example::
+
+        @hookimpl
+        def hvlab_site_vmbus_message(ctx):
+            if ctx.partition == "B" and ctx.message == "CHANNELMSG_OPENCHANNEL":
+                ctx.refuse("B gets no synthetic devices")
     """
 
 

@@ -6,6 +6,7 @@ import textwrap
 import pytest
 
 import hvlab.hookspecs
+import hvlab.plugin_calls
 import hvlab.plugins
 from hvlab import hookdoc
 from hvlab.cli import main
@@ -57,6 +58,19 @@ SETUP = {
         ],
     ),
 }
+DEFENSE = """
+        @hookimpl
+        def hvlab_register_defenses(register):
+            register("failing-defense", "a defense with a bug")
+        """
+for _hook, _command in (
+    ("hvlab_site_hypercall", ["run", "ping"]),
+    ("hvlab_site_memory_access", ["run", "ping"]),
+    ("hvlab_site_port_io", ["run", "ide-port-io"]),
+    ("hvlab_site_vsp_packet", ["run", "ping"]),
+    ("hvlab_site_vmbus_message", ["run", "ping"]),
+):
+    SETUP[_hook] = (DEFENSE, _command)
 HEADER = """
 from hvlab.hookspecs import hookimpl
 from hvlab.model.core.attacks import Attack, AttackActor
@@ -68,7 +82,7 @@ from hvlab.model.scenarios.workloads import children_booted
 @pytest.mark.parametrize("failure", sorted(FAILURES))
 @pytest.mark.parametrize("hook", [f.__name__ for f in hookdoc.hooks()])
 def test_failure_in_any_hook_is_named_and_contained(tmp_path, capsys, monkeypatch, hook, failure):
-    monkeypatch.setattr(hvlab.plugins, "TIME_LIMIT", 0.2)
+    monkeypatch.setattr(hvlab.plugin_calls, "TIME_LIMIT", 0.2)
     params = [
         p
         for p in getattr(hvlab.hookspecs, hook).__code__.co_varnames[

@@ -30,7 +30,7 @@ def test_hook_reference_in_the_docs_is_current():
 
 
 RECORDER = """
-from hvlab.api import (Attack, AttackActor, BeginProbe, EndProbe, LoadDriver, WaitUntil, boot,
+from hvlab.api import (Attack, AttackActor, BeginProbe, EndProbe, LoadDriver, PortIo, WaitUntil,
                        children_booted, hookimpl)
 
 CALLS = []
@@ -39,6 +39,7 @@ def program(actor):
     yield WaitUntil(children_booted, "both guests booted")
     yield BeginProbe("recorder", "installs a driver in the root's switch, which a defense sees")
     yield LoadDriver("rec", "root")
+    yield PortIo(0x1F7, size=1)
     yield EndProbe()
 
 @hookimpl
@@ -67,6 +68,19 @@ def hvlab_site_driver_load(ctx):
 def hvlab_site_vmbus_packet(ctx):
     CALLS.append("hvlab_site_vmbus_packet")
     ctx.observe()
+
+def seen(site):
+    def hook(ctx):
+        if site not in CALLS:
+            CALLS.append(site)
+    hook.__name__ = site
+    return hookimpl(hook)
+
+hvlab_site_hypercall = seen("hvlab_site_hypercall")
+hvlab_site_memory_access = seen("hvlab_site_memory_access")
+hvlab_site_port_io = seen("hvlab_site_port_io")
+hvlab_site_vsp_packet = seen("hvlab_site_vsp_packet")
+hvlab_site_vmbus_message = seen("hvlab_site_vmbus_message")
 
 @hookimpl
 def hvlab_event(event):

@@ -270,9 +270,9 @@ def test_site_hook_returning_a_value_is_reported(tmp_path, capsys):
 
 
 def test_hanging_site_hook_is_stopped_by_the_time_limit(tmp_path, capsys, monkeypatch):
-    import hvlab.plugins
+    import hvlab.plugin_calls
 
-    monkeypatch.setattr(hvlab.plugins, "TIME_LIMIT", 0.2)
+    monkeypatch.setattr(hvlab.plugin_calls, "TIME_LIMIT", 0.2)
     code, out, err = run_site_plugin(tmp_path, capsys, "while True: pass")
     assert code == 1
     assert "raised PluginTimeoutError: took longer than 0.2 s in hvlab_site_vmbus_packet" in err

@@ -161,9 +161,9 @@ def _refused(ev: Event) -> bool:
     it, or a call that failed (a nonzero status)."""
     if ev.kind is EventKind.FAULT:
         return True
-    from hvlab.model.hypervisor.constants import HvStatus  # a leaf module: no cycle
-
-    return isinstance(ev.status, HvStatus) and ev.status is not HvStatus.SUCCESS
+    status = ev.status  # a hypercall status: its label is HV_STATUS_*, 0 is HV_STATUS_SUCCESS
+    label = getattr(status, "label", "")
+    return isinstance(label, str) and label.startswith("HV_STATUS_") and int(status) != 0
 
 
 def move_verdict(events, number: int) -> ProbeOutcome | None:

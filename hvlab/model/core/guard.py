@@ -238,8 +238,6 @@ def workload_actors(workload, m, params: dict) -> list:
     """A plugin's workload: its builder and its own programs fenced (the model's services it
     reuses, such as `boot`, run as the model's). A builder that fails is a plugin-error event
     and no actors."""
-    from hvlab.model.core.engine import Actor
-
     budget = Budget()
     try:
         actors = list(budget.call(lambda: workload.build(m, **params)))
@@ -248,7 +246,7 @@ def workload_actors(workload, m, params: dict) -> list:
     except BaseException as exc:
         fail(m, "hypervisor", workload.plugin, workload.name, f"its builder {describe(exc)}")
         return []
-    if not all(isinstance(a, Actor) for a in actors):
+    if not all(hasattr(a, "program") and hasattr(a, "machine") for a in actors):  # Actors
         fail(m, "hypervisor", workload.plugin, workload.name, "its builder must return Actors")
         return []
     for a in actors:

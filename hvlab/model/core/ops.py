@@ -32,16 +32,22 @@ class RawHypercall(NamedTuple):
 
 
 class Read(NamedTuple):
+    """Read `size` bytes at guest-physical address `gpa`, through the partition's own map."""
+
     gpa: int
     size: int
 
 
 class Write(NamedTuple):
+    """Write `data` at guest-physical address `gpa`, through the partition's own map."""
+
     gpa: int
     data: bytes
 
 
 class WriteMsr(NamedTuple):
+    """Write a synthetic MSR of the partition's VP (the hypercall page, the guest OS id, SynIC)."""
+
     msr: int
     value: int
 
@@ -82,7 +88,7 @@ class BeginProbe(NamedTuple):
 
 
 class EndProbe(NamedTuple):
-    pass
+    """End the probe BeginProbe began: the oracle judges the events between them."""
 
 
 class PortIo(NamedTuple):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hvlab.model.core import canaries
+from hvlab.model.core import canaries, sites
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
 from hvlab.model.hypervisor import intercept_messages as intercepts
@@ -78,6 +78,20 @@ class GuestMemory:
                     break
                 entries.append(entry)
             else:
+                refusal = sites.refused_by(
+                    self, sites.MEMORY_ACCESS, partition=principal, gpa=gpa, size=size,
+                    write=data is not None,
+                )  # fmt: skip
+                if refusal is not None:  # a plugin defense refused it: the access faults
+                    self.emit(
+                        EventKind.FAULT,
+                        actor,
+                        "access-refused",
+                        protection=refusal[0],
+                        path=(node_of(principal),),
+                        detail={"gpa": gpa, "size": size, "why": refusal[1]},
+                    )
+                    return None
                 return self._perform(principal, actor, gpa, size, data, entries)
             if not self._gpa_fault(pid, gpn, entry, data is not None, actor):
                 return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hvlab.model.core import sites
 from hvlab.model.core.events import EventKind, Phase
 from hvlab.model.hypervisor import calls, memory, partitions
 from hvlab.model.hypervisor.constants import PAGE_SIZE, HvStatus
@@ -143,6 +144,14 @@ def hypercall(
         detail={**ctl.fields(), "input_gpa": in_gpa, "output_gpa": out_gpa, "caller": caller},
     )
     if reject is not None:
+        return _finish(m, actor, name, path, reject.status, 0, reject, validating=True)
+    refusal = sites.refused_by(
+        m, sites.HYPERCALL, partition=caller, code=int(ctl.code), name=name,
+        rep_count=ctl.rep_count, fast=ctl.fast,
+    )  # fmt: skip
+    if refusal is not None:  # a plugin defense refused it, as the hypervisor's own checks do
+        defense, why = refusal
+        reject = Reject(HvStatus.ACCESS_DENIED, why, protection=defense)
         return _finish(m, actor, name, path, reject.status, 0, reject, validating=True)
     skipped = []
     if spec.privilege is not None and not m.on(HOA):

@@ -14,13 +14,13 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from hvlab.model.core import topology
+from hvlab.model.core import sites, topology
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
 from hvlab.model.hardware import devices
 from hvlab.model.hypervisor import intercept_messages as intercepts
 from hvlab.model.hypervisor import partitions, synic
-from hvlab.model.hypervisor.constants import HvMessageType, InterceptType
+from hvlab.model.hypervisor.constants import HvMessageType, HvStatus, InterceptType
 from hvlab.model.hypervisor.memory import HYPERVISOR
 from hvlab.model.hypervisor.partitions import ROOT_PID
 
@@ -41,6 +41,21 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
         "size": len(data) if write else size,
     }
     route = topology.route(m.design, "port-io", node, "hw.disk") if pid != ROOT_PID else ()
+    refusal = sites.refused_by(
+        m, sites.PORT_IO, partition=principal, port=port, direction=detail["direction"],
+        size=detail["size"],
+    )  # fmt: skip
+    if refusal is not None:  # a plugin defense refused it: nothing reaches a device
+        m.emit(
+            EventKind.DEVICE,
+            HYPERVISOR,
+            "port-refused",
+            status=HvStatus.ACCESS_DENIED,
+            protection=refusal[0],
+            path=(node, HYPERVISOR),
+            detail={**detail, "why": refusal[1]},
+        )
+        return b"" if write else b"\xff" * size
     if pid == ROOT_PID or not m.on(MEDIATED):
         controller = devices.Ide(m.store, "hw", None)
         result = controller.access(port, data, size)

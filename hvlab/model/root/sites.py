@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hvlab.model.core.events import EventKind
+from hvlab.model.core.sites import DefenseSite as DefenseSite  # where plugins found it
+from hvlab.model.core.sites import Sealed, _State
 
 if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
@@ -35,32 +37,6 @@ def loaded(m: Machine, where: str) -> list[str]:
 
 def principal(where: str, driver: str) -> str:
     return f"{where}.driver:{driver}"
-
-
-class Sealed:
-    """A site context: what it offers is its fields (read-only) and its capability methods.
-    Assigning anything raises, so a plugin cannot rewrite a frame or a decision behind the
-    capability that would have recorded it (the model keeps its state in `_state`)."""
-
-    __slots__ = ("_state",)
-
-    def __setattr__(self, name, value) -> None:
-        raise AttributeError(
-            f"a site context is read-only ({name!r}): act through its capabilities, each an event"
-        )
-
-    def __delattr__(self, name) -> None:
-        raise AttributeError("a site context is read-only")
-
-
-class _State:
-    """The model's side of a site context (a plugin that reaches it is past the fence)."""
-
-    __slots__ = ("dropped", "frame", "m", "modified", "refused")
-
-    def __init__(self, m, frame: bytes = b"") -> None:
-        self.m, self.frame = m, frame
-        self.dropped = self.modified = self.refused = False
 
 
 class PacketSite(Sealed):

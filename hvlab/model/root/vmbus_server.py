@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hvlab.model.core import sites
 from hvlab.model.core.engine import Actor, Do, WaitUntil
 from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor import hypercall_layouts as L
@@ -74,6 +75,9 @@ def message_detail(payload: bytes) -> dict:
     }
 
 
+WATCHED = (ChannelMessage.GPADL_HEADER, ChannelMessage.GPADL_BODY, ChannelMessage.OPENCHANNEL)
+
+
 def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
     """One control message from `sender`; returns the replies to post back."""
     kind = kind_of(payload)
@@ -90,6 +94,23 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
             detail={**message_detail(payload), "from": child, **detail},
         )
 
+    if kind in WATCHED:  # a plugin defense may refuse a GPADL or an open, as the server does
+        refusal = sites.refused_by(
+            m, sites.VMBUS_MESSAGE, partition=child, message=ChannelMessage(kind).label,
+            relid=fields.get("child_relid", 0),
+        )  # fmt: skip
+        if refusal is not None:
+            defense, why = refusal
+            relid = fields.get("child_relid", 0)
+            if kind == ChannelMessage.OPENCHANNEL:
+                what, answer = "open-refused", {"openid": fields["openid"], "status": REFUSED}
+                detail, reply_kind = {"relid": relid}, ChannelMessage.OPENCHANNEL_RESULT
+            else:
+                gpadl = fields["gpadl"]
+                what, answer = "gpadl-refused", {"gpadl": gpadl, "creation_status": REFUSED}
+                detail, reply_kind = {"gpadl": gpadl}, ChannelMessage.GPADL_CREATED
+            note(what, protection=defense, why=why, **detail)
+            return [message(reply_kind, child_relid=relid, **answer)]
     if kind == ChannelMessage.INITIATE_CONTACT:
         ok = fields["vmbus_version_requested"] == VERSION_WIN10_V5
         note("contact" if ok else "contact-refused", version=fields["vmbus_version_requested"])

@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hvlab.model.core import sites
 from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor import synic
 from hvlab.model.hypervisor.constants import HvCallCode
@@ -72,14 +73,16 @@ class Fetched:
         return raw[DESCRIPTOR : offset8 * 8]
 
 
-def corrupt(m: Machine, actor: str, relid: int, why: str, path: tuple[str, ...]) -> None:
+def corrupt(
+    m: Machine, actor: str, relid: int, why: str, path: tuple[str, ...], protection=VSP_VALIDATES
+) -> None:
     """Report a corrupt packet and mark the channel broken; other channels carry on."""
     set_chan(m, relid, "state", "broken")
     m.emit(
         EventKind.VSP,
         actor,
         "packet-corrupt",
-        protection=VSP_VALIDATES,
+        protection=protection,
         path=path,
         detail={"relid": relid, "why": why, "channel": "broken"},
     )
@@ -128,9 +131,28 @@ def fetch(
             return None
     else:
         _check_ids(m, relid, desc)  # the same bookkeeping of ids; nothing acts on its verdict
+    refusal = sites.refused_by(
+        m, sites.VSP_PACKET, partition=_sender(m, relid), relid=relid, device=_device(m, relid),
+        type=int(desc.type), length=desc.len8 * 8, trans_id=desc.trans_id,
+    )  # fmt: skip
+    if refusal is not None:  # a plugin defense refused it, as the VSP's own checks do
+        corrupt(m, actor, relid, refusal[1], path, protection=refusal[0])
+        return None
     size = max(desc.len8 * 8, DESCRIPTOR)
     rings.set_index(m, out_ring, actor, "read", (read_at + size) % out_ring.size)
     return Fetched(relid, desc, out_ring, read_at, private)
+
+
+def _sender(m: Machine, relid: int) -> str:
+    owner = chan(m, relid, "owner")
+    return m.name(owner) if owner is not None else "?"
+
+
+def _device(m: Machine, relid: int) -> str:
+    from hvlab.model.vmbus.channels import Device
+
+    device = chan(m, relid, "device")
+    return Device(device).name.lower() if device is not None else "?"
 
 
 def _adopt_scope(m: Machine, relid: int, trans_id: int) -> None:
