@@ -80,8 +80,20 @@ class Moment:
         return out
 
 
-def plugin_versions(cat: Catalogue) -> dict[str, str]:
-    return {p.name: p.version or "" for p in cat.plugins}
+def plugin_versions(cat: Catalogue, spec=None) -> dict[str, str]:
+    """The plugins (name → version) a run of `spec` needs: its attack's, its workload's, and
+    every plugin that adds a protection (consulted at its sites); all loaded ones without a
+    spec. A file plugin's version is its `__version__`; an installed one's, its metadata's."""
+    versions = {p.name: p.version or "" for p in cat.plugins}
+    if spec is None:
+        return versions
+    needed = {plugin for _principle, plugin in cat.defenses.values()}
+    if spec.attack and spec.attack in cat.attacks:
+        needed.add(cat.attacks[spec.attack].plugin)
+    workload = cat.workloads.get(spec.workload)
+    if workload is not None and workload.plugin:
+        needed.add(workload.plugin)
+    return {name: v for name, v in versions.items() if name in needed}
 
 
 def checksum(fields: dict) -> str:
@@ -102,7 +114,7 @@ def moment_of(session, step: int | None = None, lesson: str = "", lesson_step: i
         digest=lab.digest,
         lesson=lesson,
         lesson_step=lesson_step,
-        plugins=plugin_versions(session.catalogue),
+        plugins=plugin_versions(session.catalogue, spec),
         moves=tuple(spec.moves),
     )
 
@@ -192,24 +204,27 @@ def verify(path: Path, cat: Catalogue) -> tuple[Moment, str | None]:
             "cannot be rebuilt — export it again with this hvlab"
         )
     here = plugin_versions(cat)
-    for plugin, version in moment.plugins.items():
+    for plugin, version in moment.plugins.items():  # what the run needs (see plugin_versions)
         if plugin not in here:
             return moment, (
                 f"{name}: made with plugin '{plugin}' {version}, which is not loaded here; "
                 "install it, or name its file with --plugin"
-            )
-        if here[plugin] != version:
-            return moment, (
-                f"{name}: made with plugin '{plugin}' {version}; this machine has {here[plugin]}"
             )
     try:
         lab = run_lab(cat, moment.spec)
     except SessionError as exc:
         return moment, f"{name}: {exc}"
     if lab.digest != moment.digest or len(lab.events) != moment.events:
+        # another version of a plugin is no reason to refuse a trace — unless the run differs
+        changed = [
+            f"plugin '{p}' is {here[p] or 'unversioned'} here, {v or 'unversioned'} in the file"
+            for p, v in moment.plugins.items()
+            if here[p] != v
+        ]
         return moment, (
             f"{name}: the rebuilt run differs (digest {lab.digest[:12]}… of {len(lab.events)} "
             f"events; the file says {moment.digest[:12]}… of {moment.events})"
+            + (f"; {'; '.join(changed)}" if changed else "")
         )
     if not -1 <= moment.step <= lab.last:  # edited metadata stays inside the run it names
         return moment, f"{name}: step {moment.step} is outside the run (-1 to {lab.last})"

@@ -60,11 +60,17 @@ def test_a_run_that_rebuilds_differently_is_named(saved):
     assert problem and "the rebuilt run differs" in problem
 
 
-def test_other_plugin_versions_are_named(saved):
+def test_a_plugin_is_refused_only_when_the_run_needs_it_and_it_is_missing(saved):
     path, moment = saved
-    rewrite(path, plugins={**moment.plugins, "hvlab-attacks": "9.9"})
+    assert "hvlab-defenses" in moment.plugins  # it adds a protection: every run needs it
+    # another version of a plugin the run needs: rebuilt, and the same run, so it replays
+    rewrite(path, plugins={**moment.plugins, "hvlab-defenses": "9.9"})
     _, problem = tracefile.verify(path, CAT)
-    assert "made with plugin 'hvlab-attacks' 9.9; this machine has" in problem
+    assert problem is None
+    # the same with a different run: the version difference is named with the difference
+    rewrite(path, seed=3, plugins={**moment.plugins, "hvlab-defenses": "9.9"})
+    _, problem = tracefile.verify(path, CAT)
+    assert "the rebuilt run differs" in problem and "'hvlab-defenses' is 0" in problem
     rewrite(path, plugins={"hvlab-gone": "1.0"})
     _, problem = tracefile.verify(path, CAT)
     assert "'hvlab-gone' 1.0, which is not loaded here; install it, or name its file" in problem
@@ -136,3 +142,15 @@ def test_a_trace_from_an_older_model_is_refused_in_one_line():
     assert moment.model_version == 1 and MODEL_VERSION > 1
     assert problem is not None and "model version 1" in problem and "\n" not in problem
     assert "export it again" in problem
+
+
+def test_a_plugin_the_run_does_not_need_is_not_recorded(tmp_path):
+    from hvlab.plugins import load_catalogue
+
+    observer = tmp_path / "observer.py"
+    observer.write_text(
+        "from hvlab.api import hookimpl\n\n@hookimpl\ndef hvlab_event(event):\n    pass\n"
+    )
+    cat = load_catalogue([str(observer)], echo=False)
+    moment = tracefile.capture(cat, RunSpec("ping", "mitm-driver"), 10)
+    assert "observer" not in moment.plugins and "hvlab-attacks" in moment.plugins
