@@ -188,3 +188,51 @@ def test_a_plugin_workload_runs_fenced(tmp_path, mode, said):
     outcome = Session(RunSpec(workload="shaky"), cat).lab.outcome
     assert outcome.result == "error"
     assert any("plugin 'shaky'" in e and said in e for e in outcome.errors), outcome.errors
+
+
+HAND_RING = """
+import struct
+from hvlab.api import (Attack, AttackActor, BeginProbe, Call, EndProbe, HvCallCode, Read,
+                       WaitUntil, Write, children_booted, hookimpl)
+
+HEADER, DATA, CONNECTION = {header:#x}, {data:#x}, {connection:#x}
+
+def program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("hand-ring", "A writes a packet claiming 4 KB into its own ring, by hand")
+    raw = yield Read(HEADER, 4)
+    write_at = struct.unpack("<I", raw)[0]
+    packet = struct.pack("<HHHHQ", 6, 2, 0x1FF, 0, 0x77) + bytes(8)  # len8 past the ring
+    yield Write(DATA + write_at, packet)
+    yield Write(HEADER, struct.pack("<I", write_at + len(packet)))
+    yield Call(HvCallCode.SIGNAL_EVENT, struct.pack("<I", CONNECTION) + bytes(4), fast=True)
+    yield EndProbe()
+
+@hookimpl
+def hvlab_register_attacks(register):
+    register(Attack(name="hand-ring", summary="a hand-written ring packet", workload="boot",
+                    breach_sets="never", actors=lambda: [AttackActor("A.hand", "A", program)]))
+"""
+
+
+def test_a_packet_written_into_the_ring_by_hand_is_credited_to_its_probe(tmp_path):
+    """The VSP's refusal of a packet the guest wrote with Write operations, not through the
+    model's ring writer, belongs to the probe that wrote it: blocked, not error."""
+    from hvlab.lab import Lab
+    from hvlab.model.vmbus import channels as vmbus
+
+    m = Lab("boot")._machine
+    relid = next(
+        r for r in vmbus.channels(m, vmbus.Device.STORAGE) if vmbus.chan(m, r, "owner") == 2
+    )
+    out_ring, _ = vmbus.rings(m, relid, "guest")
+    connection = vmbus.signal_connection(m, 2, relid)
+    path = tmp_path / "hand_ring.py"
+    path.write_text(
+        HAND_RING.format(header=out_ring.header, data=out_ring.data, connection=connection)
+    )
+    cat = load_catalogue([str(path)], echo=False)
+    verdict = Session(RunSpec(workload="boot", attack="hand-ring"), cat).lab.outcome.probe(
+        "hand-ring"
+    )
+    assert verdict.result == "blocked" and verdict.protection == "vsp-validates-input", verdict

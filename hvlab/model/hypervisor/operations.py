@@ -72,10 +72,24 @@ def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
     return True
 
 
+def _write(m, actor, op) -> bool:
+    """A program's write. Inside a probe (or a move) the page is noted as written in its name:
+    a VSP that later finds a packet there with no tag of the model's own ring writer acts
+    inside that probe, so a guest that writes its ring by hand is credited with the refusal."""
+    key = ("writer-scope", actor.pid, op.gpa // PAGE_SIZE)
+    old = m.store.get(key)
+    if m.scope is not None:
+        m.store.set(key, m.scope)
+    ok = m.write(actor.pid, op.gpa, op.data, actor.name)
+    if not ok and m.scope is not None:
+        m.store.set(key, old)
+    return ok
+
+
 EXECUTORS: dict[type, Any] = {
     **engine.EXECUTORS,
     Read: lambda m, actor, op: m.read(actor.pid, op.gpa, op.size, actor.name),
-    Write: lambda m, actor, op: m.write(actor.pid, op.gpa, op.data, actor.name),
+    Write: lambda m, actor, op: _write(m, actor, op),
     Call: _call,
     RawHypercall: _raw_hypercall,
     WriteMsr: lambda m, actor, op: m.write_msr(actor.pid, op.msr, op.value, actor.name),

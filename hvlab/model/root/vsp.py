@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from hvlab.model.core import sites
 from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor import synic
-from hvlab.model.hypervisor.constants import HvCallCode
+from hvlab.model.hypervisor.constants import PAGE_SIZE, HvCallCode
 from hvlab.model.hypervisor.invoke import call
 from hvlab.model.hypervisor.partitions import ROOT_PID
 from hvlab.model.vmbus import ring as rings
@@ -163,6 +163,11 @@ def _adopt_scope(m: Machine, relid: int, trans_id: int) -> None:
     if scope is not None:
         m.store.set(key, None)
         m.scope = scope
+        return
+    # no tag of the model's ring writer: a program wrote the ring by hand, in a probe's name?
+    by_hand = m.store.get(("writer-scope", guest_out.pid, guest_out.header // PAGE_SIZE))
+    if by_hand is not None:
+        m.scope = by_hand
 
 
 def _has_data(m: Machine, relid: int, actor: str, side: str) -> bool:

@@ -170,6 +170,9 @@ def write(m: Machine, ring: Ring, actor: str, raw: bytes) -> tuple[bool, bool]:
     if not ok:
         return False, False
     set_index(m, ring, actor, "write", (write_at + len(raw)) % ring.size)
+    hand = ("writer-scope", ring.pid, ring.header // PAGE_SIZE)
+    if m.store.get(hand) is not None:  # the model's writer again: no program's packet is next
+        m.store.set(hand, None)
     if m.scope is not None and len(raw) >= DESCRIPTOR:
         # Whoever handles this packet later acts inside the probe that sent it.
         m.store.set(
