@@ -71,6 +71,25 @@ def hvlab_register_defenses(register: Callable[[str, str], None]) -> None:
     """
 
 
+@hookspec
+def hvlab_register_canaries(register: Callable[..., None]) -> None:
+    """Register canaries by calling `register(name, where, gpa, readers=..., writers=...)`.
+
+    :param register: plants, with the lab's own canaries at the start of every run, a secret
+        token at guest-physical `gpa` of `where`'s memory (`"root"` or `"hypervisor"`: a guest
+        plants its own with `PlantSecret`) that only the principals in `readers` may read, and/or
+        an integrity marker on that frame that only `writers` may write. The oracle then judges
+        reads and writes of it as it does the lab's: a root kernel structure, a VSP's private
+        memory.
+
+    Example::
+
+        @hookimpl
+        def hvlab_register_canaries(register):
+            register("storvsp-private", "root", 0x3F000, readers=("root.storvsp", "hypervisor"))
+    """
+
+
 # -- sites ----------------------------------------------------------------------------------------
 @hookspec
 def hvlab_site_vmbus_packet(ctx: PacketSite) -> None:

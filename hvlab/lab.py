@@ -124,6 +124,7 @@ class Lab:
         site_handler: Callable | None = None,
         defenses: tuple[str, ...] = (),
         moves: tuple[tuple[int, str], ...] = (),
+        canaries: tuple = (),
         fork: Lab | None = None,
         lazy: bool = False,
         record: bool = False,
@@ -157,6 +158,7 @@ class Lab:
         machine = Machine(self.design, seed, salts=salts, state=initial)
         machine.site_handler = site_handler
         machine.defenses = tuple(defenses)
+        machine.plugin_canaries = tuple(canaries)
         self._checkpoints: dict[int, dict] = {-1: machine.initial}
         self._checkpoint_steps = [-1]
         machine.checkpoint = self._checkpoint

@@ -88,12 +88,15 @@ def run_design(
 
 
 def judge(
-    attack: Attack, design: Design, seed: int = 0, site_handler=None, defenses=()
+    attack: Attack, design: Design, seed: int = 0, site_handler=None, defenses=(), canaries=()
 ) -> ProbeOutcome:
     """The oracle's verdict on the attack's probe under `design`, with its reason."""
     m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
     m.site_handler = site_handler
     m.defenses = tuple(defenses)
+    if canaries:  # the plugins' canaries: the booted state has the lab's only
+        m.plugin_canaries = tuple(canaries)
+        m.plant_plugin_canaries()
     actors = services(m) + continuation(attack.workload, m)
     actors += [
         engine.plugin_actor(a.name, a.partition, a.program, m, attack.plugin)
@@ -119,6 +122,7 @@ def attack_cells(
     site_handler=None,
     defenses=(),
     reasons: dict | None = None,
+    canaries=(),
 ) -> tuple[dict[frozenset[str], str], int]:
     """The verdict under every design, running only designs no earlier run decides (see the
     module's docstring). Returns the cells and how many runs were needed; `reasons`, if given,
@@ -131,7 +135,7 @@ def attack_cells(
         verdict = failed or next((v for asked, part, v in known if off & asked == part), None)
         if verdict is None:
             design = RecordingDesign(off)
-            verdict = judge(attack, design, seed, site_handler, defenses)
+            verdict = judge(attack, design, seed, site_handler, defenses, canaries)
             asked = frozenset(design.asked) | BOOT_STATE  # the cell started from that state
             known.append((asked, off & asked, verdict))
             if verdict.result == "error" and verdict.reason.startswith("plugin "):
@@ -198,6 +202,7 @@ class Row:
             "matches": self.matches,
             "designs": len(self.cells),
             "breached": sum(1 for r in self.cells.values() if r == "breached"),
+            "unavailable": sum(1 for r in self.cells.values() if r == "unavailable"),
             "blocked": sum(1 for r in self.cells.values() if r == "blocked"),
             "errors": self.errors,
             "mismatches": [m.describe() for m in self.mismatches],
@@ -232,8 +237,10 @@ def contract_json(item) -> Any:
     return sorted(item)
 
 
+THROUGH = ("breached", "unavailable")  # the verdicts that mean an attack got through
+
 _ATTACKS: dict[str, Attack] = {}
-_CONTEXT: dict[str, Any] = {"site_handler": None, "defenses": ()}
+_CONTEXT: dict[str, Any] = {"site_handler": None, "defenses": (), "canaries": ()}
 
 
 def _attack(name: str) -> tuple[dict[frozenset[str], str], dict[frozenset[str], str]]:
@@ -243,14 +250,18 @@ def _attack(name: str) -> tuple[dict[frozenset[str], str], dict[frozenset[str], 
 
 
 def matrix(
-    attacks: list[Attack], jobs: int = 2, site_handler=None, defenses: tuple[str, ...] = ()
+    attacks: list[Attack],
+    jobs: int = 2,
+    site_handler=None,
+    defenses: tuple[str, ...] = (),
+    canaries=(),
 ) -> list[Row]:
     """Run every attack under every design — 2^8 of them, times two for each plugin defense —
     over `jobs` processes. An attack's contract is checked in the designs where the plugin
     defenses are off (the world its author declared against); `found` covers them all."""
     _ATTACKS.clear()
     _ATTACKS.update({a.name: a for a in attacks})
-    _CONTEXT.update(site_handler=site_handler, defenses=tuple(defenses))
+    _CONTEXT.update(site_handler=site_handler, defenses=tuple(defenses), canaries=tuple(canaries))
     work = [a.name for a in attacks]
     if jobs > 1 and len(work) > 1:
         ctx = multiprocessing.get_context("fork")
@@ -263,7 +274,8 @@ def matrix(
     extra = frozenset(defenses)
     for a in attacks:
         cells, reasons = found[a.name]
-        breached = [off for off, r in cells.items() if r == "breached"]
+        # an attack on availability gets through when it stops a component: as a breach does
+        breached = [off for off, r in cells.items() if r in THROUGH]
         base = [off - extra for off in breached if extra <= off]
         # the contract, design by design, where the plugin defenses are off (as declared)
         differ = []
@@ -271,7 +283,7 @@ def matrix(
             if not extra <= off:
                 continue
             said = a.predicts_breach(off - extra)
-            if r == "error" or (r == "breached") != said:
+            if r == "error" or (r in THROUGH) != said:
                 declared = "breached" if said else "blocked"
                 differ.append(Mismatch(off - extra, declared, r, reasons.get(off, "")))
         rows.append(

@@ -57,6 +57,7 @@ class Catalogue:
     errors: list[str] = field(default_factory=list)
     driver_owners: dict[str, str] = field(default_factory=dict)
     defenses: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (principle, plugin)
+    canaries: list = field(default_factory=list)  # PluginCanary records, in load order
     echo: bool = True  # print plugin errors to stderr as they happen
 
     @property
@@ -196,6 +197,13 @@ def load_catalogue(
             "hvlab_register_defenses",
             lambda pid, principle, p=impl.plugin_name: _add_defense(cat, p, pid, principle),
         )
+    for impl in pm.hook.hvlab_register_canaries.get_hookimpls():
+        _collect(
+            cat,
+            impl,
+            "hvlab_register_canaries",
+            lambda *args, p=impl.plugin_name, **kwargs: _add_canary(cat, p, *args, **kwargs),
+        )
     for impl in pm.hook.hvlab_register_attacks.get_hookimpls():
         _collect(
             cat,
@@ -240,6 +248,32 @@ def _add_defense(cat: Catalogue, plugin: str, pid: str, principle: str) -> None:
         raise ValueError(f"protection '{pid}' is already defined by {other}")
     cat.defenses[pid] = (principle, plugin)
     cat.driver_owners[f"defense:{pid}"] = plugin
+
+
+def _add_canary(cat, plugin, name, where, gpa, readers=None, writers=None) -> None:
+    from hvlab.model.core.canaries import PluginCanary
+
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ValueError(f"canary name {name!r} must be lowercase letters, digits and dashes")
+    if any(c.name == name for c in cat.canaries) or name in ("hv-secret", "hv-code", "B-disk"):
+        raise ValueError(f"canary '{name}' is already registered")
+    if where not in ("root", "hypervisor"):
+        raise ValueError(f"canary '{name}': where must be 'root' or 'hypervisor', not {where!r}")
+    if not isinstance(gpa, int) or isinstance(gpa, bool) or not 0 <= gpa < 1024 * 4096:
+        raise ValueError(f"canary '{name}': gpa must be an address in the machine, not {gpa!r}")
+    if readers is None and writers is None:
+        raise ValueError(f"canary '{name}': give readers (a secret), writers (a marker) or both")
+    for what, who in (("readers", readers), ("writers", writers)):
+        if who is not None and (isinstance(who, str) or not all(isinstance(x, str) for x in who)):
+            raise ValueError(f"canary '{name}': {what} must be a list of principals")
+    cat.canaries.append(
+        PluginCanary(
+            name, where, gpa,
+            tuple(readers) if readers is not None else None,
+            tuple(writers) if writers is not None else None,
+            plugin,
+        )
+    )  # fmt: skip
 
 
 def _add_attack(cat: Catalogue, plugin: str, attack: Attack) -> None:

@@ -70,6 +70,11 @@ def outcome_lines(outcome: Outcome) -> Iterator[str]:
             yield f"  {p.name:<22} blocked by {decider(p)} at step {p.step}" + (
                 f" ({status})" if status else ""
             )
+        elif p.result == "unavailable":
+            yield (
+                f"  {p.name:<22} UNAVAILABLE: {p.principal} stopped serving at step {p.step}"
+                f" ({p.reason})"
+            )
         elif p.result == "breached":
             verb = (
                 f"{p.principal} wrote {p.canary}"
@@ -97,6 +102,8 @@ def verdict_text(v, at_step: bool = False) -> str:
         return "did not run"
     if v.result == "breached":
         return f"BREACHED: {v.canary} reached {v.principal}{where}"
+    if v.result == "unavailable":
+        return f"UNAVAILABLE: {v.principal} stopped serving{where}"
     if v.result == "blocked":
         status = getattr(v.status, "label", "")
         return f"blocked by {decider(v)}{where}" + (f" ({status})" if status else "")

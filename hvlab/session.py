@@ -107,6 +107,7 @@ def run_lab(
             workloads=cat.workloads,
             site_handler=site_handler(cat),
             defenses=cat.extra_protections,
+            canaries=tuple(cat.canaries),
             moves=spec.moves,
             fork=fork,
             lazy=lazy,

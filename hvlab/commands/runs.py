@@ -58,6 +58,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         jobs=min(args.jobs, CORES),
         site_handler=site_handler(cat),
         defenses=cat.extra_protections,
+        canaries=tuple(cat.canaries),
     )
     seconds = time.perf_counter() - started
     if args.json:
@@ -74,9 +75,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         for r in rows:
             mark = "ok      " if r.matches else "MISMATCH"
             hits = sum(v == "breached" for v in r.cells.values())
-            print(
-                f"{mark} {r.attack:<22} breached in {hits:>3}/{len(r.cells)}  found {fmt(r.found)}"
-            )
+            down = sum(v == "unavailable" for v in r.cells.values())
+            verb = f"unavailable in {down:>3}" if down and not hits else f"breached in {hits:>3}"
+            print(f"{mark} {r.attack:<22} {verb}/{len(r.cells)}  found {fmt(r.found)}")
             if r.found_all != r.found:
                 print(f"         {'':<22} with plugin defenses: {fmt(r.found_all)}")
             if not r.matches:

@@ -58,6 +58,7 @@ def check_contracts(cat: Catalogue, jobs: int = 2) -> list[Result]:
         jobs=jobs,
         site_handler=site_handler(cat),
         defenses=cat.extra_protections,
+        canaries=tuple(cat.canaries),
     )
     out = []
     for r in rows:

@@ -236,3 +236,45 @@ def test_a_packet_written_into_the_ring_by_hand_is_credited_to_its_probe(tmp_pat
         "hand-ring"
     )
     assert verdict.result == "blocked" and verdict.protection == "vsp-validates-input", verdict
+
+
+def test_an_attack_on_availability_is_judged_unavailable(tmp_path):
+    """A packet whose length runs past all the guest mapped: with vsp-validates-input on the
+    VSP refuses it; off, the VSP's read faults and it stops serving every guest: unavailable,
+    which the matrix counts as getting through."""
+    from hvlab.lab import Lab
+    from hvlab.matrix import matrix
+    from hvlab.model.vmbus import channels as vmbus
+    from hvlab.plugins import site_handler
+
+    m = Lab("boot")._machine
+    relid = next(
+        r for r in vmbus.channels(m, vmbus.Device.STORAGE) if vmbus.chan(m, r, "owner") == 2
+    )
+    out_ring, _ = vmbus.rings(m, relid, "guest")
+    source = HAND_RING.format(
+        header=out_ring.header, data=out_ring.data, connection=vmbus.signal_connection(m, 2, relid)
+    )
+    source = (
+        source.replace("0x1FF", "0xFFFF")
+        .replace('name="hand-ring"', 'name="vsp-down"')
+        .replace('BeginProbe("hand-ring"', 'BeginProbe("vsp-down"')
+        .replace('breach_sets="never"', 'breach_sets=[{"vsp-validates-input"}]')
+    )
+    path = tmp_path / "vsp_down.py"
+    path.write_text(source)
+    cat = load_catalogue([str(path)], echo=False)
+    on = Session(RunSpec(workload="boot", attack="vsp-down"), cat).lab.outcome.probe("vsp-down")
+    assert on.result == "blocked" and on.protection == "vsp-validates-input"
+    spec = RunSpec(workload="boot", attack="vsp-down", off=("vsp-validates-input",))
+    lab = Session(spec, cat).lab
+    off = lab.outcome.probe("vsp-down")
+    assert off.result == "unavailable" and off.principal == "root.storvsp", off
+    assert lab.outcome.result == "unavailable"
+    [row] = matrix([cat.attacks["vsp-down"]], jobs=1, site_handler=site_handler(cat))
+    for design, verdict in row.cells.items():  # the matrix judges it the same way, everywhere
+        if "vsp-validates-input" not in design:
+            assert verdict == "blocked", design
+        elif "separate-address-spaces" not in design:  # the VSP's read faults only then
+            assert verdict == "unavailable", design
+    assert frozenset({"vsp-validates-input"}) in row.found  # unavailable counts as through

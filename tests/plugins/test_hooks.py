@@ -56,6 +56,11 @@ def hvlab_register_workloads(register):
     register("rec-ping", WORKLOADS["ping"].build, "ping, under another name")
 
 @hookimpl
+def hvlab_register_canaries(register):
+    CALLS.append("hvlab_register_canaries")
+    register("rec-canary", "root", 0x3F000, readers=("root",))
+
+@hookimpl
 def hvlab_register_defenses(register):
     CALLS.append("hvlab_register_defenses")
     register("rec-defense", "A defense that looks at every driver load and lets it be.")

@@ -20,6 +20,20 @@ from hvlab.model.core.events import PLUGIN_ERROR, Event, EventKind, status_json
 from hvlab.model.core.store import Store
 
 
+@dataclass(frozen=True)
+class PluginCanary:
+    """A canary a plugin registered: a secret at `gpa` of `where`'s memory ("root" or
+    "hypervisor") only `readers` may read, and/or a marker on its frame only `writers` may
+    write (see Machine.plant_plugin_canaries)."""
+
+    name: str
+    where: str
+    gpa: int
+    readers: tuple[str, ...] | None = None
+    writers: tuple[str, ...] | None = None
+    plugin: str = ""
+
+
 def plant_secret(
     store: Store, name: str, token: bytes, entitled: tuple[str, ...], pfn: int
 ) -> None:
@@ -54,7 +68,8 @@ def markers_violated(store: Store, principal: str, pfns: tuple[int, ...]) -> lis
 
 @dataclass(frozen=True, slots=True)
 class ProbeOutcome:
-    """The oracle's verdict on one probe or attack: blocked, breached or error."""
+    """The oracle's verdict on one probe or attack: blocked, breached, unavailable (it stopped a
+    component that serves others) or error."""
 
     name: str
     result: str
@@ -94,6 +109,8 @@ class Outcome:
             return "error"
         if self.breaches:
             return "breached"
+        if any(p.result == "unavailable" for p in self.probes):
+            return "unavailable"
         if self.probes:
             return "blocked"
         return "ok"
@@ -147,6 +164,9 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
     return Outcome(probes, tuple(breaches), completed, (*errors, *failures), moves)
 
 
+SERVICE_STOPPED = "service-stopped"  # a VSP event: it serves no one any more (verdict unavailable)
+
+
 def plugin_failure(ev: Event) -> str:
     """A plugin-error event as one line: the plugin, its program, the step, the problem."""
     d = ev.detail_dict()
@@ -179,7 +199,10 @@ def _verdict(name: str, events: list[Event], move: bool = False) -> ProbeOutcome
             return ProbeOutcome(name, "error", ev.step, reason=plugin_failure(ev))
     blocks = [e for e in events if e.blocked]
     blocked_by = tuple(dict.fromkeys(e.protection for e in blocks if e.protection))
+    stopped = None
     for ev in events:
+        if stopped is None and ev.kind is EventKind.VSP and ev.name == SERVICE_STOPPED:
+            stopped = ev
         if ev.kind is EventKind.BREACH:
             d = ev.detail_dict()
             return ProbeOutcome(
@@ -191,6 +214,15 @@ def _verdict(name: str, events: list[Event], move: bool = False) -> ProbeOutcome
                 blocked_by=blocked_by,
                 reason=str(d.get("how", "")),
             )
+    if stopped is not None:  # a component that serves others stopped: denial of service
+        return ProbeOutcome(
+            name,
+            "unavailable",
+            stopped.step,
+            principal=stopped.actor,
+            blocked_by=blocked_by,
+            reason=str(stopped.detail_dict().get("why", "")),
+        )
     if blocks:
         first = blocks[0]
         return ProbeOutcome(

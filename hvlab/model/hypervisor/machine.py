@@ -20,7 +20,7 @@ from hvlab.model.hypervisor.constants import (
 from hvlab.model.hypervisor.guest_memory import GuestMemory
 from hvlab.model.hypervisor.memory import HYPERVISOR, ROOT
 from hvlab.model.hypervisor.msrs import SyntheticMsrs
-from hvlab.model.hypervisor.partitions import HV_PID, PartitionState, VpState
+from hvlab.model.hypervisor.partitions import HV_PID, ROOT_PID, PartitionState, VpState
 
 TOKEN_SIZE = 16
 DISK_SECRET_LBA = 5
@@ -68,6 +68,8 @@ class Machine(GuestMemory, SyntheticMsrs):
         self.site_handler: Callable | None = None
         # Protection ids that plugins added; each is a defense consulted at its sites.
         self.defenses: tuple[str, ...] = ()
+        # Canaries that plugins registered (planted with the lab's: plant_plugin_canaries).
+        self.plugin_canaries: tuple = ()
         # The root's memory manager, which answers this machine's memory intercepts (it sits
         # above the hypervisor, so whoever assembles the machine attaches it: model.system).
         self.vid: ParentStack | None = None
@@ -139,6 +141,34 @@ class Machine(GuestMemory, SyntheticMsrs):
             sector=sector,
             lba=DISK_SECRET_LBA,
         )
+        self.plant_plugin_canaries()
+
+    def plant_plugin_canaries(self) -> None:
+        """The canaries plugins registered (`self.plugin_canaries`: records with name, where,
+        gpa, readers, writers): a secret token at that GPA of the root's or the hypervisor's
+        memory that only `readers` may read, or a marker on its frame only `writers` may write."""
+        for c in self.plugin_canaries:
+            pid = ROOT_PID if c.where == ROOT else HV_PID
+            entry = self._translate(pid, c.gpa // PAGE_SIZE)
+            if entry is None:
+                continue  # refused when registered (see plugins); nothing to plant here
+            pfn = entry[0]
+            if c.readers is not None:
+                token = self.new_token(c.name)
+                spa = pfn * PAGE_SIZE + c.gpa % PAGE_SIZE
+                memory.write_phys(self.store, spa, token)
+                self.register_secret(
+                    c.name, token, tuple(c.readers), pfn, (c.where,), spa=spa, plugin=c.plugin
+                )
+            if c.writers is not None:
+                canaries.plant_marker(self.store, pfn, c.name, tuple(c.writers))
+                self.emit(
+                    EventKind.CANARY,
+                    "lab",
+                    "marker",
+                    path=(c.where,),
+                    detail={"canary": c.name, "frames": (pfn, pfn), "plugin": c.plugin},
+                )
 
     def register_secret(
         self,

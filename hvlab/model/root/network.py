@@ -44,7 +44,7 @@ def switch_node(m: Machine) -> str:
 
 # -- the switch ---------------------------------------------------------------------------------
 def vswitch(actor: Actor):
-    while True:
+    while not vsp.stopped(actor.machine, Device.NETWORK):
         yield WaitUntil(
             lambda m: vsp.device_signalled(m, Device.NETWORK), "network signal", vsp.SIGNAL_KEYS
         )
@@ -54,13 +54,16 @@ def vswitch(actor: Actor):
 def service(m: Machine) -> None:
     where = "root" if m.on(GTVR) else "hypervisor"
     actor = switch_node(m)
-    for relid in vsp.take_signals(m, channels(m, Device.NETWORK)):
-        src = m.name(chan(m, relid, "owner"))
-        path = (f"{src}.netvsc", f"{src}.net-channel", actor)
-        for packet in vsp.drain(m, actor, relid, path, side=where):
-            if packet.desc.type == PacketType.COMP:
-                continue  # a guest acknowledging a receive-buffer section the switch filled
-            handle(m, actor, where, relid, src, packet, path)
+    try:
+        for relid in vsp.take_signals(m, channels(m, Device.NETWORK)):
+            src = m.name(chan(m, relid, "owner"))
+            path = (f"{src}.netvsc", f"{src}.net-channel", actor)
+            for packet in vsp.drain(m, actor, relid, path, side=where):
+                if packet.desc.type == PacketType.COMP:
+                    continue  # a guest acknowledging a receive-buffer section the switch filled
+                handle(m, actor, where, relid, src, packet, path)
+    except vsp.ServiceStopped:
+        return  # the switch faulted: it switches nothing now (its loop sees it)
 
 
 def handle(m: Machine, actor: str, where: str, relid: int, src: str, packet, path) -> None:

@@ -55,7 +55,7 @@ DISK_DRIVER = "root.disk"
 
 def storvsp(actor: Actor):
     """The storage VSP: wakes on a guest's signal and drains that channel's ring."""
-    while True:
+    while not vsp.stopped(actor.machine, Device.STORAGE):
         yield WaitUntil(
             lambda m: vsp.device_signalled(m, Device.STORAGE), "storage signal", vsp.SIGNAL_KEYS
         )
@@ -63,10 +63,13 @@ def storvsp(actor: Actor):
 
 
 def service(m: Machine) -> None:
-    for relid in vsp.take_signals(m, channels(m, Device.STORAGE)):
-        child = m.name(chan(m, relid, "owner"))
-        for packet in vsp.drain(m, VSP, relid, path_of(m, child)):
-            handle(m, relid, child, packet)
+    try:
+        for relid in vsp.take_signals(m, channels(m, Device.STORAGE)):
+            child = m.name(chan(m, relid, "owner"))
+            for packet in vsp.drain(m, VSP, relid, path_of(m, child)):
+                handle(m, relid, child, packet)
+    except vsp.ServiceStopped:
+        return  # the VSP faulted: it serves no one now (its loop sees it)
 
 
 def handle(m: Machine, relid: int, child: str, packet: vsp.Fetched) -> None:

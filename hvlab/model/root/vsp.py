@@ -53,13 +53,15 @@ class Fetched:
 
     def body(self, m: Machine, actor: str) -> bytes:
         """The packet's bytes at the moment of use: the private copy, or (validation off) a
-        fresh read of the shared ring, which the guest may have rewritten since the check."""
+        fresh read of the shared ring, which the guest may have rewritten since the check. A
+        read that faults — a length that runs past all the guest mapped — stops the VSP."""
         if self.private is not None:
             return self.private
-        return (
-            rings.read_data(m, self.ring, actor, self.start, max(self.desc.len8 * 8, DESCRIPTOR))
-            or b""
-        )
+        size = max(self.desc.len8 * 8, DESCRIPTOR)
+        raw = rings.read_data(m, self.ring, actor, self.start, size)
+        if raw is None:
+            stop_service(m, actor, self.relid, f"read {size} bytes past what the guest mapped")
+        return raw
 
     def payload(self, m: Machine, actor: str) -> bytes:
         raw = self.body(m, actor)
@@ -71,6 +73,30 @@ class Fetched:
         raw = self.body(m, actor)
         offset8 = Descriptor.parse(raw[:DESCRIPTOR].ljust(DESCRIPTOR, b"\0")).offset8
         return raw[DESCRIPTOR : offset8 * 8]
+
+
+class ServiceStopped(Exception):
+    """A VSP stopped serving (see stop_service): its service loop ends."""
+
+
+def stop_service(m: Machine, actor: str, relid: int, why: str) -> None:
+    """The VSP faulted in the root's kernel: it stops serving every guest's channel of its
+    device class. (Real Hyper-V bugchecks the root, and every VM goes down with it: docs/model.md
+    names the simplification.) The oracle's verdict on the probe that caused it: unavailable."""
+    device = chan(m, relid, "device")
+    m.store.set(("service-stopped", device), why)
+    m.emit(
+        EventKind.VSP,
+        actor,
+        "service-stopped",
+        path=(actor,),
+        detail={"relid": relid, "why": why, "device": device},
+    )
+    raise ServiceStopped(why)
+
+
+def stopped(m: Machine, device: int) -> bool:
+    return m.store.get(("service-stopped", int(device))) is not None
 
 
 def corrupt(
