@@ -178,8 +178,9 @@ def hvlab_register_workloads(register):
     [
         ("raise KeyError('no such thing')", "its builder raised KeyError"),
         ("pass", "program 'A.mine' raised RuntimeError: a workload's own program fails"),
+        ("machine.store.set(('tamper',), 1)", "its builder changed model state"),
     ],
-    ids=["builder", "program"],
+    ids=["builder", "program", "tampering-builder"],
 )
 def test_a_plugin_workload_runs_fenced(tmp_path, mode, said):
     path = tmp_path / "shaky.py"

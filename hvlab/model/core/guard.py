@@ -239,12 +239,19 @@ def workload_actors(workload, m, params: dict) -> list:
     reuses, such as `boot`, run as the model's). A builder that fails is a plugin-error event
     and no actors."""
     budget = Budget()
+    before = dict(m.store.data)
     try:
         actors = list(budget.call(lambda: workload.build(m, **params)))
     except KeyboardInterrupt:  # the user's Ctrl-C, not the plugin's doing
         raise
     except BaseException as exc:
         fail(m, "hypervisor", workload.plugin, workload.name, f"its builder {describe(exc)}")
+        return []
+    if m.store.data != before or m.store.pending:  # it acted on the machine, not through actors
+        m.store.data.clear()
+        m.store.data.update(before)
+        m.store.pending.clear()
+        fail(m, "hypervisor", workload.plugin, workload.name, "its builder changed model state")
         return []
     if not all(hasattr(a, "program") and hasattr(a, "machine") for a in actors):  # Actors
         fail(m, "hypervisor", workload.plugin, workload.name, "its builder must return Actors")
