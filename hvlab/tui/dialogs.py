@@ -13,7 +13,7 @@ class Ask(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     Ask { align: center middle; }
-    Ask > Vertical { width: 64; height: auto; border: round $accent; padding: 0 1;
+    Ask > Vertical { width: 64; max-width: 100%; height: auto; border: round $accent; padding: 0 1;
                      background: $surface; }
     """
     BINDINGS = [("escape", "cancel", "Cancel")]
@@ -39,8 +39,8 @@ class Choose(ModalScreen[int | None]):
 
     DEFAULT_CSS = """
     Choose { align: center middle; }
-    Choose > Vertical { width: 70; height: auto; border: round $accent; padding: 0 1;
-                        background: $surface; }
+    Choose > Vertical { width: 70; max-width: 100%; height: auto; border: round $accent;
+                        padding: 0 1; background: $surface; }
     Choose OptionList { height: auto; max-height: 12; }
     """
     BINDINGS = [("escape", "cancel", "Cancel")]

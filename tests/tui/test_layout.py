@@ -89,3 +89,26 @@ def test_every_status_the_model_can_give_fits_its_column():
     ]
     too_long = [n for n in names if len(STATUS_SHORT.get(n, n)) > 10]
     assert not too_long
+
+
+async def test_a_prediction_fits_a_small_browser_terminal(catalogue):
+    """`hvlab serve` at a large font gives a terminal of about 64×20: the question and every
+    choice are whole on screen."""
+    from hvlab.tui.dialogs import Choose
+
+    lessons, _ = load_lessons([bundled_dir()], known_ids(catalogue))
+    lesson = next(x for x in lessons if any(s.predict for s in x.steps))
+    app = HvlabApp(catalogue, lessons=[lesson], lesson=lesson, progress=Progress.in_memory())
+    async with app.run_test(size=(64, 20)) as pilot:
+        await pilot.pause()
+        while not app.screen.lesson.step.predict:
+            await pilot.press("right_square_bracket")
+        await pilot.press("p")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, Choose)
+        box = dialog.query_one("Vertical").region
+        assert box.x >= 0 and box.right <= 64 and box.bottom <= 20, box
+        options = dialog.query_one("OptionList")
+        assert options.option_count == len(dialog.choices)
+        assert options.region.bottom <= 20 and options.region.right <= 64
