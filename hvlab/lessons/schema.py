@@ -71,6 +71,7 @@ class Predict:
     prompt: str
     choices: tuple[str, ...]
     answer: int
+    explain: str = ""  # why it is so: shown once the run has shown the answer, never before
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ def _step(r: TableReader, known: dict | None) -> Step:
     predict = None
     if "predict" in r.table:
         p = TableReader(r.path, r.text, r.where + "predict: ", r.get("predict", dict), r.anchor)
-        p.unknown(("prompt", "choices", "answer"))
+        p.unknown(("prompt", "choices", "answer", "explain"))
         choices = p.strings("choices", required=True)
         if len(choices) > 9:
             raise p.fail(
@@ -261,7 +262,8 @@ def _step(r: TableReader, known: dict | None) -> Step:
             raise p.fail(
                 f"answer {answer} is not the index of a choice (0 to {len(choices) - 1})", "answer"
             )
-        predict = Predict(p.get("prompt", str, required=True), choices, answer)
+        explain = p.get("explain", str) or ""  # checked for control characters as it is read
+        predict = Predict(p.get("prompt", str, required=True), choices, answer, explain.strip())
     hints = r.strings("hints")
     if len(hints) > 4:
         raise r.fail("at most four hints: nudge, pointer, walkthrough, reveal", "hints")

@@ -45,6 +45,9 @@ class LessonKeys:
         if not run.goal_met():
             return
         self._announced[run.index] = True
+        predict = run.step.predict
+        if predict is not None and predict.explain:
+            self.explain_prediction(predict.explain)
         if run.last_step:
             self.entry().status = "done"
             self.tell(f"Goal reached. Lesson '{run.lesson.title}' done. o: the lessons.", timeout=8)
@@ -57,6 +60,9 @@ class LessonKeys:
         if action in LESSON_ACTIONS:
             return self.lesson is not None
         return True
+
+    def explain_prediction(self, text: str) -> None:
+        """The step's `explain`, once the run has shown the answer (the lab's pane shows it)."""
 
     @property
     def prediction_pending(self) -> bool:

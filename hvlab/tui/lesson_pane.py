@@ -68,6 +68,8 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
             )
             p.append(f"{really}\n", style="bold")
         parts.append(p)
+        if seen and step.predict.explain:  # why: only once the run has shown what happened
+            parts.append(Markdown(step.predict.explain))
     shown = entry.hints.get(i, 0)
     if step.hints:
         h = Text()

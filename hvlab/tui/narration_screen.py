@@ -100,6 +100,9 @@ class NarrationScreen(LessonKeys, Stepping):
             self.say(narrate(ev, len(self.session.lab.events)))
         self.announce_goal()
 
+    def explain_prediction(self, text: str) -> None:
+        self.say(f"Why: {' '.join(text.split())}")
+
     def action_predict(self) -> None:
         step = self.lesson.step if self.lesson is not None else None
         if step is not None and step.predict is not None:

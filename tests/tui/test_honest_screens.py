@@ -70,9 +70,12 @@ async def test_nothing_gives_the_outcome_away_before_the_prediction(catalogue, t
         # committed, but right or wrong is shown once the run has shown it
         assert "now step and see" in text_of(screen.query_one("#lesson"))
         assert not any("That is what the model does" in n.message for n in app._notifications)
+        why = "keeping guests apart is the root's policy"  # the step's explain
+        assert why not in " ".join(text_of(screen.query_one("#lesson")).split())
         await pilot.press("e")
         await pilot.pause()
-        assert "you predicted it" in text_of(screen.query_one("#lesson"))
+        shown = " ".join(text_of(screen.query_one("#lesson")).split())
+        assert "you predicted it" in shown and why in shown
 
 
 async def test_a_hint_shows_in_the_lesson_pane_not_as_a_notification(catalogue, tmp_path):
