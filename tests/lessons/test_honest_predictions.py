@@ -69,7 +69,9 @@ def test_the_telling_words_are_found():
     """The check itself: a narration that says the answer fails."""
     from hvlab.lessons.schema import Predict
 
-    p = Predict("What does the hypervisor answer?", ("HV_STATUS_SUCCESS", "HV_STATUS_ACCESS_DENIED"), 1)
+    p = Predict(
+        "What does the hypervisor answer?", ("HV_STATUS_SUCCESS", "HV_STATUS_ACCESS_DENIED"), 1
+    )
     assert words("The call is denied.") & telling(p)
     assert words("The hypervisor denies access to the page.") & telling(p)
     assert not words("Step on and watch what the hypervisor answers.") & telling(p)
