@@ -23,7 +23,10 @@ def cmd_lessons(args: argparse.Namespace) -> int:
     for i, lesson in enumerate(lessons, 1):
         status = progress.status(lesson.id)
         after = f"  (after {', '.join(lesson.prerequisites)})" if lesson.prerequisites else ""
-        print(f"{i:>2}. {lesson.id:<26} {status:<12} {lesson.title}{after}")
+        steps = f"{len(lesson.steps)} step{'s' if len(lesson.steps) != 1 else ''}"
+        print(f"{i:>2}. {lesson.id:<26} {status:<12} {steps:<8} {lesson.title}{after}")
+        if lesson.learn:
+            print(f"    {'':<26} {'':<12} {'':<8} you will learn: {lesson.learn}")
     return 2 if errors else 0
 
 

@@ -131,7 +131,19 @@ class Lesson:
     known_bad: tuple[int, tuple[str, ...]] | None = None  # (step index from 0, moves)
     plugins: tuple[str, ...] = ()  # the plugins the lesson needs, by name
     simplifies: tuple[str, ...] = ()  # rows ("where") of docs/model.md's simplification table
+    learn: str = ""  # "you will learn …": one line for the lesson list
+    part: str = ""  # the part of the course it belongs to (PARTS), for the course map
     path: Path | None = field(default=None, compare=False)
+
+
+# The parts of the course, in order: the course map groups lessons under them.
+PARTS = (
+    "the machine",
+    "the properties",
+    "the I/O path",
+    "attack surface and case studies",
+    "beyond",
+)
 
 
 def bundled_dir() -> Path:
@@ -166,9 +178,12 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
     top.unknown(
         (
             "schema_version", "id", "title", "summary", "prerequisites", "plugins", "steps",
-            "known_bad", "simplifies",
+            "known_bad", "simplifies", "learn", "part",
         )
     )  # fmt: skip
+    part = top.get("part", str, default="")
+    if part and part not in PARTS:
+        raise top.fail(f"part {part!r} is not a part of the course ({', '.join(PARTS)})", "part")
     lesson_id = top.get("id", str, required=True)
     if not ID.fullmatch(lesson_id):
         raise top.fail(
@@ -211,6 +226,8 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         known_bad=known_bad,
         plugins=plugins,
         simplifies=top.strings("simplifies"),
+        learn=top.get("learn", str, default=""),
+        part=part,
         path=path,
     )
 

@@ -11,7 +11,7 @@ from textual.widgets import Button, Footer, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from hvlab.lessons.progress import Progress, ProgressError
-from hvlab.lessons.schema import Lesson
+from hvlab.lessons.schema import PARTS, Lesson
 from hvlab.model.core.protections import PRESETS
 from hvlab.plugins import Catalogue
 from hvlab.session import RunSpec, Session, SessionError
@@ -19,6 +19,16 @@ from hvlab.tui.dialogs import Choose
 
 NONE = "(no attack)"
 STATUS_STYLE = {"new": "bold", "in-progress": "bold yellow", "done": "green"}
+
+
+def course_map(lessons: list[Lesson]) -> list[tuple[str, list[Lesson]]]:
+    """The lessons grouped by the part of the course each names, in the course's order of
+    parts; lessons that name none come last, under no heading (all of them: one group)."""
+    if not any(lesson.part for lesson in lessons):
+        return [("", list(lessons))]
+    groups = [(part, [x for x in lessons if x.part == part]) for part in PARTS]
+    groups.append(("other lessons", [x for x in lessons if x.part not in PARTS]))
+    return [(part, group) for part, group in groups if group]
 
 
 class StartScreen(Screen):
@@ -101,22 +111,36 @@ class StartScreen(Screen):
         here = options.highlighted
         options.clear_options()
         first_open = None
-        for n, lesson in enumerate(self.lessons, 1):
-            status = self.progress.status(lesson.id)
-            if first_open is None and status != "done":
-                first_open = n - 1
-            text = Text()
-            text.append(f"{n:>2}. ", style="dim")
-            text.append(f"{status:<12}", style=STATUS_STYLE[status])
-            text.append(lesson.title, style="bold")
-            missing = [p for p in lesson.prerequisites if self.progress.status(p) != "done"]
-            if missing:
-                text.append(f"  (first: {', '.join(missing)})", style="dim")
-            text.append(f"\n    {lesson.summary}", style="dim")
-            options.add_option(Option(text, id=lesson.id))
+        numbers = {lesson.id: n for n, lesson in enumerate(self.lessons, 1)}
+        for part, lessons in course_map(self.lessons):
+            if part:  # the course map: lessons under the part of the course they belong to
+                options.add_option(Option(Text(part.upper(), style="bold cyan"), disabled=True))
+            for lesson in lessons:
+                status = self.progress.status(lesson.id)
+                if first_open is None and status != "done":
+                    first_open = options.option_count
+                text = Text()
+                text.append(f"{numbers[lesson.id]:>2}. ", style="dim")
+                text.append(f"{status:<12}", style=STATUS_STYLE[status])
+                text.append(lesson.title, style="bold")
+                steps = len(lesson.steps)
+                text.append(f"  {steps} step{'s' if steps != 1 else ''}", style="dim")
+                missing = [p for p in lesson.prerequisites if self.progress.status(p) != "done"]
+                if missing:
+                    text.append(f"  (first: {', '.join(missing)})", style="dim")
+                said = f"you will learn {lesson.learn}" if lesson.learn else lesson.summary
+                text.append(f"\n    {said}", style="dim")
+                options.add_option(Option(text, id=lesson.id))
         if not self.lessons:
             options.add_option(Option("No lessons found.", disabled=True))
         options.highlighted = here if here is not None else (first_open or 0)
+
+    def highlighted_lesson(self) -> Lesson | None:
+        options = self.query_one("#lessons", OptionList)
+        if options.highlighted is None:
+            return None
+        chosen = options.get_option_at_index(options.highlighted).id
+        return next((x for x in self.lessons if x.id == chosen), None)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         chosen = [x for x in self.lessons if x.id == event.option.id]
@@ -124,10 +148,9 @@ class StartScreen(Screen):
             self.app.open_lesson(chosen[0])
 
     def action_reset(self, everything: bool) -> None:
-        options = self.query_one("#lessons", OptionList)
-        if not self.lessons or options.highlighted is None:
+        lesson = self.highlighted_lesson()
+        if lesson is None:
             return
-        lesson = self.lessons[options.highlighted]
         what = "ALL lessons" if everything else f"lesson '{lesson.title}'"
 
         def done(choice: int | None) -> None:

@@ -74,8 +74,14 @@ async def test_the_lesson_list_shows_status_and_resets_after_asking(catalogue, t
         await pilot.pause()
         assert isinstance(app.screen, StartScreen)
         options = app.screen.query_one("#lessons")
-        assert "done" in str(options.get_option_at_index(0).prompt)
-        options.highlighted = 0
+        shown = [options.get_option_at_index(i) for i in range(options.option_count)]
+        # the course map: each part a heading, its lessons under it with their length
+        headings = [str(o.prompt) for o in shown if o.disabled]
+        assert headings[0] == "THE MACHINE" and "THE I/O PATH" in headings
+        tour = next(i for i, o in enumerate(shown) if o.id == "tour")
+        assert tour == 1 and "done" in str(shown[tour].prompt) and "steps" in str(shown[tour].prompt)
+        assert "you will learn" in str(shown[tour].prompt)
+        options.highlighted = tour
         await pilot.press("r", "1")  # "No"
         assert progress.status("tour") == "done"
         await pilot.press("r", "2")  # "Yes, reset"
