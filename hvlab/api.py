@@ -44,6 +44,7 @@ from hvlab.model.core.layout import (
 from hvlab.model.core.protections import Protection
 from hvlab.model.core.sites import DefenseSite
 from hvlab.model.guest.kernel import ide_command
+from hvlab.model.guest.netvsc import rndis_request
 from hvlab.model.guest.storvsc import disk_io
 from hvlab.model.hardware.devices import (
     ATA_READ_DMA,
@@ -81,6 +82,7 @@ from hvlab.model.vmbus.channels import (
     VMBUS_CONNECTION,
     Device,
 )
+from hvlab.model.vmbus.network_protocol import OID_GEN_CURRENT_PACKET_FILTER, set_request
 from hvlab.model.vmbus.storage_protocol import CDB_READ, CDB_WRITE, VStorOperation
 
 __all__ = [  # noqa: RUF022 (grouped by what they are for, as docs/plugins.md lists them)
@@ -110,6 +112,9 @@ __all__ = [  # noqa: RUF022 (grouped by what they are for, as docs/plugins.md li
     "boot",
     "children_booted",
     "disk_io",
+    "rndis_request",
+    "set_request",
+    "OID_GEN_CURRENT_PACKET_FILTER",
     "ide_command",
     "PROBES",
     "run_probe",

@@ -48,7 +48,7 @@ MOVES = (
     "end", "step", "back", "next-decision", "goto", "switch-off", "switch-on", "design", "do",
 )  # fmt: skip
 MOVE_RESULTS = ("blocked", "breached", "done")
-RESULTS = ("blocked", "breached")
+RESULTS = ("blocked", "breached", "unavailable")
 WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: '²' is a digit to str.isdigit
 MAX_MOVE = 10_000_000  # more steps than any run has
 
@@ -107,6 +107,8 @@ class Goal:
             by = f" by {self.by}" if self.by else ""
             return f"see attack {self.attack} blocked{by}"
         off = f" with {', '.join(self.off)} switched off" if self.off else ""
+        if self.result == "unavailable":
+            return f"see attack {self.attack} stop a component serving others{off}"
         return f"see attack {self.attack} breach{off}"
 
 
@@ -300,7 +302,7 @@ def _step(r: TableReader, known: dict | None) -> Step:
         else:
             result = g.get("result", str, required=True)
             if result not in RESULTS:
-                raise g.fail(f"result must be blocked or breached, not '{result}'", "result")
+                raise g.fail(f"result must be {', '.join(RESULTS)}, not '{result}'", "result")
             goal = Goal(
                 attack=_check_id(g, "attacks", g.get("attack", str, required=True), known),
                 result=result,

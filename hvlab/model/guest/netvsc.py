@@ -225,6 +225,27 @@ def probe(actor: Actor):
     return True
 
 
+def rndis_request(actor, message: bytes):
+    """netvsc: one RNDIS control message (INITIALIZE_MSG, SET_MSG …) on the control channel, as
+    a program with a handle (name, partition) sends it — an attack's way to reach the switch's
+    RNDIS handling. Returns the transaction id, or None if the channel is not up."""
+    partition = actor.partition
+    pid = yield Do(lambda m: m.pid(partition), "whoami")
+    relid = yield Do(lambda m: m.store.get(("vsc", pid, Device.NETWORK)), "network channel")
+    if relid is None:
+        return None
+    own = _Own(actor.name, partition, pid)
+    tid = yield from _send_rndis(own, relid, message, net.CHANNEL_CONTROL)
+    return tid
+
+
+class _Own:
+    """The little of an Actor that netvsc's senders read (its name and partition id)."""
+
+    def __init__(self, name: str, partition: str, pid: int) -> None:
+        self.name, self.partition, self.pid = name, partition, pid
+
+
 # -- frames --------------------------------------------------------------------------------------
 def send(actor: Actor, dst_pid: int, payload: bytes):
     """netvsc: one frame to partition `dst_pid`, as an RNDIS PACKET_MSG."""

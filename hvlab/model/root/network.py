@@ -159,7 +159,7 @@ def handle(m: Machine, actor: str, where: str, relid: int, src: str, packet, pat
     if rndis_kind == net.PACKET_MSG:
         forward(m, actor, where, relid, src, message, path, origin)
     elif rndis_kind in (net.INITIALIZE_MSG, net.SET_MSG):
-        _control(m, actor, where, relid, message, path)
+        _control(m, actor, where, relid, message, path, origin)
     elif validating:
         vsp.corrupt(m, actor, relid, f"{net.rndis_label(message)} not handled", path)
         return
@@ -248,7 +248,9 @@ def _write_buffer(m: Machine, view: int, frames, offset: int, data: bytes, actor
     return True
 
 
-def _control(m: Machine, actor: str, where: str, relid: int, message: bytes, path) -> None:
+def _control(
+    m: Machine, actor: str, where: str, relid: int, message: bytes, path, origin=()
+) -> None:
     """The RNDIS device's answer to INITIALIZE_MSG or SET_MSG. A SET names its OID's value by
     an offset and length inside the message: with validation on, both are checked and only the
     packet filter is accepted (vmswitch's OID handling is where CVE-2021-28476 was: an OID
@@ -282,6 +284,15 @@ def _control(m: Machine, actor: str, where: str, relid: int, message: bytes, pat
         )
     elif m.on(VSP_VALIDATES) and fields["oid"] != net.OID_GEN_CURRENT_PACKET_FILTER:
         status = net.RNDIS_STATUS_NOT_SUPPORTED
+    elif end > len(message) and origin:
+        # not validating, the switch believes the offset and reads the value where it points,
+        # past the message: in the sender's memory, or — past all it mapped — a faulting read
+        # in the switch (the class of CVE-2021-28476: an OID request vmswitch did not check)
+        at = origin[0] * PAGE_SIZE + start
+        value = m.read(_view(where), at, min(end - start, 8), actor)
+        if value is None:
+            vsp.stop_service(m, actor, relid, f"OID info buffer at offset {start:#x}: past memory")
+        set_chan(m, relid, "packet_filter", int.from_bytes(value[:4], "little"))
     else:
         set_chan(m, relid, "packet_filter", int.from_bytes(message[start:end][:4], "little"))
     reply = net.rndis(net.SET_CMPLT, req_id=fields["req_id"], status=status)

@@ -324,3 +324,14 @@ def read_xfer_pages(prefix: bytes) -> tuple[int, list[tuple[int, int]]]:
 def route(m: Machine, src: str, dst: str) -> tuple[str, ...]:
     """netvsc → channel → switch → channel → netvsc, as the topology routes it."""
     return topology.route(m.design, "network", f"{src}.netvsc", f"{dst}.netvsc")
+
+
+def set_request(
+    oid: int, value: bytes, req_id: int = 9, info_buf_offset: int | None = None
+) -> bytes:
+    """An RNDIS SET_MSG of `oid` to `value`; `info_buf_offset` (from the request id, as rndis.h
+    counts it) defaults to right after the header, where a well-formed request puts it."""
+    offset = RNDIS_SET_REQUEST.size - 8 if info_buf_offset is None else info_buf_offset
+    return rndis(
+        SET_MSG, value, req_id=req_id, oid=oid, info_buflen=len(value), info_buf_offset=offset
+    )
