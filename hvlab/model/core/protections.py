@@ -27,7 +27,10 @@ PRINCIPLES: dict[str, str] = {
     Protection.GUEST_TRAFFIC_VIA_ROOT: (
         "Guest-to-guest traffic over synthetic devices does not pass through the hypervisor."
     ),
-    Protection.EXCLUSIVE_GUEST_MEMORY: "No memory is shared between guests.",
+    Protection.EXCLUSIVE_GUEST_MEMORY: (
+        "No memory is shared between guests: the root's policy (the hypervisor would let a "
+        "parent share pages between its children)."
+    ),
     Protection.MEDIATED_IO: "Guests cannot affect hardware I/O.",
     Protection.HYPERCALL_ONLY_ACCESS: (
         "Partitions cannot write to the hypervisor; they reach it only through the hypercall API."
