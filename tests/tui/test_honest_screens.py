@@ -70,7 +70,7 @@ async def test_nothing_gives_the_outcome_away_before_the_prediction(catalogue, t
         # committed, but right or wrong is shown once the run has shown it
         assert "now step and see" in text_of(screen.query_one("#lesson"))
         assert not any("That is what the model does" in n.message for n in app._notifications)
-        why = "keeping guests apart is the root's policy"  # the step's explain
+        why = "the refuse-overcommit event is the root's VID"  # the step's explain
         assert why not in " ".join(text_of(screen.query_one("#lesson")).split())
         await pilot.press("e")
         await pilot.pause()

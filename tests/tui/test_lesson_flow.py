@@ -42,8 +42,10 @@ async def test_walk_the_tour_with_the_keyboard(catalogue, tmp_path):
         await pilot.press("e")
         await pilot.pause()
         assert screen.lesson.goal_met()
+        await pilot.press("right_square_bracket")
+        assert screen.lesson.index == 2  # the learner's first move comes next
     on_disk = read_file(path)[1]["tour"]
-    assert on_disk.status == "done" and on_disk.step == 1
+    assert on_disk.status == "in-progress" and on_disk.step == 2
     assert on_disk.predictions == {0: 1} and on_disk.hints == {0: 1}
 
 
@@ -59,7 +61,9 @@ async def test_switching_protections_is_part_of_a_lesson(catalogue, tmp_path):
         await pilot.press("right_square_bracket", "p", "2")
         assert not app.session.design.is_on("separate-address-spaces")  # the step's action
         await pilot.press("e")
-        assert screen.lesson.goal_met() and progress.status(lesson.id) == "done"
+        assert screen.lesson.goal_met() and progress.status(lesson.id) == "in-progress"
+        await pilot.press("right_square_bracket")
+        assert screen.lesson.index == 2 and app.session.design.is_on("separate-address-spaces")
 
 
 async def test_the_lesson_list_shows_status_and_resets_after_asking(catalogue, tmp_path):
@@ -118,6 +122,9 @@ async def test_narration_mode_plays_a_lesson_in_plain_lines(catalogue, tmp_path)
             await pilot.press("n")
         assert "Goal reached ✓ — ] for the next step." in lines
         await pilot.press("right_square_bracket")
-        assert any(line.startswith("Lesson A tour") and "step 2 of 2" in line for line in lines)
+        total = len(screen.lesson.lesson.steps)
+        assert any(
+            line.startswith("Lesson A tour") and f"step 2 of {total}" in line for line in lines
+        )
         assert not any(re.search("[\u2500-\u259f]", line) for line in lines)  # no box drawing
     assert progress.get("tour").step == 1
