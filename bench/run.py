@@ -366,15 +366,16 @@ def cli_start(repeat: int) -> Row:
 
 
 def check_command(repeat: int, smoke: bool) -> Row:
-    args = ["-m", "hvlab", "check"] + (["--no-contracts"] if smoke else [])
-
     from hvlab.lessons import bundled_dir, load_lessons
     from hvlab.lessons.runner import known_ids
     from hvlab.model.core.protections import known_protections
     from hvlab.plugins import load_catalogue
 
+    # the smoke run checks one lesson and no contracts: it keeps this code running, no more
+    first = sorted(bundled_dir().glob("*.toml"))[0]
+    args = ["-m", "hvlab", "check"] + (["--no-contracts", str(first)] if smoke else [])
     cat = load_catalogue([], echo=False)
-    lessons, _errors = load_lessons([bundled_dir()], known_ids(cat))
+    lessons, _errors = load_lessons([first] if smoke else [bundled_dir()], known_ids(cat))
     designs = 2 ** len(known_protections(cat.extra_protections))
     t = interleaved({"check": python(*args), "help": python("-m", "hvlab", "--help")}, repeat)
     seconds, bare = t["check"], t["help"]

@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from hvlab.cli import main
+from hvlab.lessons import bundled_dir
 from hvlab.model.core import guard
 from hvlab.plugins import load_catalogue
 from hvlab.session import RunSpec, Session
@@ -99,7 +100,8 @@ def test_the_matrix_keeps_every_other_attack_and_names_the_failure(tmp_path, cap
 
 def test_check_fails_the_contract_and_says_why(tmp_path, capsys):
     path = plugin_file(tmp_path, "raise", MISBEHAVIOURS["raise"][0])
-    code = main(["check", "--plugin", path])
+    tour = str(next(bundled_dir().glob("01-*.toml")))  # one lesson: the contracts are the point
+    code = main(["check", "--plugin", path, tour])
     out, err = capsys.readouterr()
     assert code == 1 and "Traceback" not in out + err
     line = next(x for x in out.splitlines() if " bad" in x or "bad:" in x)
