@@ -85,6 +85,9 @@ def operations() -> str:
     return "\n".join(out) + "\n"
 
 
+OWN_IO = "its own, from the layout"  # the root's hypercall pages are in its layout, not fixed
+
+
 def attackers_map() -> str:
     """The machine as an attacker finds it once `boot` is done, read off the model itself."""
     from hvlab.lab import Lab
@@ -99,7 +102,6 @@ def attackers_map() -> str:
     from hvlab.plugins import load_catalogue
 
     data = Lab("boot").state.data
-    ROOT_IO = "its own, from the layout"
     secrets = {c.name: c.secret_gpa for c in CHILDREN}
     out = [
         "| partition | id | parent | RAM (pages) | hypercall page | input / output pages | "
@@ -116,7 +118,7 @@ def attackers_map() -> str:
             f"| {name} | {pid} | {data[('part', parent, 'name')] if parent else '-'} | "
             f"{data[('part', pid, 'gpa_pages')]} | "
             f"{'GPA ' + hex(page * PAGE_SIZE) if page is not None else '-'} | "
-            f"{io if name != 'root' else ROOT_IO} | {secret} |"
+            f"{io if name != 'root' else OWN_IO} | {secret} |"
         )
     out += [
         "",
@@ -143,11 +145,7 @@ def attackers_map() -> str:
     return "\n".join(out) + "\n"
 
 
-SECTIONS = {
-    "hooks": lambda: reference(),
-    "operations": lambda: operations(),
-    "map": lambda: attackers_map(),
-}
+SECTIONS = {"hooks": reference, "operations": operations, "map": attackers_map}
 
 
 def render(doc: str) -> str:

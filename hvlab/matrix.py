@@ -104,9 +104,8 @@ def judge(
     ]
     engine.run(m, actors, seed, plant=False)
     outcome = assess(m.events)
-    failure = next((e for e in outcome.errors if e.startswith("plugin ")), None)
-    if failure is not None:  # the plugin failed: it decides nothing, wherever it failed
-        return ProbeOutcome(attack.name, "error", reason=failure)
+    if outcome.failures:  # the plugin failed: it decides nothing, wherever it failed
+        return ProbeOutcome(attack.name, "error", reason=outcome.failures[0][1])
     try:
         return outcome.probe(attack.name)
     except KeyError:

@@ -173,10 +173,7 @@ def start_run(cat: Catalogue, info: dict) -> None:
 def report_failures(cat: Catalogue, outcome) -> None:
     """A plugin whose program failed in this run (the oracle's `plugin-error` lines) is blocked
     for the session, and said so once, like a hook that raised."""
-    for line in outcome.errors:
-        if not line.startswith("plugin '"):
-            continue
-        name = line.split("'")[1]
+    for name, line in outcome.failures:
         if cat.manager.get_plugin(name) is not None and not cat.manager.is_blocked(name):
             cat.errors.append(f"{line}; blocked for this session")
             if cat.echo:

@@ -67,7 +67,7 @@ def loader(args: argparse.Namespace):
         )
         messages = [*cat.errors, *errors, *progress.notices]
         progress.notices = []  # said in `messages`
-        first = next((x for x in lessons if progress.status(x.id) != "done"), None)
+        first = progress.first_unfinished(lessons)
         run = None
         if first is not None and not served_progress_dir():  # served: the name comes first
             entry = progress.get(first.id)

@@ -341,6 +341,10 @@ class Progress:
     def status(self, lesson_id: str) -> str:
         return self.lessons.get(lesson_id, LessonProgress()).status
 
+    def first_unfinished(self, lessons):
+        """The first of `lessons` not done yet (None: all done): where the course resumes."""
+        return next((x for x in lessons if self.status(x.id) != "done"), None)
+
     def to_bytes(self, lessons: dict[str, LessonProgress] | None = None) -> bytes:
         lessons = self.lessons if lessons is None else lessons
         doc = {

@@ -185,7 +185,7 @@ class HvlabApp(App):
         self.push_screen(Ask(f"{problem}\n{question}" if problem else question, "", "ada-l"), done)
 
     def first_unfinished(self) -> Lesson | None:
-        return next((x for x in self.lessons if self.progress.status(x.id) != "done"), None)
+        return self.progress.first_unfinished(self.lessons)
 
     def begin(self) -> None:
         if self.progress.note:

@@ -102,6 +102,7 @@ class Outcome:
     completed: bool = True
     errors: tuple[str, ...] = field(default=())
     moves: tuple[ProbeOutcome, ...] = ()  # the learner's moves: breached, blocked or done
+    failures: tuple[tuple[str, str], ...] = ()  # (plugin, its line in `errors`): plugin-errors
 
     @property
     def result(self) -> str:
@@ -144,7 +145,7 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
         if ev.kind is EventKind.BREACH:
             breaches.append(ev.step)
         elif ev.kind is EventKind.SCHEDULE and ev.name == PLUGIN_ERROR:
-            failures.append(plugin_failure(ev))
+            failures.append((ev.detail_dict().get("plugin", ""), plugin_failure(ev)))
         if ev.scope is not None:
             if ev.scope not in scoped:
                 scoped[ev.scope] = []
@@ -161,7 +162,8 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
         and last.name == "halt"
         and not last.detail_dict().get("unfinished")
     )
-    return Outcome(probes, tuple(breaches), completed, (*errors, *failures), moves)
+    lines = tuple(line for _plugin, line in failures)
+    return Outcome(probes, tuple(breaches), completed, (*errors, *lines), moves, tuple(failures))
 
 
 SERVICE_STOPPED = "service-stopped"  # a VSP event: it serves no one any more (verdict unavailable)
