@@ -42,7 +42,7 @@ class LessonKeys:
         run = self.lesson
         if run is None or run.step.goal is None or self._announced.get(run.index):
             return
-        if not run.goal_met():
+        if self.prediction_pending or not run.goal_met():  # reached only once committed
             return
         self._announced[run.index] = True
         predict = run.step.predict
@@ -119,6 +119,9 @@ class LessonKeys:
         target = run.index + delta
         if not 0 <= target < len(run.lesson.steps):
             self.tell("That was the last step: o for the lessons." if delta > 0 else "First step.")
+            return
+        if delta > 0 and self.prediction_pending:
+            self.tell("First commit your prediction: press p.", timeout=4)
             return
         if delta > 0 and not run.goal_met():
             self.tell(f"Not yet: {run.step.goal.describe()} (h for a hint)")

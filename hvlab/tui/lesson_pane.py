@@ -13,16 +13,21 @@ HINT_NAMES = ("nudge", "pointer", "walkthrough", "reveal")
 SIMPLIFICATIONS_DOC = "docs/model.md (Simplifications)"
 
 
-def goal_line(run: LessonRun) -> Text:
-    """First under the title, so it is on screen whatever the narration's length."""
+def goal_line(run: LessonRun, pending: bool = False) -> Text:
+    """First under the title, so it is on screen whatever the narration's length. `pending`:
+    the step's prediction is not committed yet, so the goal cannot be said reached (an action
+    that jumps to the event may already have met it: saying so would give the answer away)."""
     g = Text()
     goal = run.step.goal
     if goal is None:
         g.append("No goal on this step: read, step around, then ] for the next step.", style="dim")
         return g
-    met = run.goal_met()
     g.append("Goal: ", style="bold")
     g.append(goal.describe())
+    if pending:
+        g.append("  … commit your prediction first (p)", style="dim")
+        return g
+    met = run.goal_met()
     g.append("  ✓ reached" if met else "  … not yet", style="bold green" if met else "dim")
     if met:
         nxt = "] next step" if not run.last_step else "lesson done — o for the lessons"
@@ -40,7 +45,8 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
     head.append(f"step {i + 1} of {len(lesson.steps)}", style="bold reverse")
     if step.title:
         head.append(f"  {step.title}", style="bold")
-    parts: list = [head, goal_line(run), Markdown(step.narration.strip())]
+    pending = step.predict is not None and i not in entry.predictions
+    parts: list = [head, goal_line(run, pending), Markdown(step.narration.strip())]
     if step.predict:
         p = Text()
         chosen = entry.predictions.get(i)

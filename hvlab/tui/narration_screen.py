@@ -70,7 +70,7 @@ class NarrationScreen(LessonKeys, Stepping):
         self.say(text)
 
     def lesson_updated(self) -> None:
-        pass  # `tell` has said it
+        self.announce_goal()  # a goal an action met is said once the prediction is committed
 
     def lesson_changed(self) -> None:
         run = self.lesson

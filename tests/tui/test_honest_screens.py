@@ -129,3 +129,25 @@ def test_detail_values_read_as_words_and_hex():
     assert value_text(("root", "ram")) == "root (ram)"
     assert value_text((0xA5, "rwx")) == "0xa5, rwx"
     assert value_text(True) == "yes" and value_text(None) == "—"
+
+
+async def test_a_goal_an_action_met_is_reached_only_once_the_prediction_is_committed(
+    catalogue, tmp_path
+):
+    # vmbus-channels' first step jumps to the offer, which is its goal: the tick would tell
+    app, _progress = lesson_app(catalogue, tmp_path, "vmbus-channels")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LabScreen) and screen.prediction_pending
+        assert screen.lesson.goal_met()  # the action did meet it
+        pane = " ".join(text_of(screen.query_one("#lesson")).split())
+        assert "reached" not in pane and "commit your prediction first" in pane
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert screen.lesson.index == 0  # ] waits for the prediction too
+        assert not any("Goal reached" in n.message for n in app._notifications)
+        await pilot.press("p", "1")
+        await pilot.pause()
+        pane = " ".join(text_of(screen.query_one("#lesson")).split())
+        assert "✓ reached" in pane
+        assert any("Goal reached" in n.message for n in app._notifications)
