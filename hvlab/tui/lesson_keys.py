@@ -38,11 +38,14 @@ class LessonKeys:
             self.notify(str(exc), severity="error")
 
     def announce_goal(self) -> None:
-        """Once per step: say the goal is reached, and mark the lesson done on its last step."""
+        """Once per step: say the goal is reached, and mark the lesson done on its last step —
+        a last step without a goal once its prediction (if any) is committed."""
         run = self.lesson
-        if run is None or run.step.goal is None or self._announced.get(run.index):
-            return
-        if self.prediction_pending or not run.goal_met():  # reached only once committed
+        if run is None or self._announced.get(run.index) or self.prediction_pending:
+            return  # a goal is reached only once the step's prediction is committed
+        if run.step.goal is None and not run.last_step:
+            return  # nothing to announce: ] goes on
+        if run.step.goal is not None and not run.goal_met():
             return
         self._announced[run.index] = True
         predict = run.step.predict
@@ -50,7 +53,8 @@ class LessonKeys:
             self.explain_prediction(predict.explain)
         if run.last_step:
             self.entry().status = "done"
-            self.tell(f"Goal reached. Lesson '{run.lesson.title}' done. o: the lessons.", timeout=8)
+            said = "Goal reached. " if run.step.goal is not None else ""
+            self.tell(f"{said}Lesson '{run.lesson.title}' done. o: the lessons.", timeout=8)
         else:
             self.tell("Goal reached ✓ — ] for the next step.")
         self.save()

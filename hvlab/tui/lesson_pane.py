@@ -19,6 +19,13 @@ def goal_line(run: LessonRun, pending: bool = False) -> Text:
     that jumps to the event may already have met it: saying so would give the answer away)."""
     g = Text()
     goal = run.step.goal
+    if goal is None and run.last_step:
+        if pending:
+            g.append("Last step: commit your prediction (p) to finish the lesson.", style="dim")
+        else:
+            g.append("Lesson done ✓", style="bold green")
+            g.append("  (o for the lessons)", style="green")
+        return g
     if goal is None:
         g.append("No goal on this step: read, step around, then ] for the next step.", style="dim")
         return g
@@ -52,8 +59,11 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
         chosen = entry.predictions.get(i)
         # the answer shows once the run has shown it: the goal reached (or, on a step without
         # one, the learner at the end of the run)
+        # (a step with no run of its own — a "why" or "beyond" question — shows it on commit)
         seen = chosen is not None and (
-            run.goal_met() if step.goal is not None else run.session.cursor >= run.session.lab.last
+            run.goal_met()
+            if step.goal is not None
+            else step.action is None or run.session.cursor >= run.session.lab.last
         )
         p.append("Predict: ", style="bold magenta")
         p.append(step.predict.prompt + "\n")
