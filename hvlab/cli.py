@@ -98,6 +98,11 @@ def build_parser() -> Parser:
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--attack", metavar="NAME", help="inject an attack (see 'hvlab plugins')")
     add_move_options(run)
+    run.add_argument(
+        "--every-design",
+        action="store_true",
+        help="judge the --do moves under every design: which protections stop them",
+    )
 
     matrix = sub.add_parser(
         "matrix",

@@ -7,6 +7,7 @@ every test reads one source of truth. No Textual here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from hvlab.lab import Divergence, Lab, UnknownWorkloadError
 from hvlab.model.core.canaries import ProbeOutcome, move_verdict
@@ -62,6 +63,61 @@ def design_for(spec: RunSpec, cat: Catalogue) -> Design:
         raise SessionError(str(exc)) from None
 
 
+def attack_for(spec: RunSpec, cat: Catalogue):
+    """The spec's attack, if any, checked: known, its plugin not blocked, its workload."""
+    if not spec.attack:
+        return None
+    try:
+        attack = cat.attack(spec.attack)
+    except KeyError as exc:
+        raise SessionError(exc.args[0]) from None
+    if cat.manager.is_blocked(attack.plugin):
+        said = next((e for e in cat.errors if e.startswith(f"plugin '{attack.plugin}'")), "")
+        raise SessionError(
+            f"attack '{attack.name}': its plugin '{attack.plugin}' is blocked for this "
+            f"session{': ' + said if said else ''}"
+        )
+    if attack.workload != spec.workload:
+        raise SessionError(
+            f"attack '{attack.name}' rides on the workload '{attack.workload}', not "
+            f"'{spec.workload}': name '{attack.workload}' as the workload"
+        )
+    return attack
+
+
+def judge_spec(cat: Catalogue, spec: RunSpec, jobs: int = 1, progress=None):
+    """The spec's moves under every design, with the catalogue's plugins (the capstone's
+    matrix): a hvlab.moves_matrix.Judgement."""
+    from hvlab.moves_matrix import judge_moves
+
+    attack = attack_for(spec, cat)
+    design = design_for(spec, cat)
+    plugged = plugged_in(cat)
+    try:
+        base = Lab(spec.workload, design, spec.seed, attack=attack, **plugged)
+        # a move made at or past the end of the run without moves is made once the workload's
+        # own programs are done: the same move under every design, wherever its run ends
+        at_end = all(step >= base.last for step, _line in spec.moves)
+        return judge_moves(
+            spec.workload, spec.moves, frozenset(design.off), spec.seed, attack=attack,
+            progress=progress, jobs=jobs, at_end=at_end, **plugged,
+        )  # fmt: skip
+    except UnknownWorkloadError as exc:
+        raise SessionError(str(exc)) from None
+    except MoveError as exc:
+        raise SessionError(f"move: {exc}") from None
+
+
+def plugged_in(cat: Catalogue) -> dict:
+    """What a run takes from the catalogue's plugins: workloads, sites, defenses, canaries."""
+    return {
+        "workloads": cat.workloads,
+        "site_handler": site_handler(cat),
+        "defenses": cat.extra_protections,
+        "canaries": tuple(cat.canaries),
+    }
+
+
 def run_lab(
     cat: Catalogue,
     spec: RunSpec,
@@ -73,23 +129,7 @@ def run_lab(
     finished. The returned lab's cursor is at the last event. `fork`: this catalogue's run of
     the same spec with one move fewer, to start from; `lazy`: compute until the last move's
     reply, the rest when asked; `record`: keep what a later move forks from (see Lab)."""
-    attack = None
-    if spec.attack:
-        try:
-            attack = cat.attack(spec.attack)
-        except KeyError as exc:
-            raise SessionError(exc.args[0]) from None
-        if cat.manager.is_blocked(attack.plugin):
-            said = next((e for e in cat.errors if e.startswith(f"plugin '{attack.plugin}'")), "")
-            raise SessionError(
-                f"attack '{attack.name}': its plugin '{attack.plugin}' is blocked for this "
-                f"session{': ' + said if said else ''}"
-            )
-        if attack.workload != spec.workload:
-            raise SessionError(
-                f"attack '{attack.name}' rides on the workload '{attack.workload}', not "
-                f"'{spec.workload}': name '{attack.workload}' as the workload"
-            )
+    attack = attack_for(spec, cat)
     design = design_for(spec, cat)
     info = {
         "workload": spec.workload,
@@ -104,14 +144,11 @@ def run_lab(
             design,
             spec.seed,
             attack=attack,
-            workloads=cat.workloads,
-            site_handler=site_handler(cat),
-            defenses=cat.extra_protections,
-            canaries=tuple(cat.canaries),
             moves=spec.moves,
             fork=fork,
             lazy=lazy,
             record=record,
+            **plugged_in(cat),
         )
     except UnknownWorkloadError as exc:
         raise SessionError(str(exc)) from None
@@ -152,6 +189,7 @@ class Session:
     _visible: list[int] | None = field(default=None, init=False)
     _errors_seen: int = field(default=0, init=False)
     _before_move: list[Lab] = field(default_factory=list, init=False)
+    judgement: Any = field(default=None, init=False)  # the last judge(): moves_matrix.Judgement
 
     def __post_init__(self) -> None:
         self.lab = self._build(self.spec)
@@ -214,6 +252,22 @@ class Session:
         return names[(names.index(here) + 1) % len(names)] if here in names else "hyperv"
 
     # -- the learner's moves -------------------------------------------------------------------
+    def judge(self, progress=None):
+        """The session's moves under every design (the capstone's matrix); kept as
+        `judgement` while the moves and design it judged are the session's."""
+        if not self.spec.moves:
+            raise SessionError("no move to judge yet: make one on the ':' line first")
+        judgement = judge_spec(self.catalogue, self.spec, progress=progress)
+        self.judgement = (self.spec, judgement)
+        return judgement
+
+    @property
+    def judged(self):
+        """The judgement of the session's current moves and design, or None."""
+        if self.judgement is None or self.judgement[0] != self.spec:
+            return None
+        return self.judgement[1]
+
     def do(self, line: str) -> MoveReply:
         """Make a move at the cursor: the run forks there, the move runs, the rest of the run is
         recomputed; the cursor lands on the move's reply. A bad line raises SessionError and

@@ -19,6 +19,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         args.workload, args.attack, args.design, tuple(args.off), args.seed, tuple(moves)
     )
+    if args.every_design:
+        return _every_design(cat, spec, args.json)
     try:
         lab = run_lab(cat, spec)
     except SessionError as exc:
@@ -40,6 +42,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.write(line + "\n")
         out.write(f"digest {lab.digest}\n")
     return 1 if outcome.result == "error" else 0
+
+
+def _every_design(cat, spec, as_json: bool) -> int:
+    """`hvlab run --every-design`: the learner's moves under every design (the capstone)."""
+    from hvlab.session import SessionError, judge_spec
+
+    if not spec.moves:
+        raise UsageError("--every-design judges moves: give at least one --do 'PRINCIPAL: ACTION'")
+    try:
+        judgement = judge_spec(cat, spec, jobs=min(2, CORES))
+    except SessionError as exc:
+        raise UsageError(str(exc)) from None
+    if as_json:
+        json.dump(judgement.to_json(), sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        for line in judgement.lines():
+            print(line)
+    return 1 if judgement.mine.result == "error" else 0
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ never by positions or screen contents. The TUI and `hvlab check` both drive this
 from __future__ import annotations
 
 from hvlab.lessons.schema import Action, Goal, Lesson
+from hvlab.matrix import THROUGH
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import PRESETS, known_protections
 from hvlab.model.core.topology import build
@@ -56,8 +57,23 @@ def move_goal_met(goal: Goal, session: Session) -> bool:
     return False
 
 
+def judged_goal_met(goal: Goal, session: Session) -> bool:
+    """The session's current moves were judged under every design, with the result asked."""
+    judged = session.judged
+    if judged is None:
+        return False
+    through = [c.result in THROUGH for c in judged.cells.values()]
+    if goal.judged == "stoppable":
+        return judged.mine.result in THROUGH and not all(through)
+    if goal.judged == "unstoppable":
+        return all(through)
+    return True
+
+
 def goal_met(goal: Goal, session: Session) -> bool:
     lab = session.lab
+    if goal.judged:
+        return judged_goal_met(goal, session)
     if goal.move:
         return move_goal_met(goal, session)
     if goal.kind:
@@ -139,6 +155,8 @@ class LessonRun:
             s.set_preset(arg)
         elif verb == "do":
             s.do(arg)
+        elif verb == "judge":
+            s.judge()
 
     def goal_met(self) -> bool:
         goal = self.step.goal

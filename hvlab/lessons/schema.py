@@ -46,7 +46,16 @@ SCHEMA_VERSION = 1
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")  # whole ids only: fullmatch
 MOVES = (
     "end", "step", "back", "next-decision", "goto", "switch-off", "switch-on", "design", "do",
+    "judge",
 )  # fmt: skip
+# a judged goal: the learner's moves judged under every design (J), and what that showed
+JUDGED = {
+    "any": "judge your moves under every design (J)",
+    "stoppable": "make moves that get through your design, then judge them under every design "
+    "(J): the lab names what would have stopped them",
+    "unstoppable": "make moves that get through under every design, every protection on "
+    "included, and judge them (J)",
+}
 MOVE_RESULTS = ("blocked", "breached", "done")
 RESULTS = ("blocked", "breached", "unavailable")
 WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: '²' is a digit to str.isdigit
@@ -85,8 +94,11 @@ class Goal:
     move: bool = False  # reached only by a move of the learner's own (the ':' line)
     status: str | None = None
     breach: str | None = None
+    judged: str | None = None  # one of JUDGED: the moves judged under every design
 
     def describe(self) -> str:
+        if self.judged:
+            return JUDGED[self.judged]
         if self.move:
             parts = []
             if self.kind:
@@ -289,8 +301,18 @@ def _step(r: TableReader, known: dict | None) -> Step:
     goal = None
     if "goal" in r.table:
         g = TableReader(r.path, r.text, r.where + "goal: ", r.get("goal", dict), r.anchor)
-        g.unknown(("attack", "result", "by", "off", "kind", "crossed", "move", "status", "breach"))
-        if g.get("move", bool, default=False):
+        g.unknown(
+            ("attack", "result", "by", "off", "kind", "crossed", "move", "status", "breach",
+             "judged")
+        )  # fmt: skip
+        if "judged" in g.table:
+            judged = g.get("judged", str, required=True)
+            if judged not in JUDGED:
+                raise g.fail(f"judged must be {', '.join(JUDGED)}, not '{judged}'", "judged")
+            if len(g.table) > 1:
+                raise g.fail("a judged goal takes judged alone", "judged")
+            goal = Goal(judged=judged)
+        elif g.get("move", bool, default=False):
             goal = _move_goal(g, known)
         elif "status" in g.table or "breach" in g.table:
             raise g.fail("status and breach belong to a goal with move = true", "goal")

@@ -1,4 +1,5 @@
-"""Small modal questions: a step number, a filter. Escape cancels."""
+"""Small modal screens: a question (a step number, a filter), a choice, a report to read.
+Escape closes each."""
 
 from __future__ import annotations
 
@@ -65,4 +66,30 @@ class Choose(ModalScreen[int | None]):
                 self.dismiss(n)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Report(ModalScreen[None]):
+    """Lines to read (a judgement of the learner's moves); escape, enter or q closes."""
+
+    DEFAULT_CSS = """
+    Report { align: center middle; }
+    Report > Vertical { width: 96; max-width: 100%; height: auto; max-height: 100%;
+                        border: round $accent; padding: 0 1; background: $surface; }
+    Report .report-title { text-style: bold; }
+    Report .report-foot { color: $text-muted; }
+    """
+    BINDINGS = [("escape,enter,q", "close", "Close")]
+
+    def __init__(self, title: str, lines: list[str]) -> None:
+        super().__init__()
+        self.title_text, self.lines = title, lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="report-title")
+            yield Label("\n".join(self.lines), id="report-body", markup=False)
+            yield Label("enter or escape: back to the lab", classes="report-foot")
+
+    def action_close(self) -> None:
         self.dismiss(None)

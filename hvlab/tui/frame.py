@@ -70,6 +70,14 @@ LAB_BINDINGS = [
     Binding("colon", "move_line", "Move", priority=True),
     Binding("y", "offer_gpa", "GPA to the move line", show=False, priority=True),
     Binding("u", "undo_move", "Undo move", show=False, priority=True),
+    Binding(
+        "J",
+        "judge",
+        "Judge moves",
+        tooltip="Judge my moves under every design",
+        show=False,
+        priority=True,
+    ),
     *STEP_BINDINGS[3:-1],
     *(
         Binding(str(i), f"tab('{name}')", name.title(), show=False, priority=True)

@@ -220,7 +220,39 @@ class Stepping(Screen):
         self.moved()
         self.notify(f"Took back move {gone.number} ({gone.line}).")
 
-    # -- switching --------------------------------------------------------------------------
+    def action_judge(self) -> None:
+        """Run the learner's moves under every design, off the UI thread, and report which
+        protections stop them (the capstone's matrix)."""
+        if not self.may_move():
+            return
+        if not self.session.spec.moves:
+            self.notify("No move to judge yet: ':' makes one, then J judges it.")
+            return
+        if getattr(self, "_judging", False):
+            self.notify("Still judging your moves…")
+            return
+        self._judging = True
+        self.pause("paused while your moves are judged")
+        self.notify("Judging your moves under every design…", timeout=3)
+        self.run_worker(self._judge, thread=True, exclusive=True, group="judge")
+
+    def _judge(self) -> None:
+        try:
+            judgement, error = self.session.judge(), None
+        except SessionError as exc:
+            judgement, error = None, str(exc)
+        self.app.call_from_thread(self._judged, judgement, error)
+
+    def _judged(self, judgement, error: str | None) -> None:
+        self._judging = False
+        if error is not None:
+            self.notify(error, severity="error")
+            return
+        from hvlab.tui.dialogs import Report
+
+        self.app.push_screen(Report("Your moves under every design", judgement.lines()))
+        self.moved()  # a lesson's judged goal may be met now
+
     @learner_move
     def switch(self, change, protection: str | None) -> None:
         """Run `change()` (a toggle or a preset) against the session and report the result."""

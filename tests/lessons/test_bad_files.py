@@ -116,6 +116,21 @@ BAD = {
         "a move goal takes kind, status, breach, result and by",
         9,
     ),
+    "unknown-judged": (
+        GOOD.format(id="x").replace(
+            'attack = "hv-read", result = "blocked", by = "separate-address-spaces"',
+            'judged = "always"',
+        ),
+        "judged must be any, stoppable, unstoppable, not 'always'",
+        9,
+    ),
+    "judged-with-more": (
+        GOOD.format(id="x").replace(
+            'attack = "hv-read", result = "blocked"', 'judged = "any", result = "blocked"'
+        ),
+        "a judged goal takes judged alone",
+        9,
+    ),
     "unknown-field": (
         GOOD.format(id="x").replace('title = "Good"', 'title = "Good"\ncolour = "red"'),
         "unknown field 'colour'",
