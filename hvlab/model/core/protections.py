@@ -36,7 +36,8 @@ PRINCIPLES: dict[str, str] = {
         "Partitions cannot write to the hypervisor; they reach it only through the hypercall API."
     ),
     Protection.SDL_INPUT_VALIDATION: (
-        "The Security Development Lifecycle: every hypercall handler validates its input."
+        "The Security Development Lifecycle: every hypercall handler validates its input, and "
+        "the intercept path validates the instruction it decodes."
     ),
     Protection.VSP_VALIDATES_INPUT: (
         "Root VSPs copy, bound and translate every guest-supplied packet and address."

@@ -7,6 +7,12 @@ it (in the root: that VM's worker process, root/worker.py). Other ports read as 
 ignore writes. With it off the ports are passed through: the child drives the physical
 controller, which reaches every sector. The root's own disk driver always drives the physical
 controller.
+
+Before any of that the hypervisor decodes a child's access: an IN or OUT moves 1, 2 or 4 bytes
+(a longer access is the string form, `rep insw`/`rep outsw`). Another size stands for an
+encoding no valid IN or OUT has (MS10-010's class). With `sdl-input-validation` on the
+hypervisor refuses it with #UD; off, it acts on it, faults and stops (`hypervisor-stopped`, the
+oracle's verdict unavailable; docs/model.md, "a malformed instruction").
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from hvlab.model.core import sites, topology
+from hvlab.model.core.canaries import HYPERVISOR_STOPPED
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
 from hvlab.model.hardware import devices
@@ -28,6 +35,12 @@ if TYPE_CHECKING:
     from hvlab.model.hypervisor.machine import Machine
 
 MEDIATED = Protection.MEDIATED_IO.value
+SDL = Protection.SDL_INPUT_VALIDATION.value
+
+
+def well_formed(size: int) -> bool:
+    """An access size some IN or OUT encodes: 1, 2 or 4 bytes, or more (the string form)."""
+    return size in (1, 2, 4) or size > 4
 
 
 def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, actor: str):
@@ -40,6 +53,26 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
         "direction": "out" if write else "in",
         "size": len(data) if write else size,
     }
+    if pid != ROOT_PID and not well_formed(detail["size"]):
+        why = f"no IN or OUT encodes a {detail['size']}-byte access"
+        if m.on(SDL):  # the decoder validates what it decoded: the instruction raises #UD
+            m.emit(
+                EventKind.FAULT,
+                actor,
+                "#UD",
+                protection=SDL,
+                path=(node, HYPERVISOR),
+                detail={**detail, "why": why},
+            )
+        else:  # the intercept path acts on the size it decoded, and the hypervisor faults
+            m.emit(
+                EventKind.INTERCEPT,
+                HYPERVISOR,
+                HYPERVISOR_STOPPED,
+                path=(node, HYPERVISOR),
+                detail={**detail, "why": f"{why}: the hypervisor used it unchecked and faulted"},
+            )
+        return b""
     route = topology.route(m.design, "port-io", node, "hw.disk") if pid != ROOT_PID else ()
     refusal = sites.refused_by(
         m, sites.PORT_IO, partition=principal, port=port, direction=detail["direction"],
