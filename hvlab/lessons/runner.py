@@ -57,6 +57,19 @@ def move_goal_met(goal: Goal, session: Session) -> bool:
     return False
 
 
+def evidence_step(predict, session: Session) -> int | None:
+    """The step of the event a prediction's `evidence` names in the session's run: the first
+    inside an attack's probe or a move, else the first anywhere (None: not in this run)."""
+    if predict is None or predict.evidence is None:
+        return None
+    kind, name = predict.evidence
+    hits = [
+        e for e in session.lab.events if e.kind.value == kind and (name is None or e.name == name)
+    ]
+    scoped = [e for e in hits if e.scope]
+    return (scoped or hits)[0].step if hits else None
+
+
 def judged_goal_met(goal: Goal, session: Session) -> bool:
     """The session's current moves were judged under every design, with the result asked."""
     judged = session.judged
@@ -180,4 +193,9 @@ def play(lesson: Lesson, catalogue: Catalogue, replace_moves=None) -> tuple[bool
             run.move(move)
         if not run.goal_met():
             return False, f"step {i + 1}: goal not reached ({step.goal.describe()})"
+        if step.predict is not None and step.predict.evidence is not None:
+            if evidence_step(step.predict, run.session) is None:
+                kind, name = step.predict.evidence
+                what = f"{kind} {name}" if name else kind
+                return False, f"step {i + 1}: no event '{what}' (the evidence) in the run"
     return True, ""

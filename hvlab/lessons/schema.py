@@ -81,6 +81,12 @@ class Predict:
     choices: tuple[str, ...]
     answer: int
     explain: str = ""  # why it is so: shown once the run has shown the answer, never before
+    # why each wrong choice is wrong, by index ("" for the answer), shown to whoever picked it
+    wrong: tuple[str, ...] = ()
+    evidence: tuple[str, str | None] | None = None  # (kind, name): the event that shows it
+
+    def why_not(self, chosen: int) -> str:
+        return self.wrong[chosen] if chosen != self.answer and chosen < len(self.wrong) else ""
 
 
 @dataclass(frozen=True)
@@ -280,7 +286,7 @@ def _step(r: TableReader, known: dict | None) -> Step:
     predict = None
     if "predict" in r.table:
         p = TableReader(r.path, r.text, r.where + "predict: ", r.get("predict", dict), r.anchor)
-        p.unknown(("prompt", "choices", "answer", "explain"))
+        p.unknown(("prompt", "choices", "answer", "explain", "wrong", "evidence"))
         choices = p.strings("choices", required=True)
         if len(choices) > 9:
             raise p.fail(
@@ -294,7 +300,31 @@ def _step(r: TableReader, known: dict | None) -> Step:
                 f"answer {answer} is not the index of a choice (0 to {len(choices) - 1})", "answer"
             )
         explain = p.get("explain", str) or ""  # checked for control characters as it is read
-        predict = Predict(p.get("prompt", str, required=True), choices, answer, explain.strip())
+        wrong = p.strings("wrong")
+        if wrong and len(wrong) != len(choices):
+            raise p.fail(
+                f"wrong has {len(wrong)} lines for {len(choices)} choices: one per choice, "
+                '"" for the answer',
+                "wrong",
+            )
+        if wrong and wrong[answer].strip():
+            raise p.fail(f'wrong[{answer}] is the answer\'s: leave it ""', "wrong")
+        evidence = None
+        if "evidence" in p.table:
+            e = TableReader(
+                p.path, p.text, p.where + "evidence: ", p.get("evidence", dict), p.anchor
+            )
+            e.unknown(("kind", "name"))
+            kind = _check_id(e, "kinds", e.get("kind", str, required=True), known)
+            evidence = (kind, e.get("name", str))
+        predict = Predict(
+            p.get("prompt", str, required=True),
+            choices,
+            answer,
+            explain.strip(),
+            tuple(w.strip() for w in wrong),
+            evidence,
+        )
     hints = r.strings("hints")
     if len(hints) > 4:
         raise r.fail("at most four hints: nudge, pointer, walkthrough, reveal", "hints")

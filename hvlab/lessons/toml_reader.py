@@ -10,7 +10,7 @@ from typing import Any
 from hvlab.userfiles import has_unsafe
 
 # Markdown or prose: the fields that may break lines
-MULTILINE = ("narration", "summary", "hints", "prompt", "explain")
+MULTILINE = ("narration", "summary", "hints", "prompt", "explain", "wrong")
 
 
 class LessonError(ValueError):

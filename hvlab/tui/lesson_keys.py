@@ -7,7 +7,7 @@ defines `show()`; `tell(text)` notifies unless the screen speaks another way.
 from __future__ import annotations
 
 from hvlab.lessons.progress import ProgressError
-from hvlab.lessons.runner import LessonRun
+from hvlab.lessons.runner import LessonRun, evidence_step
 from hvlab.tui.dialogs import Choose
 from hvlab.tui.frame import LESSON_BINDINGS  # noqa: F401 (re-exported for the screens)
 from hvlab.tui.lesson_pane import HINT_NAMES
@@ -49,8 +49,13 @@ class LessonKeys:
             return
         self._announced[run.index] = True
         predict = run.step.predict
-        if predict is not None and predict.explain:
-            self.explain_prediction(predict.explain)
+        if predict is not None:
+            chosen = self.entry().predictions.get(run.index, predict.answer)
+            why_not = predict.why_not(chosen)
+            if predict.explain or why_not:
+                self.explain_prediction(
+                    predict.explain, why_not, evidence_step(predict, run.session)
+                )
         if run.last_step:
             self.entry().status = "done"
             said = "Goal reached. " if run.step.goal is not None else ""
@@ -65,8 +70,9 @@ class LessonKeys:
             return self.lesson is not None
         return True
 
-    def explain_prediction(self, text: str) -> None:
-        """The step's `explain`, once the run has shown the answer (the lab's pane shows it)."""
+    def explain_prediction(self, text: str, why_not: str = "", where: int | None = None) -> None:
+        """The step's `explain`, why the learner's choice was not it, and the step of the event
+        that shows it — once the run has shown the answer (the lab's pane shows them)."""
 
     @property
     def prediction_pending(self) -> bool:

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from hvlab.lessons.progress import LessonProgress
-from hvlab.lessons.runner import LessonRun
+from hvlab.lessons.runner import LessonRun, evidence_step
 
 HINT_NAMES = ("nudge", "pointer", "walkthrough", "reveal")
 SIMPLIFICATIONS_DOC = "docs/model.md (Simplifications)"
@@ -83,6 +83,15 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
                 style="green" if right else "yellow",
             )
             p.append(f"{really}\n", style="bold")
+            why_not = step.predict.why_not(chosen)
+            if why_not:
+                p.append("  why not yours: ", style="bold yellow")
+                p.append(why_not + "\n")
+            where = evidence_step(step.predict, run.session)
+            if where is not None:
+                kind, name = step.predict.evidence
+                p.append("  the event that shows it: ", style="bold")
+                p.append(f"step {where} ({kind}{' ' + name if name else ''}) — j {where}\n")
         parts.append(p)
         if seen and step.predict.explain:  # why: only once the run has shown what happened
             parts.append(Markdown(step.predict.explain))

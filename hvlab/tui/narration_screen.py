@@ -100,8 +100,13 @@ class NarrationScreen(LessonKeys, Stepping):
             self.say(narrate(ev, len(self.session.lab.events)))
         self.announce_goal()
 
-    def explain_prediction(self, text: str) -> None:
-        self.say(f"Why: {' '.join(text.split())}")
+    def explain_prediction(self, text: str, why_not: str = "", where: int | None = None) -> None:
+        if why_not:
+            self.say(f"Why not your answer: {' '.join(why_not.split())}")
+        if text:
+            self.say(f"Why: {' '.join(text.split())}")
+        if where is not None:
+            self.say(f"The event that shows it is step {where}: j, then {where}, goes there.")
 
     def action_predict(self) -> None:
         step = self.lesson.step if self.lesson is not None else None

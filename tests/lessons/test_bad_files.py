@@ -131,6 +131,33 @@ BAD = {
         "a judged goal takes judged alone",
         9,
     ),
+    "wrong-count": (
+        GOOD.format(id="x").replace(
+            'solution = ["end"]',
+            'solution = ["end"]\npredict = { prompt = "?", choices = ["a", "b"], answer = 0, '
+            'wrong = ["", "b is not it", "c"] }',
+        ),
+        "wrong has 3 lines for 2 choices",
+        None,
+    ),
+    "wrong-for-the-answer": (
+        GOOD.format(id="x").replace(
+            'solution = ["end"]',
+            'solution = ["end"]\npredict = { prompt = "?", choices = ["a", "b"], answer = 0, '
+            'wrong = ["a is it", "b is not"] }',
+        ),
+        "wrong[0] is the answer's",
+        None,
+    ),
+    "unknown-evidence-kind": (
+        GOOD.format(id="x").replace(
+            'solution = ["end"]',
+            'solution = ["end"]\npredict = { prompt = "?", choices = ["a", "b"], answer = 0, '
+            'evidence = { kind = "sparkle" } }',
+        ),
+        "unknown kind 'sparkle'",
+        None,
+    ),
     "unknown-field": (
         GOOD.format(id="x").replace('title = "Good"', 'title = "Good"\ncolour = "red"'),
         "unknown field 'colour'",

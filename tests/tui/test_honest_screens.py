@@ -151,3 +151,44 @@ async def test_a_goal_an_action_met_is_reached_only_once_the_prediction_is_commi
         pane = " ".join(text_of(screen.query_one("#lesson")).split())
         assert "✓ reached" in pane
         assert any("Goal reached" in n.message for n in app._notifications)
+
+
+WRONG_LESSON = """\
+schema_version = 1
+id = "why-not"
+title = "Why not"
+prerequisites = []
+
+[[steps]]
+narration = "Look at what the root's read of the hypervisor gets."
+action = { run = "boot", attack = "hv-read" }
+goal = { attack = "hv-read", result = "blocked", by = "separate-address-spaces" }
+solution = ["end"]
+
+[steps.predict]
+prompt = "What becomes of the read?"
+choices = ["It is refused", "It reads the secret"]
+answer = 0
+wrong = ["", "The root's map leaves out the hypervisor's frames: the read faults."]
+evidence = { kind = "fault" }
+"""
+
+
+async def test_a_wrong_pick_is_told_why_not_and_where_the_event_is(catalogue, tmp_path):
+    path = tmp_path / "why-not.toml"
+    path.write_text(WRONG_LESSON)
+    lessons, problems = load_lessons([path], known_ids(catalogue))
+    assert not problems
+    app = HvlabApp(catalogue, lessons=lessons, progress=Progress.open(tmp_path / "p.toml"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("p", "2")  # the wrong one
+        await pilot.pause()
+        pane = " ".join(text_of(screen.query_one("#lesson")).split())
+        assert "why not yours" not in pane  # not before the run has shown it
+        await pilot.press("e")
+        await pilot.pause()
+        pane = " ".join(text_of(screen.query_one("#lesson")).split())
+        assert "why not yours: The root's map leaves out the hypervisor's frames" in pane
+        fault = next(e.step for e in app.session.lab.events if e.kind.value == "fault" and e.scope)
+        assert f"the event that shows it: step {fault} (fault) — j {fault}" in pane
