@@ -193,9 +193,8 @@ def play(lesson: Lesson, catalogue: Catalogue, replace_moves=None) -> tuple[bool
             run.move(move)
         if not run.goal_met():
             return False, f"step {i + 1}: goal not reached ({step.goal.describe()})"
-        if step.predict is not None and step.predict.evidence is not None:
-            if evidence_step(step.predict, run.session) is None:
-                kind, name = step.predict.evidence
-                what = f"{kind} {name}" if name else kind
-                return False, f"step {i + 1}: no event '{what}' (the evidence) in the run"
+        evidence = step.predict.evidence if step.predict is not None else None
+        if evidence is not None and evidence_step(step.predict, run.session) is None:
+            what = f"{evidence[0]} {evidence[1]}" if evidence[1] else evidence[0]
+            return False, f"step {i + 1}: no event '{what}' (the evidence) in the run"
     return True, ""
