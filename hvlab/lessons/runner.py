@@ -59,15 +59,18 @@ def move_goal_met(goal: Goal, session: Session) -> bool:
 
 def evidence_step(predict, session: Session) -> int | None:
     """The step of the event a prediction's `evidence` names in the session's run: the first
-    inside an attack's probe or a move, else the first anywhere (None: not in this run)."""
+    of the learner's last move, else the first inside an attack's probe or any move, else the
+    first anywhere (None: not in this run)."""
     if predict is None or predict.evidence is None:
         return None
     kind, name = predict.evidence
     hits = [
         e for e in session.lab.events if e.kind.value == kind and (name is None or e.name == name)
     ]
+    last = f"move:{len(session.lab.moves)}" if session.lab.moves else None
+    mine = [e for e in hits if last is not None and e.scope == last]
     scoped = [e for e in hits if e.scope]
-    return (scoped or hits)[0].step if hits else None
+    return (mine or scoped or hits)[0].step if hits else None
 
 
 def judged_goal_met(goal: Goal, session: Session) -> bool:

@@ -40,3 +40,21 @@ def test_every_lesson_names_its_part_and_what_it_teaches():
     for lesson in course():
         assert lesson.part in PARTS, lesson.id
         assert lesson.learn, lesson.id
+
+
+def test_every_wrong_choice_says_why_and_every_run_names_its_evidence():
+    """Issue 19: a wrong answer is told why not; a step with a run of its own points at the
+    event that shows the answer (hvlab check replays it and finds the event)."""
+    missing = []
+    for lesson in course():
+        for i, step in enumerate(lesson.steps, 1):
+            p = step.predict
+            if p is None:
+                continue
+            where = f"{lesson.id}:{i}"
+            wrong = [n for n in range(len(p.choices)) if n != p.answer and not p.why_not(n)]
+            if wrong:
+                missing.append(f"{where} has no 'wrong' line for choice(s) {wrong}")
+            if (step.action is not None or step.goal is not None) and p.evidence is None:
+                missing.append(f"{where} has a run but no 'evidence'")
+    assert not missing, missing
