@@ -122,6 +122,7 @@ class Lab:
         attack: Attack | None = None,
         workloads: dict[str, Workload] | None = None,
         site_handler: Callable | None = None,
+        slot_handler: Callable | None = None,
         defenses: tuple[str, ...] = (),
         moves: tuple[tuple[int, str], ...] = (),
         canaries: tuple = (),
@@ -157,6 +158,7 @@ class Lab:
         initial = fork._machine.initial if forking else None
         machine = Machine(self.design, seed, salts=salts, state=initial)
         machine.site_handler = site_handler
+        machine.slot_handler = slot_handler  # a learner's check in a slot (hvlab.exercises)
         machine.defenses = tuple(defenses)
         machine.plugin_canaries = tuple(canaries)
         self._checkpoints: dict[int, dict] = {-1: machine.initial}

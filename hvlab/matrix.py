@@ -88,11 +88,19 @@ def run_design(
 
 
 def judge(
-    attack: Attack, design: Design, seed: int = 0, site_handler=None, defenses=(), canaries=()
+    attack: Attack,
+    design: Design,
+    seed: int = 0,
+    site_handler=None,
+    defenses=(),
+    canaries=(),
+    slot_handler=None,
 ) -> ProbeOutcome:
-    """The oracle's verdict on the attack's probe under `design`, with its reason."""
+    """The oracle's verdict on the attack's probe under `design`, with its reason;
+    `slot_handler`: a learner's check in the model's place (hvlab.exercises)."""
     m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
     m.site_handler = site_handler
+    m.slot_handler = slot_handler
     m.defenses = tuple(defenses)
     if canaries:  # the plugins' canaries: the booted state has the lab's only
         m.plugin_canaries = tuple(canaries)
@@ -122,6 +130,8 @@ def attack_cells(
     defenses=(),
     reasons: dict | None = None,
     canaries=(),
+    slot_handler=None,
+    outcomes: dict | None = None,
 ) -> tuple[dict[frozenset[str], str], int]:
     """The verdict under every design, running only designs no earlier run decides (see the
     module's docstring). Returns the cells and how many runs were needed; `reasons`, if given,
@@ -134,12 +144,14 @@ def attack_cells(
         verdict = failed or next((v for asked, part, v in known if off & asked == part), None)
         if verdict is None:
             design = RecordingDesign(off)
-            verdict = judge(attack, design, seed, site_handler, defenses, canaries)
+            verdict = judge(attack, design, seed, site_handler, defenses, canaries, slot_handler)
             asked = frozenset(design.asked) | BOOT_STATE  # the cell started from that state
             known.append((asked, off & asked, verdict))
             if verdict.result == "error" and verdict.reason.startswith("plugin "):
                 failed = verdict
         cells[off] = verdict.result
+        if outcomes is not None:
+            outcomes[off] = verdict
         if reasons is not None:
             reasons[off] = verdict.reason or verdict.protection or ""
     return cells, len(known)

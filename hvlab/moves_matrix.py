@@ -179,6 +179,7 @@ def judge_moves(
     site_handler=None,
     defenses: tuple[str, ...] = (),
     canaries: tuple = (),
+    slot_handler=None,
     progress=None,
     jobs: int = 1,
     at_end: bool | None = None,
@@ -195,7 +196,7 @@ def judge_moves(
         at_end = all(step == AT_END for step, _line in moves)
     run = dict(
         workload=workload, moves=tuple(moves), seed=seed, attack=attack, workloads=workloads,
-        site_handler=site_handler, defenses=defenses, canaries=canaries,
+        site_handler=site_handler, defenses=defenses, canaries=canaries, slot_handler=slot_handler,
         after_boot=at_end and (workload == "boot" or workload in CONTINUATIONS),
     )  # fmt: skip
     if jobs > 1:
@@ -225,6 +226,7 @@ def _after_boot(design: RecordingDesign, run: dict) -> Cell:
     seed = run["seed"]
     m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
     m.site_handler = run["site_handler"]
+    m.slot_handler = run.get("slot_handler")
     m.defenses = tuple(run["defenses"])
     if run["canaries"]:  # the plugins' canaries: the booted state has the lab's only
         m.plugin_canaries = tuple(run["canaries"])
@@ -272,6 +274,7 @@ def _cells(designs, progress=None, **run) -> tuple[dict[frozenset[str], Cell], i
                 site_handler=run["site_handler"],
                 defenses=run["defenses"],
                 canaries=run["canaries"],
+                slot_handler=run.get("slot_handler"),
                 moves=moves,
             )
             cell = worst(lab.outcome.moves)

@@ -59,6 +59,7 @@ class Catalogue:
     defenses: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (principle, plugin)
     canaries: list = field(default_factory=list)  # PluginCanary records, in load order
     echo: bool = True  # print plugin errors to stderr as they happen
+    slot_handler: Any = None  # an exercise's learner's check, put in the model's place
 
     @property
     def extra_protections(self) -> tuple[str, ...]:

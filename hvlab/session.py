@@ -115,6 +115,7 @@ def plugged_in(cat: Catalogue) -> dict:
         "site_handler": site_handler(cat),
         "defenses": cat.extra_protections,
         "canaries": tuple(cat.canaries),
+        "slot_handler": cat.slot_handler,
     }
 
 

@@ -87,16 +87,17 @@ class MachineView:
 class Budget:
     """One plugin actor's account: operations taken, seconds spent in its code."""
 
-    __slots__ = ("ops", "problem", "seconds")
+    __slots__ = ("limit", "ops", "problem", "seconds")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: float = BUDGET_SECONDS) -> None:
         self.ops = 0
         self.seconds = 0.0
+        self.limit = limit  # seconds in all
         self.problem: str | None = None
 
     def call(self, fn: Callable, *args):
         """`fn(*args)` under what is left of the time budget."""
-        left = BUDGET_SECONDS - self.seconds
+        left = self.limit - self.seconds
         started = time.monotonic()
         deadline = started + left
         previous = sys.gettrace()

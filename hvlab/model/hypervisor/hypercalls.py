@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hvlab.model.core import sites
+from hvlab.model.core import sites, slots
 from hvlab.model.core.events import EventKind, Phase
 from hvlab.model.hypervisor import calls, memory, partitions
 from hvlab.model.hypervisor.constants import PAGE_SIZE, HvStatus
@@ -83,13 +83,21 @@ def validate(m: Machine, pid: int, ctl: HypercallInput, in_gpa: int, out_gpa: in
         return spec, Reject(HvStatus.INVALID_ALIGNMENT, "parameter block not 8-byte aligned")
     if uses_in and in_gpa % PAGE_SIZE + in_size > PAGE_SIZE:
         return spec, Reject(HvStatus.INVALID_ALIGNMENT, "input block spans pages")
-    if uses_out and out_gpa % PAGE_SIZE + out_size > PAGE_SIZE:
-        if spec.unchecked_output_without_sdl:
-            if m.on(SDL):
-                return spec, Reject(HvStatus.INVALID_ALIGNMENT, "output list spans pages", SDL)
-            # sdl-input-validation off: this handler's bound check is missing (the planted gap).
-        else:
-            return spec, Reject(HvStatus.INVALID_ALIGNMENT, "output block spans pages")
+    spans = uses_out and out_gpa % PAGE_SIZE + out_size > PAGE_SIZE
+    if uses_out and spec.unchecked_output_without_sdl:
+        # sdl-input-validation off: this handler's bound check is missing (the planted gap);
+        # on, it is the model's own check, or the learner's (hvlab exercise rep-output-bound)
+        why = None
+        if m.on(SDL):
+            why = slots.ask(
+                m, slots.REP_OUTPUT, lambda: "output list spans pages" if spans else None,
+                output_gpa=out_gpa, rep_start=ctl.rep_start, rep_count=ctl.rep_count,
+                element_size=spec.out_elem,
+            )  # fmt: skip
+        if why:
+            return spec, Reject(HvStatus.INVALID_ALIGNMENT, why, SDL)
+    elif spans:
+        return spec, Reject(HvStatus.INVALID_ALIGNMENT, "output block spans pages")
     priv = spec.privilege
     lacks = priv is not None and not partitions.has_privilege(m.store, pid, priv)
     if lacks and m.on(HOA):  # with hypercall-only-access off, privilege checks are skipped

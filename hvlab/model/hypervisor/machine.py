@@ -66,6 +66,7 @@ class Machine(GuestMemory, SyntheticMsrs):
         self.checkpoint_at = -1  # the step after which `checkpoint` is called; -1: never
         # Set by the lab layer: called (site, driver, context) for drivers installed at a site.
         self.site_handler: Callable | None = None
+        self.slot_handler: Callable | None = None  # a learner's checks (core/slots.py)
         # Protection ids that plugins added; each is a defense consulted at its sites.
         self.defenses: tuple[str, ...] = ()
         # Canaries that plugins registered (planted with the lab's: plant_plugin_canaries).

@@ -40,6 +40,12 @@ def translate(store: Store, pid: int, gpn: int) -> tuple[int, str] | None:
     return store.get(("slat", pid, gpn))
 
 
+def second_level_map(store: Store, pid: int) -> dict[int, tuple[int, str]]:
+    """A partition's whole map, GPA page → (frame, rights): a scan of the store, for a reader
+    that needs all of it (a learner's check), never on a hot path."""
+    return dict(sorted((k[2], v) for k, v in store.data.items() if k[0] == "slat" and k[1] == pid))
+
+
 def map_page(store: Store, pid: int, gpn: int, pfn: int, rights: str) -> None:
     old = store.get(("slat", pid, gpn))
     if old is not None and old[0] != pfn:

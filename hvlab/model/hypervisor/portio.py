@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from hvlab.model.core import sites, topology
+from hvlab.model.core import sites, slots, topology
 from hvlab.model.core.canaries import HYPERVISOR_STOPPED
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
@@ -53,9 +53,17 @@ def port_io(m: Machine, pid: int, port: int, data: bytes | None, size: int, acto
         "direction": "out" if write else "in",
         "size": len(data) if write else size,
     }
-    if pid != ROOT_PID and not well_formed(detail["size"]):
-        why = f"no IN or OUT encodes a {detail['size']}-byte access"
-        if m.on(SDL):  # the decoder validates what it decoded: the instruction raises #UD
+    malformed = not well_formed(detail["size"])
+    refusal = None
+    if pid != ROOT_PID and m.on(SDL):  # the decoder validates what it decoded (or the learner's)
+        refusal = slots.ask(
+            m, slots.INSTRUCTION,
+            lambda: f"no IN or OUT encodes a {detail['size']}-byte access" if malformed else None,
+            size=detail["size"],
+        )  # fmt: skip
+    if pid != ROOT_PID and (refusal or malformed):
+        why = refusal or f"no IN or OUT encodes a {detail['size']}-byte access"
+        if refusal:  # refused: the instruction raises #UD
             m.emit(
                 EventKind.FAULT,
                 actor,

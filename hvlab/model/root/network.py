@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hvlab.model.core import slots
 from hvlab.model.core.engine import Actor, Do, WaitUntil
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
@@ -272,7 +273,20 @@ def _control(
     start = 8 + fields["info_buf_offset"]
     end = start + fields["info_buflen"]
     status = net.RNDIS_STATUS_SUCCESS
-    if m.on(VSP_VALIDATES) and (end > fields["msg_len"] or start < net.RNDIS_SET_REQUEST.size):
+
+    def builtin() -> str | None:
+        if end > fields["msg_len"] or start < net.RNDIS_SET_REQUEST.size:
+            return f"info buffer {start}..{end} outside the message"
+        return None
+
+    why = None
+    if m.on(VSP_VALIDATES):
+        why = slots.ask(
+            m, slots.RNDIS_SET, builtin, message_length=fields["msg_len"],
+            header_size=net.RNDIS_SET_REQUEST.size, info_offset=fields["info_buf_offset"],
+            info_length=fields["info_buflen"],
+        )  # fmt: skip
+    if why:
         status = net.RNDIS_STATUS_INVALID_DATA
         m.emit(
             EventKind.VSP,
@@ -280,7 +294,7 @@ def _control(
             "oid-refused",
             protection=VSP_VALIDATES,
             path=path,
-            detail={"oid": fields["oid"], "why": f"info buffer {start}..{end} outside the message"},
+            detail={"oid": fields["oid"], "why": why},
         )
     elif m.on(VSP_VALIDATES) and fields["oid"] != net.OID_GEN_CURRENT_PACKET_FILTER:
         status = net.RNDIS_STATUS_NOT_SUPPORTED

@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from hvlab.model.core import slots
 from hvlab.model.core.engine import Actor, Do, WaitUntil
 from hvlab.model.core.events import EventKind
 from hvlab.model.hardware import devices
@@ -184,23 +185,34 @@ def buffer_frames(m, relid, child, packet, sectors, path) -> list[int] | None:
         vsp.corrupt(m, VSP, relid, f"GPA-direct packet with {count} ranges", path)
         return None
     pid = chan(m, relid, "owner")
-    frames = []
-    total = 0
+    pages, counts = [], []
     for i in range(min(count, 8)):
         byte_count, _offset = vsp.u32s(prefix, 8 + 16 * i, 2)
         pfn = struct.unpack_from("<Q", prefix.ljust(8 + 16 * i + 16, b"\0"), 8 + 16 * i + 8)[0]
-        total += byte_count
-        if m.on(VSP_VALIDATES):
-            entry = memory.translate(m.store, pid, pfn)
+        pages.append(pfn)
+        counts.append(byte_count)
+    if not m.on(VSP_VALIDATES):
+        return pages  # believed as system frames
+
+    def builtin() -> list[int] | str:
+        frames = []
+        for gpn in pages:
+            entry = memory.translate(m.store, pid, gpn)
             if entry is None or "w" not in entry[1]:
-                vsp.corrupt(m, VSP, relid, f"GPA page {pfn:#x} outside the sender's map", path)
-                return None
-            pfn = entry[0]
-        frames.append(pfn)
-    if m.on(VSP_VALIDATES) and total < sectors * devices.SECTOR:
-        vsp.corrupt(m, VSP, relid, f"buffer of {total} bytes for {sectors} sectors", path)
+                return f"GPA page {gpn:#x} outside the sender's map"
+            frames.append(entry[0])
+        if sum(counts) < sectors * devices.SECTOR:
+            return f"buffer of {sum(counts)} bytes for {sectors} sectors"
+        return frames
+
+    answer = slots.ask(
+        m, slots.STORAGE_BUFFER, builtin, pages=tuple(pages), byte_counts=tuple(counts),
+        sectors=sectors, guest_map=slots.Lazy(lambda: memory.second_level_map(m.store, pid)),
+    )  # fmt: skip
+    if isinstance(answer, str):
+        vsp.corrupt(m, VSP, relid, answer, path)
         return None
-    return frames
+    return list(answer)
 
 
 def disk_transfer(m, child, cdb, lba, sectors, frames, path) -> int:

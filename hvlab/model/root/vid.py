@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hvlab.model.core import slots
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.protections import Protection
 from hvlab.model.hypervisor import memory, partitions, synic
@@ -66,13 +67,9 @@ class RootVid:
         no guest yet is zeroed first: it may hold what an earlier guest left in it."""
         st = self.m.store
         for pfn in frames:
-            if self.m.on(EXCLUSIVE) and memory.guests_mapping(st, pfn) - {child}:
-                self.policy(
-                    "refuse-shared-frame",
-                    EXCLUSIVE,
-                    frame=pfn,
-                    why="the frame already backs another guest",
-                )
+            why = self.refuses_share(child, pfn) if self.m.on(EXCLUSIVE) else None
+            if why:
+                self.policy("refuse-shared-frame", EXCLUSIVE, frame=pfn, why=why)
                 return None
         fresh = [pfn for pfn in frames if self.unused(pfn) and not memory.frame_is_zero(st, pfn)]
         if fresh:
@@ -92,6 +89,19 @@ class RootVid:
             pack(child, gpn, flags),
             [pack(f) for f in frames],
             actor=ACTOR,
+        )
+
+    def refuses_share(self, child: int, pfn: int) -> str | None:
+        """The sharing policy (exclusive-guest-memory): why `pfn` may not back a page of
+        `child`, or None. The learner's check when an exercise fills the slot."""
+        others = frozenset(self.m.name(p) for p in memory.guests_mapping(self.m.store, pfn))
+        others -= {self.m.name(child)}
+
+        def builtin() -> str | None:
+            return "the frame already backs another guest" if others else None
+
+        return slots.ask(
+            self.m, slots.SHARING, builtin, child=self.m.name(child), frame=pfn, mapped_in=others
         )
 
     def handle_gpa_intercept(
@@ -125,7 +135,8 @@ class RootVid:
         if shared is None:
             self.policy("out-of-memory", gpa=gpn * PAGE_SIZE, partition=child)
             return False, None
-        if m.on(EXCLUSIVE):
+        why = self.refuses_share(pid, shared) if m.on(EXCLUSIVE) else None
+        if why:
             self.policy(
                 "refuse-overcommit",
                 EXCLUSIVE,
@@ -133,7 +144,7 @@ class RootVid:
                 partition=child,
                 frame=shared,
                 owner=memory.frame_owner(st, shared),
-                why="no free frame, and frames are never shared between guests",
+                why=f"no free frame, and {why}",
             )
             return False, None
         self.policy(

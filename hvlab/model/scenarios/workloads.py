@@ -13,6 +13,7 @@ from hvlab.model.core.engine import (
     Actor,
     Do,
     PortIo,
+    RawHypercall,
     Read,
     WaitUntil,
     Write,
@@ -215,6 +216,30 @@ def ide_port_io(machine: Machine, **_params) -> list[Actor]:
     return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], idle))
 
 
+VP_REGISTERS = (0x0002_0010, 0x0002_0004)  # HvX64RegisterRip, HvX64RegisterRsp
+
+
+def vp_registers(machine: Machine, **_params) -> list[Actor]:
+    """A reads two of its own VP's registers with HvCallGetVpRegisters: a rep call whose
+    output list (two 16-byte values) lies on the page it names — the call the SDL's bound
+    check guards, made as a well-behaved guest makes it."""
+    from hvlab.model.core.layout import GUEST_INPUT_PAGE
+    from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, HvCallCode
+    from hvlab.model.hypervisor.hypercalls import HypercallInput
+    from hvlab.model.hypervisor.invoke import pack
+
+    def a(actor):
+        names = b"".join(pack(r) for r in VP_REGISTERS)
+        value = HypercallInput.encode(HvCallCode.GET_VP_REGISTERS, rep_count=len(VP_REGISTERS))
+        out = (GUEST_INPUT_PAGE + 1) * PAGE_SIZE
+        yield RawHypercall(
+            value, GUEST_INPUT_PAGE * PAGE_SIZE, out, pack(HV_PARTITION_ID_SELF, 0) + names
+        )
+        yield Read(out, 16 * len(VP_REGISTERS))
+
+    return with_children(machine, after_boot(CHILDREN[0], a), after_boot(CHILDREN[1], idle))
+
+
 # What a workload does once boot is over, for runs that start from the booted state (the
 # defense matrix). Workloads without an entry here can only be run from power-on.
 CONTINUATIONS: dict[str, Callable[[Machine], list[Actor]]] = {
@@ -260,6 +285,11 @@ WORKLOADS: dict[str, Workload] = {
             "ide-port-io",
             ide_port_io,
             "boot; A reads and writes its disk through the emulated IDE controller (port I/O)",
+        ),
+        Workload(
+            "vp-registers",
+            vp_registers,
+            "boot; A reads two of its VP's registers with HvCallGetVpRegisters (a rep call)",
         ),
         Workload(
             "busy",
