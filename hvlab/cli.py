@@ -200,6 +200,24 @@ def build_parser() -> Parser:
     )
     add_lab_options(serve)
 
+    sub.add_parser(
+        "exercises", help="list the exercises (write the check yourself) with your passes"
+    )
+    exercise = sub.add_parser("exercise", help="start, check, hint or open an exercise")
+    exercise.add_argument("action", choices=["start", "check", "hint", "lab"])
+    exercise.add_argument("id", help="exercise id (see 'hvlab exercises')")
+    exercise.add_argument(
+        "file", nargs="?", help="check / lab: your file (default: ID.py in --dir)"
+    )
+    exercise.add_argument(
+        "--dir", default=".", help="start: where to write ID.py; the default file's folder"
+    )
+    exercise.add_argument("--force", action="store_true", help="start: overwrite ID.py")
+    exercise.add_argument(
+        "--watch", action="store_true", help="check: check again whenever the file changes"
+    )
+    exercise.add_argument("--json", action="store_true", help="check: print one JSON object")
+
     sub.add_parser("workloads", help="list workloads")
     sub.add_parser(
         "protections",
@@ -312,6 +330,8 @@ COMMANDS = {
     "workloads": "runs:cmd_workloads",
     "protections": "runs:cmd_protections",
     "lessons": "course:cmd_lessons",
+    "exercises": "exercises:cmd_exercises",
+    "exercise": "exercises:cmd_exercise",
     "lesson": "course:cmd_lesson",
     "check": "course:cmd_check",
     "progress": "course:cmd_progress",

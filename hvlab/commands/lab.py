@@ -133,6 +133,7 @@ def open_tui(
     present: float | None = None,
     loader=None,
     loading_lesson: bool = False,
+    exercise=None,
 ) -> int:
     if not terminal():
         raise UsageError(
@@ -154,6 +155,7 @@ def open_tui(
         progress_dir=served_dir if served_dir and (lessons or loading_lesson) else None,
         loader=loader,
         loading_lesson=loading_lesson,
+        exercise=exercise,
     )
     with raw_streams():
         app.run()
@@ -162,6 +164,23 @@ def open_tui(
     if app.load_error is not None:
         raise app.load_error  # a bad option: one line and exit 2, as without a terminal
     return app.return_code or 0  # 1 when the app ended on an error it could not handle
+
+
+def open_exercise(exercise, path) -> int:
+    """`hvlab exercise lab ID FILE`: the lab on the exercise's attack with the learner's code
+    in the model, its verdict in the status bar, `r` to check again."""
+    if not terminal():
+        raise UsageError(
+            "the lab needs a terminal; without one use 'hvlab exercise check' for the verdict"
+        )
+    from hvlab.exercises.lab import ExerciseLab
+    from hvlab.plugins import load_catalogue
+
+    cat = load_catalogue([], echo=False)
+    print(f"hvlab: checking {path} …", file=sys.stderr, flush=True)
+    lab = ExerciseLab(exercise, path, cat)
+    session = lab.build()
+    return open_tui(session.catalogue, session, narrate=False, exercise=lab)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

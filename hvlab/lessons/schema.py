@@ -196,6 +196,8 @@ def load_lesson(path: Path, known: dict[str, tuple[str, ...]] | None = None) -> 
         raise top.fail(
             f"id {lesson_id!r} must be lowercase letters, digits and dashes (at most 100)", "id"
         )
+    if lesson_id.startswith("exercise-"):  # the progress file keeps exercises' passes so
+        raise top.fail(f"id {lesson_id!r}: ids beginning 'exercise-' are the exercises'", "id")
     plugins = top.strings("plugins")
     for name in plugins:  # before the steps: their attack ids may come from these plugins
         if known and "plugins" in known and name not in known["plugins"]:

@@ -59,6 +59,7 @@ class HvlabApp(App):
         progress_dir=None,
         loader: Callable[[], Loaded] | None = None,
         loading_lesson: bool = False,
+        exercise=None,
     ) -> None:
         """`loader`: compute what to open in a worker while the lab's empty frame is on screen
         (`loading_lesson`: that frame has the lesson pane); its UsageError ends the app with
@@ -66,6 +67,7 @@ class HvlabApp(App):
         super().__init__()
         self.loader = loader
         self.loading_lesson = loading_lesson
+        self.exercise = exercise  # hvlab exercise lab: an ExerciseLab, its verdict on screen
         self.load_error: BaseException | None = None
         self.load_messages: list[str] = []
         self._loading = None
@@ -218,7 +220,7 @@ class HvlabApp(App):
         else:
             from hvlab.tui.lab_screen import LabScreen
 
-            screen = LabScreen(session, present=self.present)
+            screen = LabScreen(session, present=self.present, exercise=self.exercise)
         self.sub_title = session.spec.describe()
         self._show(screen)
 

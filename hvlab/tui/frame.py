@@ -70,6 +70,7 @@ LAB_BINDINGS = [
     Binding("colon", "move_line", "Move", priority=True),
     Binding("y", "offer_gpa", "GPA to the move line", show=False, priority=True),
     Binding("u", "undo_move", "Undo move", show=False, priority=True),
+    Binding("r", "recheck", "Re-check", tooltip="Check your exercise file again", priority=True),
     Binding(
         "J",
         "judge",

@@ -22,6 +22,7 @@ from hvlab.narration import narrate
 from hvlab.session import Session
 from hvlab.tui.compare import Compare
 from hvlab.tui.detail import EventDetail
+from hvlab.tui.exercise_keys import ExerciseKeys
 from hvlab.tui.frame import TABS, LabFrame
 from hvlab.tui.highlight import HEADER, header, highlight
 from hvlab.tui.lesson_keys import LessonKeys
@@ -35,11 +36,14 @@ from hvlab.tui.timeline import Timeline
 from hvlab.tui.topology import Topology, path_line
 
 
-def status_line(session: Session, conceal: bool = False) -> Text:
+def status_line(session: Session, conceal: bool = False, exercise: str = "") -> Text:
     """The step, how the run ends (`conceal`: not before a prediction is committed), the
-    filter and the run."""
+    filter and the run; `exercise`: the learner's check's verdict, first."""
     lab = session.lab
     text = Text(no_wrap=True, overflow="ellipsis")
+    if exercise:
+        passed = exercise.endswith("PASS")
+        text.append(f" {exercise} ", style="bold black on green" if passed else "bold white on red")
     if not lab.finished:  # just after a move: the rest of the run is being computed
         text.append(f" step {lab.cursor}/… ", style="bold reverse")
         text.append(" computing the rest of the run… ", style="bold")
@@ -75,7 +79,7 @@ def caption(session: Session) -> Text:
     return Text(narrate(ev, len(session.lab.events)), style=style)
 
 
-class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS applies
+class LabScreen(ExerciseKeys, LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS applies
     """Keys (all in the footer and on the help screen, all working whatever has focus):
     n/→ step, b/← back, j jump, e/end run to the end, home start, x next decision,
     space play/pause, +/- speed, t protections, d design, f filter, g divergence,
@@ -90,10 +94,12 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
         progress: Progress | None = None,
         number: str = "",
         present: float | None = None,
+        exercise=None,
         **kwargs,
     ) -> None:
         super().__init__(lesson.session if lesson else session, **kwargs)
         self.present = present
+        self.exercise = exercise  # an hvlab.exercises.lab.ExerciseLab: `r` checks it again
         self.hold_lesson(lesson, progress)
         self.number = number
         self.failures: list[str] = []
@@ -123,7 +129,11 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
                 with TabPane("4 Compare", id="compare"):
                     yield Lazy(VerticalScroll(Compare(id="compare-view")))
                 with TabPane("5 Plugins", id="plugins"):
-                    yield Lazy(PluginsPane(self.session.catalogue, id="plugins-pane"))
+                    yield Lazy(
+                        PluginsPane(
+                            self.session.catalogue, id="plugins-pane", exercise=self.exercise
+                        )
+                    )
         if self.present is not None:
             yield Static(id="caption")
         yield MoveLine(self.make_move, id="move-line")
@@ -168,7 +178,8 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
         # fixed one-line panes: no new layout for them
         status = self.query_one("#status", Static)
         conceal = self.prediction_pending
-        self.draw("status", lambda: status.update(status_line(s, conceal), layout=False))
+        extra = self.exercise.short_status() if self.exercise is not None else ""
+        self.draw("status", lambda: status.update(status_line(s, conceal, extra), layout=False))
         timeline = self.query_one(Timeline)
         self.draw("timeline", lambda: timeline.show(s, conceal))
         if timeline.widths != self._header_widths:  # the header follows the columns
@@ -272,6 +283,8 @@ class LabScreen(LessonKeys, LabFrame, Stepping):  # LabFrame first: its CSS appl
             return False
         if action == "play" and isinstance(self.focused, Protections):
             return False  # space switches the highlighted protection there
+        if action == "recheck":
+            return self.exercise is not None
         return super().check_action(action, parameters)
 
     def hint_given(self, text: str) -> None:

@@ -30,29 +30,48 @@ def plugin_summary(cat: Catalogue, name: str) -> Text:
     return text
 
 
-def plugin_source(cat: Catalogue, name: str):
+YOUR_FILE = "-your-file"  # the option of an exercise's file (no plugin has this name)
+
+
+def file_summary(exercise) -> Text:
+    text = Text()
+    text.append(f"{exercise.path}\n", style="bold")
+    for line in exercise.lines():
+        style = "green" if line.lstrip().startswith(("ok", "PASS")) else "red"
+        text.append(line + "\n", style=style if not line.startswith("  your") else "")
+    text.append("r checks it again after you save it\n", style="italic")
+    return text
+
+
+def file_source(path):
+    try:
+        source = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return Text(f"cannot read {path}: {exc}", style="italic")
+    return _highlighted(printable(source))
+
+
+def _highlighted(source: str):
     from rich.syntax import Syntax  # pulls in Pygments' Python lexer: only when looked at
 
+    return Syntax(
+        source,
+        "python",
+        line_numbers=True,
+        word_wrap=False,
+        theme="ansi_dark",
+        code_width=None,
+        background_color="default",
+    )
+
+
+def plugin_source(cat: Catalogue, name: str):
     plugin = cat.manager.get_plugin(name)
     try:
         source = inspect.getsource(plugin)
-        path = inspect.getsourcefile(plugin) or name
     except (TypeError, OSError):
         return Text(f"no source available for plugin '{name}'", style="italic")
-    source = printable(source)  # an escape sequence in a comment is shown, not sent
-    return (
-        Syntax(
-            source,
-            "python",
-            line_numbers=True,
-            word_wrap=False,
-            theme="ansi_dark",
-            code_width=None,
-            background_color="default",
-        )
-        if path
-        else Text(source)
-    )
+    return _highlighted(printable(source))  # an escape sequence in a comment is shown, not sent
 
 
 class PluginsPane(Horizontal):
@@ -63,20 +82,25 @@ class PluginsPane(Horizontal):
     PluginsPane > VerticalScroll { width: 1fr; }
     """
 
-    def __init__(self, catalogue: Catalogue, **kwargs) -> None:
+    def __init__(self, catalogue: Catalogue, exercise=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.catalogue = catalogue
+        self.exercise = exercise  # an exercise's lab: the learner's file comes first
         self._filled = False
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*(Option(p.name, id=p.name) for p in self.catalogue.plugins))
+        mine = [Option("your file", id=YOUR_FILE)] if self.exercise is not None else []
+        yield OptionList(*mine, *(Option(p.name, id=p.name) for p in self.catalogue.plugins))
         with VerticalScroll():
             yield Static(id="plugin-summary")
             yield Static(id="plugin-source")
 
     def on_show(self) -> None:
         # filled when first shown: highlighting plugin source is not worth delaying start-up for
-        if self.catalogue.plugins and not self._filled:
+        if self.exercise is not None and not self._filled:
+            self._filled = True
+            self.show_plugin(YOUR_FILE)
+        elif self.catalogue.plugins and not self._filled:
             self._filled = True
             self.show_plugin(self.catalogue.plugins[0].name)
 
@@ -86,5 +110,12 @@ class PluginsPane(Horizontal):
             self.show_plugin(event.option.id)
 
     def show_plugin(self, name: str) -> None:
-        self.query_one("#plugin-summary", Static).update(plugin_summary(self.catalogue, name))
-        self.query_one("#plugin-source", Static).update(plugin_source(self.catalogue, name))
+        if name == YOUR_FILE:
+            summary, source = file_summary(self.exercise), file_source(self.exercise.path)
+        else:
+            summary, source = (
+                plugin_summary(self.catalogue, name),
+                plugin_source(self.catalogue, name),
+            )
+        self.query_one("#plugin-summary", Static).update(summary)
+        self.query_one("#plugin-source", Static).update(source)

@@ -158,6 +158,11 @@ BAD = {
         "unknown kind 'sparkle'",
         None,
     ),
+    "exercise-id": (
+        GOOD.format(id="exercise-x"),
+        "ids beginning 'exercise-' are the exercises'",
+        2,
+    ),
     "unknown-field": (
         GOOD.format(id="x").replace('title = "Good"', 'title = "Good"\ncolour = "red"'),
         "unknown field 'colour'",

@@ -68,7 +68,8 @@ def test_lessons_may_name_the_loaded_plugins_and_no_others():
 def test_a_plugin_file_that_does_not_load_makes_check_exit_2(tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('half written')\n")
-    done = hvlab("check", "--no-contracts", "--plugin", str(broken), str(bundled_dir()))
+    tour = bundled_dir() / "01-tour.toml"  # one lesson: the plugin's error is the point
+    done = hvlab("check", "--no-contracts", "--plugin", str(broken), str(tour))
     assert done.returncode == 2
     assert "broken.py:1: cannot import: RuntimeError: half written" in done.stderr
 

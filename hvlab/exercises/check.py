@@ -1,0 +1,248 @@
+"""Judging a learner's check: the attacks it must stop, the workloads it must leave working, and
+the other attacks it must leave as they were.
+
+1. **Must stop.** For each of the exercise's attacks, the designs where its protection is the
+   one that decides — with the model's own check the attack is stopped, with the protection
+   switched off it gets through — are run again with the learner's check in the model's
+   place. Each must be stopped; a failing design is named with the oracle's step and reason.
+2. **Positive control.** Every shipped workload, every protection on, with the learner's
+   check and with the model's: the runs must end in the same state (the same memory, disks,
+   channels — every entry of the store). A check that refuses what the model lets pass breaks
+   one, and the report names it and the step where the two runs part.
+3. **Unchanged.** Every other attack, under every protection on and under each other
+   protection switched off alone, gets the verdict it gets with the model's check.
+
+A failure of the learner's code (it raised, looped, answered with a non-answer) is an error
+event of the run: the check stops there and names the file and the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hvlab.exercises import Exercise, SlotHandler, UnreadableExercise, load_function
+from hvlab.lab import Lab
+from hvlab.matrix import THROUGH, all_designs, attack_cells
+from hvlab.model.core.canaries import ProbeOutcome
+from hvlab.model.core.protections import Design, known_protections
+from hvlab.plugins import site_handler
+from hvlab.userfiles import shown
+
+SKIPPED_WORKLOADS = ("busy",)  # a benchmark's long loop: the others cover its paths
+
+
+@dataclass
+class Finding:
+    part: str  # "must stop", "positive control", "unchanged", "error"
+    text: str
+
+
+@dataclass
+class Report:
+    exercise: Exercise
+    path: Path
+    passed: list[str] = field(default_factory=list)  # one line per part that held
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def error(self) -> Finding | None:
+        return next((f for f in self.findings if f.part == "error"), None)
+
+    def lines(self) -> list[str]:
+        head = "PASS" if self.ok else ("ERROR" if self.error else "FAIL")
+        out = [f"{head}  exercise {self.exercise.id}: {self.path}"]
+        out += [f"  ok    {line}" for line in self.passed]
+        out += [
+            f"  error {f.text}" if f.part == "error" else f"  FAIL  {f.part}: {f.text}"
+            for f in self.findings
+        ]
+        if self.ok:
+            out.append("  your check stops the attacks and keeps every workload working")
+        elif not self.error and self.exercise.hints:
+            out.append("  stuck? hvlab exercise hint " + self.exercise.id)
+        return out
+
+
+def _off_text(off: frozenset[str]) -> str:
+    return "every protection on" if not off else "{" + ", ".join(sorted(off)) + "} off"
+
+
+def _failed(outcome: ProbeOutcome) -> bool:
+    return outcome.result == "error" and "plugin '" in outcome.reason
+
+
+@dataclass
+class Trial:
+    """How the learner's version runs: the keyword arguments that put it in the model (for a
+    Lab and for the matrix's cells), where its attacks come from, the design of a deciding
+    cell (a slot's check runs with its protection on; a defense, with it off), and what to say
+    when the learner's code failed."""
+
+    run: dict
+    attack: Callable
+    cell: Callable[[frozenset[str]], frozenset[str]]
+    failure: Callable[[], str]
+    skip: str = ""  # the protection the unchanged part keeps on (a slot's)
+
+
+def check(exercise: Exercise, path: Path, cat) -> Report:
+    """Judge the learner's file for `exercise` (UnreadableExercise when it cannot be loaded).
+    `cat`: the catalogue the attacks come from (the shipped plugins)."""
+    p = exercise.protection
+    if exercise.kind == "defense":
+        mine, defense = load_defense(exercise, path)
+        trial = Trial(
+            {"site_handler": site_handler(mine), "defenses": (defense,)},
+            mine.attack,
+            lambda off: off | {p},
+            lambda: mine.errors[-1] if mine.errors else "your defense failed",
+        )
+    else:
+        fn = load_function(path, exercise.function)
+        handler = SlotHandler(exercise.slot, fn, path, exercise.function)
+        trial = Trial(
+            {"slot_handler": handler},
+            cat.attack,
+            lambda off: off,
+            lambda: handler.failures[0] if handler.failures else "your check failed",
+            skip=p,
+        )
+    report = Report(exercise, path)
+    if _must_stop(report, exercise, trial, cat) and _positive_control(report, trial, cat):
+        _unchanged(report, exercise, trial, cat)
+    return report
+
+
+def _error(report: Report, trial: Trial, where: str) -> bool:
+    report.findings.append(Finding("error", f"{trial.failure()}, while the model ran {where}"))
+    return False
+
+
+def _must_stop(report: Report, exercise: Exercise, trial: Trial, cat) -> bool:
+    p = exercise.protection
+    for name in exercise.attacks:
+        designs = all_designs()
+        builtin, _ = attack_cells(cat.attack(name), designs)
+        deciding = [
+            trial.cell(off)
+            for off in designs
+            if p not in off and builtin[off] not in THROUGH and builtin[off | {p}] in THROUGH
+        ]
+        outcomes: dict = {}
+        attack_cells(trial.attack(name), deciding, outcomes=outcomes, **trial.run)
+        bad = []
+        for off in deciding:
+            got = outcomes[off]
+            if _failed(got):
+                return _error(report, trial, f"{name} under {_off_text(off)}")
+            if got.result in THROUGH:
+                bad.append((off, got))
+        if not bad:
+            report.passed.append(
+                f"must stop: {name} stopped in all {len(deciding)} designs where {p} decides"
+            )
+            continue
+        off, got = bad[0]
+        if got.result == "breached":
+            why = f": {got.canary or 'a secret'} reached {got.principal or 'the attacker'}"
+        else:
+            why = f": {got.reason}" if got.reason else ""
+        more = f" (and {len(bad) - 1} more design(s))" if len(bad) > 1 else ""
+        report.findings.append(
+            Finding("must stop", f"{name} {got.result} under {_off_text(off)}{why}{more}")
+        )
+    return not report.findings
+
+
+def _positive_control(report: Report, trial: Trial, cat) -> bool:
+    workloads = [
+        w for w, spec in cat.workloads.items() if w not in SKIPPED_WORKLOADS and not spec.plugin
+    ]
+    for name in workloads:
+        mine = Lab(name, Design(frozenset()), **trial.run)
+        theirs = Lab(name, Design(frozenset()))
+        if mine.outcome.failures:
+            return _error(report, trial, f"the workload {name}")
+        if mine.state.digest() != theirs.state.digest():
+            step = _first_change(theirs, mine)
+            report.findings.append(
+                Finding(
+                    "positive control",
+                    f"workload {name} no longer does what it does with the model's own check "
+                    f"(from step {step}, {_event_text(theirs, step)}): yours refuses something "
+                    "legitimate",
+                )
+            )
+            return False
+    report.passed.append(f"positive control: all {len(workloads)} workloads work as before")
+    return True
+
+
+def _first_change(theirs: Lab, mine: Lab) -> int:
+    """The first step where the two runs change the machine differently (a refusal's reason
+    may differ in words: only what the runs do counts)."""
+    for a, b in zip(theirs.events, mine.events, strict=False):
+        if (a.actor, a.kind, a.name, a.changes) != (b.actor, b.kind, b.name, b.changes):
+            return a.step
+    return min(len(theirs.events), len(mine.events))
+
+
+def _event_text(lab: Lab, step: int) -> str:
+    if step >= len(lab.events):
+        return "the end of the run"
+    ev = lab.events[step]
+    return f"where the model's run has {ev.actor} {ev.kind.value} {ev.name}"
+
+
+def _unchanged(report: Report, exercise: Exercise, trial: Trial, cat) -> None:
+    """Every other built-in attack, every protection on and each other one off alone."""
+    singles = [frozenset()] + [frozenset({q}) for q in known_protections() if q != trial.skip]
+    changed = []
+    for attack in cat.attacks.values():
+        if attack.name in exercise.attacks or attack.plugin != "hvlab-attacks":
+            continue
+        outcomes: dict = {}
+        builtin, _ = attack_cells(attack, singles)
+        attack_cells(trial.attack(attack.name), singles, outcomes=outcomes, **trial.run)
+        for off in singles:
+            got = outcomes[off]
+            if _failed(got):
+                _error(report, trial, f"{attack.name} under {_off_text(off)}")
+                return
+            if got.result != builtin[off]:
+                was = builtin[off]
+                changed.append(f"{attack.name} under {_off_text(off)}: {was} → {got.result}")
+    if changed:
+        report.findings.append(Finding("unchanged", "; ".join(changed[:3])))
+    else:
+        report.passed.append("unchanged: every other attack gets the verdict it got")
+
+
+def load_defense(exercise: Exercise, path: Path):
+    """The catalogue with the learner's plugin file loaded, and the defense id it registers.
+    UnreadableExercise when it does not load or registers no defense."""
+    from hvlab.plugin_calls import SITE_HOOKS
+    from hvlab.plugins import load_catalogue
+
+    if not path.is_file():
+        raise UnreadableExercise(f"{shown(path)}: no such file")
+    mine = load_catalogue([str(path)], echo=False)
+    if mine.errors:
+        raise UnreadableExercise(mine.errors[0])
+    ours = [pid for pid, (_text, plugin) in mine.defenses.items() if plugin == path.stem]
+    if len(ours) != 1:
+        raise UnreadableExercise(
+            f"{shown(path)}: registers {len(ours)} defenses; register one with "
+            "hvlab_register_defenses (hvlab exercise start writes a file to begin from)"
+        )
+    hook = SITE_HOOKS[exercise.slot]
+    plugin = mine.manager.get_plugin(path.stem)
+    if plugin is None or not hasattr(plugin, hook):
+        raise UnreadableExercise(f"{shown(path)}: implements no {hook}(ctx)")
+    return mine, ours[0]
