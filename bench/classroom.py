@@ -97,7 +97,7 @@ class Student:
                 break
 
     def last_step(self) -> int | None:
-        found = STEP.findall(bytes(self.seen[-20000:]))
+        found = STEP.findall(bytes(self.seen[-200_000:]))  # a full repaint is ~70 kB now
         return int(found[-1][0]) if found else None
 
     async def first_frame(self, deadline: float) -> bool:
