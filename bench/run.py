@@ -395,7 +395,8 @@ def test_suite(smoke: bool) -> Row:
     minutes). The smoke run times one small test file, to keep this code running."""
     where = ["tests/model/test_store.py"] if smoke else []
     lint = [sys.executable, "-m", "ruff", "check", "hvlab", "plugins", "tests", "bench"]
-    suite = [sys.executable, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider", *where]
+    workers = str((os.cpu_count() or 1) + 1)  # as the Makefile's test target runs it
+    suite = [sys.executable, "-m", "pytest", "-q", "-n", workers, "-p", "no:cacheprovider", *where]
 
     def run(*commands):
         start = time.perf_counter()

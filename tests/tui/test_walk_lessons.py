@@ -69,7 +69,7 @@ async def test_a_lesson_walked_with_typed_moves_reaches_every_goal(catalogue, le
     lesson = next(x for x in lessons if x.id == lesson_id)
     progress = Progress.in_memory()
     app = HvlabApp(catalogue, lessons=[lesson], lesson=lesson, progress=progress)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         moved = 0
         for n, step in enumerate(lesson.steps):
