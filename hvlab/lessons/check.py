@@ -72,14 +72,32 @@ def check_contracts(cat: Catalogue, jobs: int = 2) -> list[Result]:
     return out
 
 
+_WORK: dict = {}  # what a forked checker reads: set before the pool forks
+
+
+def _check_one(i: int) -> Result:
+    return check_lesson(_WORK["lessons"][i], _WORK["cat"])
+
+
 def run_check(
-    paths: list[Path], cat: Catalogue, contracts: bool = True
+    paths: list[Path], cat: Catalogue, contracts: bool = True, jobs: int = 2
 ) -> tuple[list[Result], list[str]]:
+    """Replay the lessons (over `jobs` forked processes when there are several) and check
+    the contracts."""
+    import multiprocessing
+    import os
+
     from hvlab.lessons.schema import bundled_dir
 
     shipped, _ = load_lessons([bundled_dir()], known_ids(cat))
     lessons, errors = load_lessons(paths, known_ids(cat), {x.id for x in shipped})
-    results = [check_lesson(lesson, cat) for lesson in lessons]
+    jobs = min(jobs, os.cpu_count() or 1, len(lessons))
+    if jobs > 1:
+        _WORK.update(lessons=lessons, cat=cat)
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            results = pool.map(_check_one, range(len(lessons)), chunksize=1)
+    else:
+        results = [check_lesson(lesson, cat) for lesson in lessons]
     if contracts:
         results += check_contracts(cat)
     return results, errors
