@@ -9,8 +9,8 @@ the other attacks it must leave as they were.
    check and with the model's: the runs must end in the same state (the same memory, disks,
    channels — every entry of the store). A check that refuses what the model lets pass breaks
    one, and the report names it and the step where the two runs part.
-3. **Unchanged.** Every other attack, under every protection on and under each other
-   protection switched off alone, gets the verdict it gets with the model's check.
+3. **Unchanged.** Every other attack, under every design (for a slot, those with its
+   protection on), gets the verdict it gets with the model's check.
 
 A failure of the learner's code (it raised, looped, answered with a non-answer) is an error
 event of the run: the check stops there and names the file and the problem.
@@ -26,7 +26,7 @@ from hvlab.exercises import Exercise, SlotHandler, UnreadableExercise, load_func
 from hvlab.lab import Lab
 from hvlab.matrix import THROUGH, all_designs, attack_cells
 from hvlab.model.core.canaries import ProbeOutcome
-from hvlab.model.core.protections import Design, known_protections
+from hvlab.model.core.protections import Design
 from hvlab.plugins import site_handler
 from hvlab.userfiles import shown
 
@@ -85,10 +85,12 @@ class Trial:
     when the learner's code failed."""
 
     run: dict
+    base: dict  # the same for the model's own check: the shipped plugins' sites
     attack: Callable
     cell: Callable[[frozenset[str]], frozenset[str]]
     failure: Callable[[], str]
     skip: str = ""  # the protection the unchanged part keeps on (a slot's)
+    slot: str | None = None  # the slot the learner's code is in (None: a defense plugin)
 
 
 def check(exercise: Exercise, path: Path, cat) -> Report:
@@ -99,6 +101,7 @@ def check(exercise: Exercise, path: Path, cat) -> Report:
         mine, defense = load_defense(exercise, path)
         trial = Trial(
             {"site_handler": site_handler(mine), "defenses": (defense,)},
+            {"site_handler": site_handler(cat)},
             mine.attack,
             lambda off: off | {p},
             lambda: mine.errors[-1] if mine.errors else "your defense failed",
@@ -106,12 +109,15 @@ def check(exercise: Exercise, path: Path, cat) -> Report:
     else:
         fn = load_function(path, exercise.function)
         handler = SlotHandler(exercise.slot, fn, path, exercise.function)
+        sites = site_handler(cat)
         trial = Trial(
-            {"slot_handler": handler},
+            {"slot_handler": handler, "site_handler": sites},
+            {"site_handler": sites},
             cat.attack,
             lambda off: off,
             lambda: handler.failures[0] if handler.failures else "your check failed",
             skip=p,
+            slot=exercise.slot,
         )
     report = Report(exercise, path)
     if _must_stop(report, exercise, trial, cat) and _positive_control(report, trial, cat):
@@ -128,7 +134,7 @@ def _must_stop(report: Report, exercise: Exercise, trial: Trial, cat) -> bool:
     p = exercise.protection
     for name in exercise.attacks:
         designs = all_designs()
-        builtin, _ = attack_cells(cat.attack(name), designs)
+        builtin, _asked = _builtin_cells(cat.attack(name), designs, trial.base)
         deciding = [
             trial.cell(off)
             for off in designs
@@ -165,8 +171,10 @@ def _positive_control(report: Report, trial: Trial, cat) -> bool:
         w for w, spec in cat.workloads.items() if w not in SKIPPED_WORKLOADS and not spec.plugin
     ]
     for name in workloads:
+        theirs, asked = _builtin_lab(name, trial.base, trial.slot)
+        if not asked:
+            continue  # it never comes to the slot: the same run with the learner's code
         mine = Lab(name, Design(frozenset()), **trial.run)
-        theirs = Lab(name, Design(frozenset()))
         if mine.outcome.failures:
             return _error(report, trial, f"the workload {name}")
         if mine.state.digest() != theirs.state.digest():
@@ -182,6 +190,45 @@ def _positive_control(report: Report, trial: Trial, cat) -> bool:
             return False
     report.passed.append(f"positive control: all {len(workloads)} workloads work as before")
     return True
+
+
+# The model's own verdicts and runs do not depend on the learner's code: computed once a process
+# (a watch loop, the lab's re-checks, the test suite check many files against the same model).
+_CELLS: dict = {}
+_LABS: dict = {}
+
+
+class _Asked:
+    """A pass-through in a slot: the model's own check answers, and `asked` says whether any
+    run came to the slot at all. A run that never does is the same with the learner's code
+    (the two runs are one until the first ask), so its verdict cannot change."""
+
+    def __init__(self, slot: str | None) -> None:
+        self.slots = frozenset({slot}) if slot else frozenset()
+        self.asked = False
+
+    def __call__(self, m, slot, builtin, fields):
+        self.asked = True
+        return builtin()
+
+
+def _builtin_cells(attack, designs: list, base: dict, slot: str | None = None):
+    """The model's own verdicts, and whether any of those runs came to `slot`."""
+    key = (attack.name, attack.plugin, tuple(designs), slot)
+    if key not in _CELLS:
+        asked = _Asked(slot)
+        cells = attack_cells(attack, designs, slot_handler=asked if slot else None, **base)[0]
+        _CELLS[key] = (cells, asked.asked or slot is None)
+    return _CELLS[key]
+
+
+def _builtin_lab(workload: str, base: dict, slot: str | None = None) -> tuple[Lab, bool]:
+    """The model's own run of a workload, and whether it came to `slot`."""
+    if (workload, slot) not in _LABS:
+        asked = _Asked(slot)
+        lab = Lab(workload, Design(frozenset()), slot_handler=asked if slot else None, **base)
+        _LABS[workload, slot] = (lab, asked.asked or slot is None)
+    return _LABS[workload, slot]
 
 
 def _first_change(theirs: Lab, mine: Lab) -> int:
@@ -201,14 +248,17 @@ def _event_text(lab: Lab, step: int) -> str:
 
 
 def _unchanged(report: Report, exercise: Exercise, trial: Trial, cat) -> None:
-    """Every other built-in attack, every protection on and each other one off alone."""
-    singles = [frozenset()] + [frozenset({q}) for q in known_protections() if q != trial.skip]
+    """Every other built-in attack under every design (a slot's: those with its protection
+    on, where the learner's check runs) gets the verdict it gets with the model's check."""
+    singles = [d for d in all_designs() if trial.skip not in d]
     changed = []
     for attack in cat.attacks.values():
         if attack.name in exercise.attacks or attack.plugin != "hvlab-attacks":
             continue
         outcomes: dict = {}
-        builtin, _ = attack_cells(attack, singles)
+        builtin, asked = _builtin_cells(attack, singles, trial.base, trial.slot)
+        if not asked:
+            continue  # no run of it comes to the slot: the learner's code cannot change it
         attack_cells(trial.attack(attack.name), singles, outcomes=outcomes, **trial.run)
         for off in singles:
             got = outcomes[off]
@@ -221,7 +271,9 @@ def _unchanged(report: Report, exercise: Exercise, trial: Trial, cat) -> None:
     if changed:
         report.findings.append(Finding("unchanged", "; ".join(changed[:3])))
     else:
-        report.passed.append("unchanged: every other attack gets the verdict it got")
+        report.passed.append(
+            f"unchanged: every other attack gets the verdict it got, in all {len(singles)} designs"
+        )
 
 
 def load_defense(exercise: Exercise, path: Path):
