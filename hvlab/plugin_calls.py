@@ -23,6 +23,21 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def where(exc: BaseException) -> str:
+    """' (FILE:LINE)' of the innermost frame outside hvlab and pluggy: the plugin's own line
+    that raised ('' when there is none)."""
+    import os
+
+    ours = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(pluggy.__file__))
+    tb, found = exc.__traceback__, ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not os.path.abspath(name).startswith(ours):
+            found = f" ({os.path.basename(name)}:{tb.tb_lineno})"
+        tb = tb.tb_next
+    return found
+
+
 TIME_LIMIT = 2.0  # seconds one plugin call may take
 
 
@@ -133,7 +148,7 @@ def site_handler(cat: Catalogue) -> Callable:
         try:
             result = guarded(caller, ctx=ctx)
         except Exception as exc:
-            failed(f"raised {one_line(exc)}")
+            failed(f"raised {one_line(exc)}{where(exc)}")
             return
         if store.data != before:
             store.data.clear()

@@ -49,6 +49,7 @@ class Exercise:
     attacks: tuple[str, ...]  # what it must stop
     hints: tuple[str, ...]
     folder: Path
+    cases: tuple[dict, ...] = ()  # edge cases: fields, and whether the check must refuse
 
     @property
     def starter(self) -> Path:
@@ -91,6 +92,7 @@ def load_exercises(folder: Path | None = None) -> dict[str, Exercise]:
                 attacks=tuple(doc["attacks"]),
                 hints=tuple(doc.get("hints", ())),
                 folder=path.parent,
+                cases=tuple(doc.get("cases", ())),
             )
         except KeyError as exc:
             raise ValueError(f"{shown(path)}: missing field {exc}") from None

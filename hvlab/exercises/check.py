@@ -90,6 +90,8 @@ class Trial:
     cell: Callable[[frozenset[str]], frozenset[str]]
     failure: Callable[[], str]
     skip: str = ""  # the protection the unchanged part keeps on (a slot's)
+    plugin: object = None  # a defense exercise: the learner's plugin module
+    defense: str = ""  # and the defense id it registers
     slot: str | None = None  # the slot the learner's code is in (None: a defense plugin)
 
 
@@ -104,7 +106,9 @@ def check(exercise: Exercise, path: Path, cat) -> Report:
             {"site_handler": site_handler(cat)},
             mine.attack,
             lambda off: off | {p},
-            lambda: mine.errors[-1] if mine.errors else "your defense failed",
+            lambda: _plugin_failure(mine, path),
+            plugin=mine.manager.get_plugin(path.stem),
+            defense=defense,
         )
     else:
         fn = load_function(path, exercise.function)
@@ -120,9 +124,88 @@ def check(exercise: Exercise, path: Path, cat) -> Report:
             slot=exercise.slot,
         )
     report = Report(exercise, path)
-    if _must_stop(report, exercise, trial, cat) and _positive_control(report, trial, cat):
+    if (
+        _must_stop(report, exercise, trial, cat)
+        and _positive_control(report, trial, cat)
+        and _edge_cases(report, exercise, path, trial)
+    ):
         _unchanged(report, exercise, trial, cat)
     return report
+
+
+def case_fields(slot: str, fields: dict) -> dict:
+    """An edge case's fields as the model passes them: tuples, a read-only map, a frozenset."""
+    from types import MappingProxyType
+
+    out = dict(fields)
+    for name in ("pages", "byte_counts"):
+        if name in out:
+            out[name] = tuple(out[name])
+    if "guest_map" in out:  # TOML keys are strings: written as [page, frame, rights] triples
+        out["guest_map"] = MappingProxyType({g: (f, r) for g, f, r in out["guest_map"]})
+    if "mapped_in" in out:
+        out["mapped_in"] = frozenset(out["mapped_in"])
+    return out
+
+
+def _answer(exercise: Exercise, path: Path, trial: Trial, fields: dict):
+    """What the learner's code answers to one edge case: refuse → a reason, else None (or,
+    for the storage slot, the frames). Raises what it raises."""
+    if exercise.kind == "defense":
+        from hvlab.model.core.sites import DefenseSite
+
+        plugin = trial.plugin
+        ctx = DefenseSite(exercise.slot, trial.defense, fields, None)
+        getattr(plugin, f"hvlab_site_{exercise.slot.replace('-', '_')}")(ctx)
+        return ctx._state.frame if ctx.refused else None
+    return trial.run["slot_handler"].fn(**case_fields(exercise.slot, fields))
+
+
+def _edge_cases(report: Report, exercise: Exercise, path: Path, trial: Trial) -> bool:
+    """The exercise's edge cases, each a call the check must refuse or let pass: a check that
+    stops the attack by a rule too narrow (a bound on a size no legitimate call reaches, a
+    denylist of one call) fails here."""
+    wrong = []
+    for case in exercise.cases:
+        fields = case["fields"]
+        try:
+            got = _answer(exercise, path, trial, fields)
+        except Exception as exc:  # the learner's code: said as an error, with its line
+            from hvlab.exercises import _line
+
+            said = f"{path.name}: {exercise.function or 'the site hook'} {guard_text(exc)}"
+            report.findings.append(
+                Finding(
+                    "error", f"{said} (line {_line(exc, path)}), on the edge case {case['why']}"
+                )
+            )
+            return False
+        refused = isinstance(got, str) and bool(got)
+        if case.get("refuse", False) != refused:
+            verb = "let it pass" if not refused else f"refused it ({got})"
+            wrong.append(f"{case['why']}: your check {verb}")
+        elif not refused and "frames" in case and list(got) != case["frames"]:
+            wrong.append(f"{case['why']}: your check answered {list(got)}, not {case['frames']}")
+    if wrong:
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        report.findings.append(Finding("edge cases", wrong[0] + more))
+        return False
+    if exercise.cases:
+        report.passed.append(f"edge cases: all {len(exercise.cases)} answered as they must be")
+    return True
+
+
+def guard_text(exc: BaseException) -> str:
+    from hvlab.model.core.guard import describe
+
+    return describe(exc)
+
+
+def _plugin_failure(mine, path: Path) -> str:
+    """The catalogue's line on the learner's failed plugin, said of the file."""
+    said = mine.errors[-1] if mine.errors else "your defense failed"
+    said = said.replace(f"plugin '{path.stem}'", path.name, 1)
+    return said.replace("; blocked for this session", "")
 
 
 def _error(report: Report, trial: Trial, where: str) -> bool:

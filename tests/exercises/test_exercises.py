@@ -74,10 +74,8 @@ def test_the_starter_fails_on_the_attack_and_the_reference_passes(eid):
     assert all(a in " ".join(f.text for f in starter.findings) for a in ex.attacks[:1])
     reference = check(ex, ex.reference, CAT)
     assert reference.ok, reference.lines()
-    assert [line.split(":")[0] for line in reference.passed][-2:] == [
-        "positive control",
-        "unchanged",
-    ]
+    parts = [line.split(":")[0] for line in reference.passed]
+    assert parts[-3:] == ["positive control", "edge cases", "unchanged"]
 
 
 @pytest.mark.parametrize("eid", EXERCISES)
@@ -160,7 +158,7 @@ def test_every_starter_exits_1_and_a_reference_exits_0(capsys):
     ex = EXERCISES["rndis-set"]
     assert main(["exercise", "check", ex.id, str(ex.reference), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["passed"] is True and doc["findings"] == [] and len(doc["ok"]) == 3
+    assert doc["passed"] is True and doc["findings"] == [] and len(doc["ok"]) == 4
 
 
 def read_until(proc, text: str, seen: list[str], limit: float = 120) -> str:
@@ -206,3 +204,38 @@ def test_watch_checks_again_when_the_file_changes(tmp_path):
         proc.wait(timeout=60)
         proc.stdout.close()
     assert proc.returncode == 0  # the last check passed
+
+
+NEAR_MISSES = {
+    # stops the attack, but by a rule too narrow: the edge cases catch it
+    "storage-buffer": (
+        "def check_buffer(pages, byte_counts, sectors, guest_map):\n"
+        "    if any(p not in guest_map for p in pages):\n"
+        "        return 'unmapped'\n"
+        "    return [guest_map[p][0] for p in pages]\n"
+    ),
+    "rndis-set": (
+        "def check_set(message_length, header_size, info_offset, info_length):\n"
+        "    return 'too far' if info_offset > 0x10000 else None\n"
+    ),
+    "rep-output-bound": (
+        "def check_output(output_gpa, rep_start, rep_count, element_size):\n"
+        "    return 'too many' if rep_count > 16 else None\n"
+    ),
+    "hypercall-allowlist": DEFENSE.format(
+        site="hypercall",
+        body='    if ctx.partition != "root" and ctx.name == "HvCallMapGpaPages":\n'
+        '        ctx.refuse("no maps")',
+    ),
+}
+
+
+@pytest.mark.parametrize("eid", NEAR_MISSES)
+def test_a_check_that_stops_the_attack_by_too_narrow_a_rule_fails_its_edge_cases(eid, tmp_path):
+    ex = EXERCISES[eid]
+    path = tmp_path / f"near_{eid.replace('-', '_')}.py"
+    path.write_text(NEAR_MISSES[eid])
+    report = check(ex, path, CAT)
+    assert report.passed[0].startswith("must stop")  # the attack itself is stopped
+    assert report.passed[-1].startswith("positive control")  # and the workloads work
+    assert [f.part for f in report.findings] == ["edge cases"], report.lines()

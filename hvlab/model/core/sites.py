@@ -73,7 +73,9 @@ class DefenseSite(Sealed):
         fields = object.__getattribute__(self, "fields")
         if name in fields:
             return fields[name]
-        raise AttributeError(f"{name!r}: this site offers {', '.join(fields)}")
+        raise AttributeError(
+            f"{name!r}: this site offers site, defense, refuse(why) and {', '.join(fields)}"
+        )
 
     @property
     def refused(self) -> bool:
