@@ -101,13 +101,14 @@ def report_plugin_errors(cat) -> list[str]:
 def moves_from(args) -> tuple[tuple[int, str], ...] | None:
     """The --at/--do moves, checked (a bad one: UsageError); None when a --do asked for help,
     which is then printed."""
-    from hvlab.model.scenarios.moves import AT_END, MoveError, help_text, parse
+    from hvlab.model.scenarios.moves import AT_END, MoveError, help_text, help_topic, parse
 
     moves = []
     for step, line in args.moves:
         try:
-            if line.strip().split(" ", 1)[0] == "help":
-                print(help_text(line.strip()[4:]))
+            topic = help_topic(line)
+            if topic is not None:
+                print(help_text(topic))
                 return None
             parse(line)
         except MoveError as exc:

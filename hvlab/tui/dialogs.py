@@ -4,7 +4,7 @@ Escape closes each."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 
@@ -43,6 +43,7 @@ class Choose(ModalScreen[int | None]):
     Choose > Vertical { width: 70; max-width: 100%; height: auto; border: round $accent;
                         padding: 0 1; background: $surface; }
     Choose OptionList { height: auto; max-height: 12; }
+    Choose Label { width: 100%; }
     """
     BINDINGS = [("escape", "cancel", "Cancel")]
 
@@ -78,6 +79,7 @@ class Report(ModalScreen[None]):
                         border: round $accent; padding: 0 1; background: $surface; }
     Report .report-title { text-style: bold; }
     Report .report-foot { color: $text-muted; }
+    Report #report-scroll { height: auto; max-height: 1fr; }
     """
     BINDINGS = [("escape,enter,q", "close", "Close")]
 
@@ -88,7 +90,8 @@ class Report(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="report-title")
-            yield Label("\n".join(self.lines), id="report-body", markup=False)
+            with VerticalScroll(id="report-scroll"):
+                yield Label("\n".join(self.lines), id="report-body", markup=False)
             yield Label("enter or escape: back to the lab", classes="report-foot")
 
     def action_close(self) -> None:

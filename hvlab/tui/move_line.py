@@ -105,11 +105,16 @@ class MoveLine(Vertical):
             return
         what, text = self.submit(line)
         field = self.query_one(MoveInput)
-        if what != "made":  # an error stays in the line for editing; help clears it
-            self.say(text, "bold red" if what == "error" else "")
-            if what == "info":
-                field.value = f"{self.principal}: "
-                field.cursor_position = len(field.value)
+        if what == "info":  # help: more lines than the reply has, so in a dialog of its own
+            from hvlab.tui.dialogs import Report
+
+            self.say("help: enter or escape closes it; then type your move", "dim")
+            field.value = f"{self.principal}: "
+            field.cursor_position = len(field.value)
+            self.app.push_screen(Report("Moves", text.splitlines()))
+            return
+        if what != "made":  # an error stays in the line for editing
+            self.say(text, "bold red")
             return
         if not self.history or self.history[-1] != line:
             self.history.append(line)

@@ -183,11 +183,12 @@ class Stepping(Screen):
     def make_move(self, line: str) -> tuple[str, str]:
         """A line of the move line: a move, `undo`, or `help [ACTION]`. Returns (what, text):
         "made" with the reply, "error" (nothing changed), or "info" (help)."""
-        from hvlab.model.scenarios.moves import MoveError, help_text
+        from hvlab.model.scenarios.moves import MoveError, help_text, help_topic
 
-        if line.split()[0] == "help":
+        topic = help_topic(line)
+        if topic is not None:
             try:
-                return "info", help_text(line[4:].strip())
+                return "info", help_text(topic)
             except MoveError as exc:
                 return "error", str(exc)
         if line == "undo":

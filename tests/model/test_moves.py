@@ -319,3 +319,12 @@ def test_a_fork_of_an_attacked_run_equals_it_recomputed(attack, workload, design
     forked = Lab(workload, chosen, moves=moves, fork=base, **kw)
     assert forked.replayed > 0
     assert forked.digest == Lab(workload, chosen, moves=moves, **kw).digest
+
+
+def test_help_is_asked_with_or_without_the_principal_the_line_starts_with():
+    from hvlab.model.scenarios.moves import help_topic
+
+    assert help_topic("help") == "" and help_topic("A: help") == ""
+    assert help_topic("A: help map") == "map"
+    assert help_topic("help hypercall Map") == "hypercall Map"
+    assert help_topic("A: read 0x1000") is None and help_topic("A: helper") is None

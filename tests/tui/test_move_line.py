@@ -5,6 +5,7 @@ the lab's one-key bindings step aside so every letter types."""
 from __future__ import annotations
 
 from hvlab.model.core.events import EventKind
+from hvlab.tui.dialogs import Report
 from hvlab.tui.move_line import MoveInput, MoveLine
 from tests.tui.conftest import lab_app
 
@@ -70,10 +71,16 @@ async def test_help_and_undo_on_the_line(catalogue):
         await pilot.press("colon")
         await pilot.pause()
         field = app.screen.query_one(MoveInput)
-        field.value = "help hypercall MapGpaPages"
+        assert field.value == "A: "  # the line comes with the principal typed
+        field.value = "A: help hypercall MapGpaPages"  # help after it works as help alone
         await pilot.press("enter")
         await pilot.pause()
-        assert "target_gpa_base @8" in reply_text(app)
+        assert isinstance(app.screen, Report)  # more lines than the reply has: a dialog
+        body = " ".join(str(app.screen.query_one("#report-body").render()).split())
+        assert "target_gpa_base @8" in body
+        await pilot.press("escape")
+        await pilot.pause()
+        assert field.value == "A: " and app.screen.focused is field
         field.value = "undo"
         await pilot.press("enter")
         await pilot.pause()

@@ -41,6 +41,17 @@ from hvlab.model.scenarios.move_language import (
 
 
 # -- help ----------------------------------------------------------------------------------------
+def help_topic(line: str) -> str | None:
+    """The topic when `line` asks for help — `help`, `help ACTION`, or the same after the
+    principal the move line starts with (`A: help map`) — else None."""
+    words = line.strip().split(None, 1)
+    if words and words[0].endswith(":") and len(words) > 1:
+        words = words[1].split(None, 1)  # "A: help ..." — the line comes with "A: " typed
+    if not words or words[0] != "help":
+        return None
+    return words[1].strip() if len(words) > 1 else ""
+
+
 def help_text(topic: str = "") -> str:
     """`help`, `help ACTION`, `help hypercall NAME`: what the move line takes."""
     words = topic.split()
@@ -335,5 +346,6 @@ RUNNERS: dict[str, Callable] = {
 
 __all__ = [
     "ACTIONS", "AT_END", "CHILD_NAMES", "MOVE_SCOPE", "Move", "MoveError", "actor", "help_text",
+    "help_topic",
     "parse",
 ]  # fmt: skip
