@@ -117,6 +117,7 @@ class LessonRun:
         self.catalogue = catalogue
         self.session: Session | None = None
         self.index = -1
+        self.reached: set[int] = set()  # steps whose goal held once (the TUI keeps them met)
         for i in range(step + 1):  # replay earlier steps' actions: the state they leave
             self.enter(i)
 
@@ -177,6 +178,16 @@ class LessonRun:
     def goal_met(self) -> bool:
         goal = self.step.goal
         return goal is None or goal_met(goal, self.session)
+
+    def goal_reached(self) -> bool:
+        """The goal holds now or held once on this step: stepping back to read an earlier
+        event (the evidence a wrong answer is pointed at) does not take a reached goal away."""
+        if self.step.goal is None or self.index in self.reached:
+            return True
+        if self.goal_met():
+            self.reached.add(self.index)
+            return True
+        return False
 
     @property
     def last_step(self) -> bool:

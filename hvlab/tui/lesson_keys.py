@@ -45,7 +45,7 @@ class LessonKeys:
             return  # a goal is reached only once the step's prediction is committed
         if run.step.goal is None and not run.last_step:
             return  # nothing to announce: ] goes on
-        if run.step.goal is not None and not run.goal_met():
+        if run.step.goal is not None and not run.goal_reached():
             return
         self._announced[run.index] = True
         predict = run.step.predict
@@ -133,7 +133,7 @@ class LessonKeys:
         if delta > 0 and self.prediction_pending:
             self.tell("First commit your prediction: press p.", timeout=4)
             return
-        if delta > 0 and not run.goal_met():
+        if delta > 0 and not run.goal_reached():
             self.tell(f"Not yet: {run.step.goal.describe()} (h for a hint)")
             return
         self.pause("")

@@ -34,7 +34,7 @@ def goal_line(run: LessonRun, pending: bool = False) -> Text:
     if pending:
         g.append("  … commit your prediction first (p)", style="dim")
         return g
-    met = run.goal_met()
+    met = run.goal_reached()
     g.append("  ✓ reached" if met else "  … not yet", style="bold green" if met else "dim")
     if met:
         nxt = "] next step" if not run.last_step else "lesson done — o for the lessons"
@@ -61,7 +61,7 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
         # one, the learner at the end of the run)
         # (a step with no run of its own — a "why" or "beyond" question — shows it on commit)
         seen = chosen is not None and (
-            run.goal_met()
+            run.goal_reached()
             if step.goal is not None
             else step.action is None or run.session.cursor >= run.session.lab.last
         )

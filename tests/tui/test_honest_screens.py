@@ -192,3 +192,8 @@ async def test_a_wrong_pick_is_told_why_not_and_where_the_event_is(catalogue, tm
         assert "why not yours: The root's map leaves out the hypervisor's frames" in pane
         fault = next(e.step for e in app.session.lab.events if e.kind.value == "fault" and e.scope)
         assert f"the event that shows it: step {fault} (fault) — j {fault}" in pane
+        app.session.goto(fault - 1)  # back to read what led to it: the goal stays reached
+        screen.show()
+        await pilot.pause()
+        pane = " ".join(text_of(screen.query_one("#lesson")).split())
+        assert "why not yours" in pane and "✓" in pane
