@@ -107,6 +107,13 @@ def verdict_text(v, at_step: bool = False) -> str:
     if v.result == "blocked":
         status = getattr(v.status, "label", "")
         return f"blocked by {decider(v)}{where}" + (f" ({status})" if status else "")
+    status = getattr(v.status, "label", "")
+    if (
+        isinstance(status, str)
+        and status.startswith("HV_STATUS_")
+        and status != "HV_STATUS_SUCCESS"
+    ):
+        return f"done: it failed with {status}, and no protection decided it"
     return "done, nothing refused it"
 
 

@@ -84,6 +84,8 @@ def _hint(ex) -> int:
     _save(progress)
     for n in range(shown):
         print(f"hint {n + 1} of {len(ex.hints)}: {ex.hints[n]}")
+    if shown == len(ex.hints):
+        print("(that was the last hint)")
     return 0
 
 

@@ -325,7 +325,14 @@ class Stepping(Screen):
     def action_help(self) -> None:
         from hvlab.tui.help import HelpScreen
 
-        self.app.push_screen(HelpScreen(self.BINDINGS))
+        # the keys this screen offers now (an exercise's r, a lesson's p: only where they work)
+        offered = [
+            b
+            for b in self.BINDINGS
+            if getattr(b, "action", None) is None
+            or self.check_action(b.action.split("(")[0], ()) is not False
+        ]
+        self.app.push_screen(HelpScreen(offered))
 
     async def action_quit(self) -> None:
         """q: the app's quit, as a binding of the screen (so a screen can set it aside while

@@ -328,3 +328,17 @@ def test_help_is_asked_with_or_without_the_principal_the_line_starts_with():
     assert help_topic("A: help map") == "map"
     assert help_topic("help hypercall Map") == "hypercall Map"
     assert help_topic("A: read 0x1000") is None and help_topic("A: helper") is None
+
+
+def test_a_move_that_failed_with_no_protection_deciding_says_so():
+    from hvlab.model.core.canaries import ProbeOutcome
+    from hvlab.model.hypervisor.constants import HvStatus
+    from hvlab.render import verdict_text
+
+    failed = ProbeOutcome("move:1", "done", 9, status=HvStatus.INVALID_PARAMETER)
+    assert verdict_text(failed) == (
+        "done: it failed with HV_STATUS_INVALID_PARAMETER, and no protection decided it"
+    )
+    assert verdict_text(ProbeOutcome("move:1", "done", 9, status=HvStatus.SUCCESS)) == (
+        "done, nothing refused it"
+    )
