@@ -21,8 +21,9 @@ def test_bench_smoke_prints_every_budget_row(tmp_path):
     ]
     # header + engine, model ×2, jump, memory, a move near the end, matrix, CLI start, check,
     # TUI first frame ×2 and run on screen ×2, TUI widgets alone and after the model's work,
-    # TUI step, a move → reply and → whole run, classroom (one session), make test
-    assert len(rows) == 1 + 20
+    # TUI step, a move → reply and → whole run, classroom (one session); not make test (the
+    # smoke is run by make test)
+    assert len(rows) == 1 + 19
     assert any(r.startswith("| TUI: step key") for r in rows)
     assert any(r.startswith("| TUI: process start → the run on screen") for r in rows)
     assert any(r.startswith("| TUI: a move") for r in rows)
