@@ -315,7 +315,9 @@ def full_matrix(repeat: int, smoke: bool = False) -> Row:
 
     cat = load_catalogue()
     attacks = list(cat.attacks.values())[: 2 if smoke else None]  # smoke: the code, not the size
-    designs = 2 ** (8 + len(cat.defenses))
+    from hvlab.model.core.protections import known_protections
+
+    designs = 2 ** len(known_protections(cat.extra_protections))
     seconds = median_time(
         lambda: matrix(
             attacks, jobs=2, site_handler=site_handler(cat), defenses=cat.extra_protections
