@@ -46,8 +46,15 @@ class Topology(Static):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._drawn: tuple | None = None
+        self._last: tuple | None = None  # what was last shown, to draw again at a new width
         self.compact = False  # a few lines, for a small terminal
         self._timer = None
+
+    def on_resize(self) -> None:
+        """Drawn before the layout gave it its width (or when the terminal changed): again at
+        the width it has now, so that the boxes are not wrapped by the screen."""
+        if self._last is not None:
+            self.show(*self._last)
 
     def show(
         self,
@@ -58,6 +65,7 @@ class Topology(Static):
     ) -> None:
         from hvlab.tui.diagram import draw, draw_compact
 
+        self._last = (ev, design, drivers, hops)
         inner = self.content_region.width  # less the padding
         width = max(40, inner) if inner else 78
         key = (ev, design, drivers, hops, width, self.compact)

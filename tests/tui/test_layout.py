@@ -112,3 +112,24 @@ async def test_a_prediction_fits_a_small_browser_terminal(catalogue):
         options = dialog.query_one("OptionList")
         assert options.option_count == len(dialog.choices)
         assert options.region.bottom <= 20 and options.region.right <= 64
+
+
+async def test_the_diagram_is_drawn_at_the_width_the_layout_gives_it(catalogue):
+    """Drawn once before the layout settles (at a guessed width), it must be drawn again at
+    its own: else the screen wraps its boxes (seen with a long path numbered on them)."""
+    from hvlab.session import RunSpec, Session
+    from hvlab.tui.app import HvlabApp
+    from hvlab.tui.topology import Topology
+
+    session = Session(RunSpec("disk-read"), catalogue)
+    longest = max(session.lab.events, key=lambda e: len(e.path))
+    session.goto(longest.step)
+    app = HvlabApp(catalogue, session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        topo = app.screen.query_one(Topology)
+        width = topo.content_region.width
+        assert topo._drawn is not None and topo._drawn[4] == width
+        drawn = topo.render()
+        assert max(len(line) for line in str(drawn).splitlines()) <= width
