@@ -42,13 +42,13 @@ class RunSpec:
     moves: tuple[tuple[int, str], ...] = ()  # the learner's moves: (step, line)
 
     def describe(self) -> str:
-        parts = [self.workload]
-        if self.attack:
-            parts.append(f"attack {self.attack}")
-        if self.off:  # the full list is in the Protections tab when this line is cut
-            off = f"{len(self.off)} off: {', '.join(self.off)}"
-            base = "custom" if self.preset == "hyperv" else f"{self.preset}, {len(self.off)} more"
-            parts.append(f"design {base} ({off if self.preset == 'hyperv' else off[2:]})")
+        """The run in a line, what a narrow status bar must not lose first: which protections
+        are off (the full list is in the Protections tab if it is cut), then the workload and
+        the attack."""
+        parts = [self.workload] + ([f"attack {self.attack}"] if self.attack else [])
+        if self.off:
+            off = f"off: {', '.join(self.off)}"
+            parts.insert(0, off if self.preset == "hyperv" else f"design {self.preset}, {off}")
         else:
             parts.append(f"design {self.preset}")
         if self.moves:

@@ -104,7 +104,8 @@ async def test_t_highlights_a_row_and_enter_or_space_switches_it(catalogue):
         await pilot.pause()
         second = listing.get_option_at_index(1).id
         assert not session.design.is_on(second)
-        assert "design custom (2 off:" in text_of(app.screen.query_one("#status"))
+        status = text_of(app.screen.query_one("#status"))
+        assert "off: " in status and first in status and second in status
 
 
 async def test_presenter_starts_at_the_attack_and_x_stops_at_the_decision(catalogue):
