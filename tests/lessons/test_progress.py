@@ -123,10 +123,12 @@ while True:
 """
 
 
-def test_a_hundred_kills_mid_save_leave_a_readable_file(tmp_path):
+def test_sixty_kills_mid_save_leave_a_readable_file(tmp_path):
+    # (a hundred took a fifteenth of make test on a busy host; each kill lands at a random
+    # save of the twelve, so sixty still hit every one several times)
     path = tmp_path / "progress.toml"
     rng = random.Random(7)
-    for i in range(100):
+    for i in range(60):
         proc = subprocess.Popen(
             [sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, text=True
         )
