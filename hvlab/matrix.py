@@ -87,6 +87,33 @@ def run_design(
     return judge(attack, design, seed, site_handler, defenses).result
 
 
+def booted_machine(
+    design: Design, seed: int = 0, site_handler=None, defenses=(), canaries=(), slot_handler=None
+) -> Machine:
+    """A machine in the state boot leaves under `design` (its BOOT_STATE switches), with the
+    lab layer's handlers and the plugins' defenses and canaries: where a cell starts."""
+    m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
+    m.site_handler = site_handler
+    m.slot_handler = slot_handler
+    m.defenses = tuple(defenses)
+    if canaries:  # the plugins' canaries: the booted state has the lab's only
+        m.plugin_canaries = tuple(canaries)
+        m.plant_plugin_canaries()
+    return m
+
+
+def after_boot(m: Machine, workload: str, attack: Attack | None) -> list[engine.Actor]:
+    """What runs from the booted state: the services, the workload's continuation, and the
+    attack's actors (fenced, as its plugin's code)."""
+    actors = services(m) + continuation(workload, m)
+    if attack is not None:
+        actors += [
+            engine.plugin_actor(a.name, a.partition, a.program, m, attack.plugin)
+            for a in guard.actors_of(attack, m)
+        ]
+    return actors
+
+
 def judge(
     attack: Attack,
     design: Design,
@@ -98,19 +125,8 @@ def judge(
 ) -> ProbeOutcome:
     """The oracle's verdict on the attack's probe under `design`, with its reason;
     `slot_handler`: a learner's check in the model's place (hvlab.exercises)."""
-    m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
-    m.site_handler = site_handler
-    m.slot_handler = slot_handler
-    m.defenses = tuple(defenses)
-    if canaries:  # the plugins' canaries: the booted state has the lab's only
-        m.plugin_canaries = tuple(canaries)
-        m.plant_plugin_canaries()
-    actors = services(m) + continuation(attack.workload, m)
-    actors += [
-        engine.plugin_actor(a.name, a.partition, a.program, m, attack.plugin)
-        for a in guard.actors_of(attack, m)
-    ]
-    engine.run(m, actors, seed, plant=False)
+    m = booted_machine(design, seed, site_handler, defenses, canaries, slot_handler)
+    engine.run(m, after_boot(m, attack.workload, attack), seed, plant=False)
     outcome = assess(m.events)
     if outcome.failures:  # the plugin failed: it decides nothing, wherever it failed
         return ProbeOutcome(attack.name, "error", reason=outcome.failures[0][1])
@@ -120,6 +136,32 @@ def judge(
         return ProbeOutcome(
             attack.name, "error", reason=f"no probe named '{attack.name}' began (BeginProbe)"
         )
+
+
+def by_asked_switches(designs, run, always=frozenset(), stop=None) -> tuple[dict, int]:
+    """`run(design)` (a RecordingDesign) for each design no earlier run decides — one that
+    agrees with an earlier run's design on every switch that run asked about (and `always`)
+    gets its verdict (see the module's docstring). Once `stop(verdict)` holds, every remaining
+    design gets that verdict without a run. Returns the verdicts and how many runs it took."""
+    known: list[tuple[frozenset[str], frozenset[str], Any]] = []  # (asked, off∩asked, verdict)
+    out: dict[frozenset[str], Any] = {}
+    stopped = None
+    for off in designs:
+        verdict = stopped or next((v for asked, part, v in known if off & asked == part), None)
+        if verdict is None:
+            design = RecordingDesign(off)
+            verdict = run(design)
+            asked = frozenset(str(getattr(p, "value", p)) for p in design.asked) | always
+            known.append((asked, off & asked, verdict))
+            if stop is not None and stop(verdict):
+                stopped = verdict
+        out[off] = verdict
+    return out, len(known)
+
+
+def design_text(off: frozenset[str]) -> str:
+    """A design in words: `every protection on`, or `{a, b} off`."""
+    return "{" + ", ".join(sorted(off)) + "} off" if off else "every protection on"
 
 
 def attack_cells(
@@ -137,24 +179,18 @@ def attack_cells(
     module's docstring). Returns the cells and how many runs were needed; `reasons`, if given,
     gets the oracle's reason for each cell. Once the plugin fails (its program raised, overran
     its budget, …) it is not run again: every remaining cell is that error."""
-    known: list[tuple[frozenset[str], frozenset[str], ProbeOutcome]] = []  # (asked, off∩asked, …)
-    cells: dict[frozenset[str], str] = {}
-    failed: ProbeOutcome | None = None
-    for off in designs:
-        verdict = failed or next((v for asked, part, v in known if off & asked == part), None)
-        if verdict is None:
-            design = RecordingDesign(off)
-            verdict = judge(attack, design, seed, site_handler, defenses, canaries, slot_handler)
-            asked = frozenset(design.asked) | BOOT_STATE  # the cell started from that state
-            known.append((asked, off & asked, verdict))
-            if verdict.result == "error" and verdict.reason.startswith("plugin "):
-                failed = verdict
-        cells[off] = verdict.result
-        if outcomes is not None:
-            outcomes[off] = verdict
-        if reasons is not None:
-            reasons[off] = verdict.reason or verdict.protection or ""
-    return cells, len(known)
+    verdicts, runs = by_asked_switches(
+        designs,
+        lambda design: judge(attack, design, seed, site_handler, defenses, canaries, slot_handler),
+        BOOT_STATE,  # the cell started from that state
+        stop=lambda v: v.result == "error" and v.reason.startswith("plugin "),
+    )
+    cells = {off: v.result for off, v in verdicts.items()}
+    if outcomes is not None:
+        outcomes.update(verdicts)
+    if reasons is not None:
+        reasons.update({off: v.reason or v.protection or "" for off, v in verdicts.items()})
+    return cells, runs
 
 
 @dataclass(frozen=True)
@@ -168,7 +204,7 @@ class Mismatch:
     reason: str
 
     def describe(self) -> str:
-        design = "{" + ", ".join(sorted(self.off)) + "} off" if self.off else "every protection on"
+        design = design_text(self.off)
         why = f" ({self.reason})" if self.reason else ""
         return f"{design}: declared {self.declared}, the model found {self.found}{why}"
 

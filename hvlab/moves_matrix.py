@@ -1,10 +1,10 @@
 """The matrix for the learner's own moves: the same moves, at the same steps, under every design.
 
 `hvlab matrix` judges the attacks plugins wrote; this judges what a learner typed on the `:`
-line. Each design's run is a full run of the spec (the moves' steps count from power-on), so
-the shortcut the matrix takes from the booted state does not apply; the other one does: a run
-depends on the design only through the switches it asks about, so a design that agrees with an
-earlier run's design on every one of them gets that run's verdict (see hvlab/matrix.py).
+line, with both of the matrix's shortcuts (hvlab/matrix.py): a design that agrees with an
+earlier run's on every switch it asked about gets that run's verdict; and moves made once the
+workload's own programs are done run from the state boot leaves, after its continuation. Moves
+made mid-run are full runs of the spec (their steps count from power-on).
 
 The verdict on a design is the worst over the moves: breached, then unavailable (both get
 through), then error, blocked, done. What the learner is told: the verdict under their design,
@@ -20,18 +20,18 @@ from hvlab.lab import Lab
 from hvlab.matrix import (
     BOOT_STATE,
     THROUGH,
-    RecordingDesign,
+    after_boot,
     all_designs,
-    booted_state,
-    continuation,
+    booted_machine,
+    by_asked_switches,
+    design_text,
 )
-from hvlab.model.core import engine, guard
+from hvlab.model.core import engine
 from hvlab.model.core.attacks import minimal_sets
 from hvlab.model.core.canaries import ProbeOutcome, assess
 from hvlab.model.scenarios import moves as moves_
 from hvlab.model.scenarios.moves import AT_END
-from hvlab.model.scenarios.workloads import CONTINUATIONS, services
-from hvlab.model.system import Machine
+from hvlab.model.scenarios.workloads import CONTINUATIONS
 
 ORDER = ("breached", "unavailable", "error", "blocked", "done")
 
@@ -101,7 +101,7 @@ class Judgement:
     def lines(self) -> list[str]:
         """The judgement in words, for the terminal and the lab's dialog."""
         mine = self.mine
-        design = _design_text(self.design)
+        design = design_text(self.design)
         count = len(self.moves)
         what = f"your {count} move{'s' if count > 1 else ''}"
         out = [f"{what} under {design}: {mine.result} (move {mine.move})"]
@@ -164,10 +164,6 @@ def _and(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _design_text(off: frozenset[str]) -> str:
-    return "every protection on" if not off else "{" + ", ".join(sorted(off)) + "} off"
-
-
 def judge_moves(
     workload: str,
     moves: tuple[tuple[int, str], ...],
@@ -180,13 +176,11 @@ def judge_moves(
     defenses: tuple[str, ...] = (),
     canaries: tuple = (),
     slot_handler=None,
-    progress=None,
     jobs: int = 1,
     at_end: bool | None = None,
 ) -> Judgement:
     """Run `moves` under every design (512 with the lab's protections, twice that for each
-    plugin defense) and judge them. `progress(done, total)`, if given, is told after each
-    design (in one process only). `jobs` > 1 splits the designs over processes (forked: not
+    plugin defense) and judge them. `jobs` > 1 splits the designs over processes (forked: not
     from a program with threads). Raises the Lab's errors (an unknown workload, a move that
     does not parse). `at_end`: every move is made once the workload's own programs are done
     (default: when every step is AT_END), so each design's run can start from the state boot
@@ -211,76 +205,41 @@ def judge_moves(
         cells = {k: v for part, _n in parts for k, v in part.items()}
         runs = sum(n for _part, n in parts)
     else:
-        cells, runs = _cells(designs, progress, **run)
+        cells, runs = _cells(designs, **run)
     through = minimal_sets([off for off, c in cells.items() if c.result in THROUGH])
     return Judgement(tuple(moves), frozenset(design), cells, runs, tuple(through))
 
 
-def _names(asked) -> frozenset[str]:
-    return frozenset(str(getattr(p, "value", p)) for p in asked)
-
-
-def _after_boot(design: RecordingDesign, run: dict) -> Cell:
+def _after_boot(design, run: dict) -> Cell:
     """The moves under `design`, from the state boot leaves (the matrix's shortcut): for moves
     made once the workload's own programs are done, which then run after its continuation."""
-    seed = run["seed"]
-    m = Machine(design, seed, state=booted_state(design.off & BOOT_STATE, seed))
-    m.site_handler = run["site_handler"]
-    m.slot_handler = run.get("slot_handler")
-    m.defenses = tuple(run["defenses"])
-    if run["canaries"]:  # the plugins' canaries: the booted state has the lab's only
-        m.plugin_canaries = tuple(run["canaries"])
-        m.plant_plugin_canaries()
-    actors = services(m) + continuation(run["workload"], m)
-    attack = run["attack"]
-    if attack is not None:
-        actors += [
-            engine.plugin_actor(a.name, a.partition, a.program, m, attack.plugin)
-            for a in guard.actors_of(attack, m)
-        ]
+    m = booted_machine(
+        design, run["seed"], run["site_handler"], run["defenses"], run["canaries"],
+        run["slot_handler"],
+    )  # fmt: skip
+    actors = after_boot(m, run["workload"], run["attack"])
     ahead = list(actors)
     for number, (_step, line) in enumerate(run["moves"], 1):
         actors.append(moves_.actor(moves_.parse(line), number, m, AT_END, ahead))
-    engine.run(m, actors, seed, plant=False)
+    engine.run(m, actors, run["seed"], plant=False)
     return worst(assess(m.events).moves)
+
+
+def _full_run(design, run: dict) -> Cell:
+    """The moves under `design`, in a run from power-on: moves made mid-run."""
+    lab = Lab(
+        run["workload"], design, run["seed"], attack=run["attack"], workloads=run["workloads"],
+        site_handler=run["site_handler"], defenses=run["defenses"], canaries=run["canaries"],
+        slot_handler=run["slot_handler"], moves=run["moves"],
+    )  # fmt: skip
+    return worst(lab.outcome.moves)
 
 
 _WORK: dict = {}  # what a forked worker runs: set before the pool forks
 
 
-def _cells(designs, progress=None, **run) -> tuple[dict[frozenset[str], Cell], int]:
+def _cells(designs, **run) -> tuple[dict[frozenset[str], Cell], int]:
     run = run or _WORK
-    moves = run["moves"]
-    known: list[tuple[frozenset[str], frozenset[str], Cell]] = []
-    cells: dict[frozenset[str], Cell] = {}
-    for i, off in enumerate(designs, 1):
-        cell = next((c for asked, part, c in known if off & asked == part), None)
-        if cell is None:
-            recording = RecordingDesign(off)
-            if run.get("after_boot"):
-                cell = _after_boot(recording, run)
-                asked = _names(recording.asked) | BOOT_STATE
-                known.append((asked, off & asked, cell))
-                cells[off] = cell
-                if progress is not None:
-                    progress(i, len(designs))
-                continue
-            lab = Lab(
-                run["workload"],
-                recording,
-                run["seed"],
-                attack=run["attack"],
-                workloads=run["workloads"],
-                site_handler=run["site_handler"],
-                defenses=run["defenses"],
-                canaries=run["canaries"],
-                slot_handler=run.get("slot_handler"),
-                moves=moves,
-            )
-            cell = worst(lab.outcome.moves)
-            asked = _names(recording.asked)
-            known.append((asked, off & asked, cell))
-        cells[off] = cell
-        if progress is not None:
-            progress(i, len(designs))
-    return cells, len(known)
+    if run["after_boot"]:  # runs from the booted state: its switches count as asked
+        return by_asked_switches(designs, lambda d: _after_boot(d, run), BOOT_STATE)
+    return by_asked_switches(designs, lambda d: _full_run(d, run))

@@ -85,7 +85,7 @@ def attack_for(spec: RunSpec, cat: Catalogue):
     return attack
 
 
-def judge_spec(cat: Catalogue, spec: RunSpec, jobs: int = 1, progress=None):
+def judge_spec(cat: Catalogue, spec: RunSpec, jobs: int = 1):
     """The spec's moves under every design, with the catalogue's plugins (the capstone's
     matrix): a hvlab.moves_matrix.Judgement."""
     from hvlab.moves_matrix import judge_moves
@@ -100,7 +100,7 @@ def judge_spec(cat: Catalogue, spec: RunSpec, jobs: int = 1, progress=None):
         at_end = all(step >= base.last for step, _line in spec.moves)
         return judge_moves(
             spec.workload, spec.moves, frozenset(design.off), spec.seed, attack=attack,
-            progress=progress, jobs=jobs, at_end=at_end, **plugged,
+            jobs=jobs, at_end=at_end, **plugged,
         )  # fmt: skip
     except UnknownWorkloadError as exc:
         raise SessionError(str(exc)) from None
@@ -253,12 +253,12 @@ class Session:
         return names[(names.index(here) + 1) % len(names)] if here in names else "hyperv"
 
     # -- the learner's moves -------------------------------------------------------------------
-    def judge(self, progress=None):
+    def judge(self):
         """The session's moves under every design (the capstone's matrix); kept as
         `judgement` while the moves and design it judged are the session's."""
         if not self.spec.moves:
             raise SessionError("no move to judge yet: make one on the ':' line first")
-        judgement = judge_spec(self.catalogue, self.spec, progress=progress)
+        judgement = judge_spec(self.catalogue, self.spec)
         self.judgement = (self.spec, judgement)
         return judgement
 

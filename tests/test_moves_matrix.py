@@ -24,7 +24,7 @@ MAP = ((AT_END, "root: map A 0x30000 0xd8000 rw"), (AT_END, "A: read 0x30000"))
 def run_of(moves, after_boot: bool) -> dict:
     return dict(
         workload="boot", moves=moves, seed=0, attack=None, workloads=None, site_handler=None,
-        defenses=(), canaries=(), after_boot=after_boot,
+        defenses=(), canaries=(), slot_handler=None, after_boot=after_boot,
     )  # fmt: skip
 
 

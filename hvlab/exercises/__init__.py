@@ -15,8 +15,6 @@ sees only plain values and read-only mappings.
 
 from __future__ import annotations
 
-import sys
-import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,7 +118,7 @@ def load_function(path: Path, name: str) -> Callable:
         raise UnreadableExercise(f"{shown(path)}:{exc.lineno}: {exc.msg}") from None
     namespace: dict[str, Any] = {"__name__": f"hvlab_exercise_{path.stem}", "__file__": str(path)}
     try:
-        _run_module(code, namespace, LOAD_SECONDS)
+        guard.Budget(LOAD_SECONDS).call(exec, code, namespace)  # the learner's file, fenced
     except guard.PluginTimeout:
         raise UnreadableExercise(
             f"{shown(path)}: loading it took longer than {LOAD_SECONDS:g} s (a loop at the top "
@@ -138,22 +136,6 @@ def load_function(path: Path, name: str) -> Callable:
             "begin from)"
         )
     return fn
-
-
-def _run_module(code, namespace: dict, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-
-    def local(frame, event, arg):
-        if time.monotonic() > deadline:
-            raise guard.PluginTimeout
-        return local
-
-    previous = sys.gettrace()
-    sys.settrace(lambda frame, event, arg: local)
-    try:
-        exec(code, namespace)  # the learner's own file, fenced
-    finally:
-        sys.settrace(previous)
 
 
 def _line(exc: BaseException, path: Path) -> str:

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from hvlab.exercises import Exercise, SlotHandler, UnreadableExercise, load_function
 from hvlab.lab import Lab
-from hvlab.matrix import THROUGH, all_designs, attack_cells
+from hvlab.matrix import THROUGH, all_designs, attack_cells, design_text
 from hvlab.model.core.canaries import ProbeOutcome
+from hvlab.model.core.guard import describe
 from hvlab.model.core.protections import Design
 from hvlab.plugins import site_handler
 from hvlab.userfiles import shown
@@ -67,10 +68,6 @@ class Report:
         elif not self.error and self.exercise.hints:
             out.append("  stuck? hvlab exercise hint " + self.exercise.id)
         return out
-
-
-def _off_text(off: frozenset[str]) -> str:
-    return "every protection on" if not off else "{" + ", ".join(sorted(off)) + "} off"
 
 
 def _failed(outcome: ProbeOutcome) -> bool:
@@ -173,7 +170,7 @@ def _edge_cases(report: Report, exercise: Exercise, path: Path, trial: Trial) ->
         except Exception as exc:  # the learner's code: said as an error, with its line
             from hvlab.exercises import _line
 
-            said = f"{path.name}: {exercise.function or 'the site hook'} {guard_text(exc)}"
+            said = f"{path.name}: {exercise.function or 'the site hook'} {describe(exc)}"
             report.findings.append(
                 Finding(
                     "error", f"{said} (line {_line(exc, path)}), on the edge case {case['why']}"
@@ -193,12 +190,6 @@ def _edge_cases(report: Report, exercise: Exercise, path: Path, trial: Trial) ->
     if exercise.cases:
         report.passed.append(f"edge cases: all {len(exercise.cases)} answered as they must be")
     return True
-
-
-def guard_text(exc: BaseException) -> str:
-    from hvlab.model.core.guard import describe
-
-    return describe(exc)
 
 
 def _plugin_failure(mine, path: Path) -> str:
@@ -229,7 +220,7 @@ def _must_stop(report: Report, exercise: Exercise, trial: Trial, cat) -> bool:
         for off in deciding:
             got = outcomes[off]
             if _failed(got):
-                return _error(report, trial, f"{name} under {_off_text(off)}")
+                return _error(report, trial, f"{name} under {design_text(off)}")
             if got.result in THROUGH:
                 bad.append((off, got))
         if not bad:
@@ -244,7 +235,7 @@ def _must_stop(report: Report, exercise: Exercise, trial: Trial, cat) -> bool:
             why = f": {got.reason}" if got.reason else ""
         more = f" (and {len(bad) - 1} more design(s))" if len(bad) > 1 else ""
         report.findings.append(
-            Finding("must stop", f"{name} {got.result} under {_off_text(off)}{why}{more}")
+            Finding("must stop", f"{name} {got.result} under {design_text(off)}{why}{more}")
         )
     return not report.findings
 
@@ -346,11 +337,11 @@ def _unchanged(report: Report, exercise: Exercise, trial: Trial, cat) -> None:
         for off in singles:
             got = outcomes[off]
             if _failed(got):
-                _error(report, trial, f"{attack.name} under {_off_text(off)}")
+                _error(report, trial, f"{attack.name} under {design_text(off)}")
                 return
             if got.result != builtin[off]:
                 was = builtin[off]
-                changed.append(f"{attack.name} under {_off_text(off)}: {was} → {got.result}")
+                changed.append(f"{attack.name} under {design_text(off)}: {was} → {got.result}")
     if changed:
         report.findings.append(Finding("unchanged", "; ".join(changed[:3])))
     else:
