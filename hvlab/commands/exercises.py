@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -139,12 +140,22 @@ def _watch(ex, path: Path, as_json: bool) -> int:
             return None
         return (st.st_mtime_ns, st.st_size)
 
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C stops the watcher even where SIGINT came in ignored (a job started in the
+    # background, a test runner's worker); SIGTERM stops it the same way.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     seen = object()
     code = 2
     try:
         while True:
             now = stamp()
             if now != seen:
+                time.sleep(WATCH_POLL)  # an editor may save in two writes: check the second
+                if stamp() != now:
+                    continue
                 seen = now
                 try:
                     code = _check(ex, path, as_json)

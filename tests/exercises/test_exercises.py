@@ -190,13 +190,17 @@ def test_watch_checks_again_when_the_file_changes(tmp_path):
         stderr=subprocess.DEVNULL,
         env=env,
         cwd=ROOT,
+        # as a job started in the background gets it: SIGINT ignored, yet Ctrl-C must stop it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     seen = [""]
     try:
         first = read_until(proc, "-- watching", seen)
         assert "FAIL  exercise sharing-policy" in first
         text = ex.reference.read_text()
-        mine.write_text(text + "\n# saved again\n")  # a new size: seen whatever the clock
+        saved = tmp_path / "saved.py"
+        saved.write_text(text + "\n# saved again\n")  # a new size: seen whatever the clock
+        os.replace(saved, mine)  # in one step: the watcher never sees half a file
         second = read_until(proc, "-- watching", seen)
         assert "PASS  exercise sharing-policy" in second
     finally:
