@@ -43,7 +43,7 @@ from hvlab.model.core.layout import (
 )
 from hvlab.model.core.protections import Protection
 from hvlab.model.core.sites import DefenseSite
-from hvlab.model.guest.kernel import ide_command
+from hvlab.model.guest.kernel import LIBRARY_BUILDS, ide_command
 from hvlab.model.guest.netvsc import rndis_request
 from hvlab.model.guest.storvsc import disk_io
 from hvlab.model.hardware.devices import (
@@ -127,6 +127,7 @@ __all__ = [  # noqa: RUF022 (grouped by what they are for, as docs/plugins.md li
     "PacketSite",
     "Phase",
     # the machine's layout: principals, guests, pages, rings, connections
+    "LIBRARY_BUILDS",
     "CHANNEL_PAGES",
     "CHILDREN",
     "ChildSpec",

@@ -48,6 +48,9 @@ OPERATIONS = {
                      "r = yield RawHypercall(HypercallInput.encode(0x4E, rep_count=1))"),
     "WriteMsr": ("True if the write was accepted, False if the MSR refused it",
                  "yield WriteMsr(0x40000001, page << 12 | 1)  # the hypercall page"),
+    "PlantPage": ("True; which choice it loaded becomes a canary the oracle watches (learned "
+                  "through page combining)",
+                  "yield PlantPage(\"A-build\", 30 * PAGE_SIZE, (b\"v1\", b\"v2\"))"),
     "PlantSecret": ("None; the secret becomes a canary the oracle watches",
                     "yield PlantSecret(\"A-mine\", GUEST_SECRET_PAGE * PAGE_SIZE)"),
     "PortIo": ("the bytes read by an IN (all ones where nothing answers); b\"\" for an OUT",

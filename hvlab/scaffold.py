@@ -32,13 +32,16 @@ packages = ["{module}"]
 """
 
 MODULE = '''\
-"""hvlab plugin {name}: guest A reads the page where guest B keeps its secret.
+"""hvlab plugin {name}: guest A learns which library build guest B runs, through page
+combining: it builds each page B might hold, makes the root short of memory, then writes to
+each guess again — a guess combined with B's page waits for a copy-on-write.
 
 Edit `program` to change what the attack does, and `breach_sets` to say which protections must
 be switched off for it to get through; `hvlab matrix` checks the claim under every design.
 """
 
 from hvlab.api import (
+    LIBRARY_BUILDS,
     PAGE_SIZE,
     Attack,
     AttackActor,
@@ -46,6 +49,7 @@ from hvlab.api import (
     EndProbe,
     Read,
     WaitUntil,
+    Write,
     children_booted,
     hookimpl,
 )
@@ -56,8 +60,13 @@ ATTACK = "{name}"
 
 def program(actor):
     yield WaitUntil(children_booted, "both guests booted")
-    yield BeginProbe(ATTACK, "A reads the GPA where B keeps its secret")
-    yield Read(40 * PAGE_SIZE, 16)
+    yield BeginProbe(ATTACK, "A guesses which library build B runs")
+    guesses = [(24 + n) * PAGE_SIZE for n in range(len(LIBRARY_BUILDS))]
+    for gpa, page in zip(guesses, LIBRARY_BUILDS):
+        yield Write(gpa, page)  # a page B might hold, on a free page of A's
+    yield Read(32 * PAGE_SIZE, 16)  # above A's RAM: the root must find a frame
+    for gpa in guesses:
+        yield Write(gpa + 8, b"\\x01")  # a right guess waits for a copy-on-write
     yield EndProbe()
 
 
@@ -66,7 +75,7 @@ def hvlab_register_attacks(register):
     register(
         Attack(
             name=ATTACK,
-            summary="guest A reads the page where guest B keeps its secret",
+            summary="guest A learns which library build guest B runs, through page combining",
             workload="boot",
             breach_sets=(frozenset({{"exclusive-guest-memory"}}),),
             actors=lambda: [AttackActor("A.{name}", "A", program)],

@@ -7,7 +7,8 @@ Check it with:  hvlab exercise check sharing-policy THIS-FILE
 def check_share(child, frame, mapped_in):
     """The root's memory manager (in the VID) is about to map system frame `frame` into the
     child partition `child` (its name, e.g. "A"), with HvCallMapGpaPages — for the child's RAM
-    at boot, or to back a page the child touched when no free frame is left (overcommit).
+    at boot, for a page the root maps on purpose, or — out of frames — to combine one of the
+    child's pages with an identical page on a frame another guest uses (page combining).
 
     child      the name of the partition the frame is for
     frame      the system frame number
@@ -15,6 +16,7 @@ def check_share(child, frame, mapped_in):
 
     Return None to map it, or a string saying why not (the memory manager refuses).
     """
-    # The failing behaviour: any frame is handed out, whoever else it backs: a guest whose
-    # memory runs out is given a frame of another guest's, and reads what that guest wrote.
+    # The failing behaviour: any frame is handed out, whoever else it backs: out of frames,
+    # pages of different guests are combined onto one, and a guest that writes to its combined
+    # page waits for the copy — and so learns which page the other guest holds.
     return None

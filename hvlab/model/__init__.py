@@ -16,4 +16,6 @@ One package per layer of the machine, each importing only the ones below it (a t
 #   1  hvlab 0.1: the model's own message layouts
 #   2  the real wire formats (TLFS hypercall blocks, VMBus channel messages, vstor, NVSP,
 #      RNDIS), the root's pool deposits, SynIC set-up, storvsc/netvsc handshakes
-MODEL_VERSION = 2
+#   3  the worker loads each child's kernel page, B loads a library page (a canary), and the
+#      root's memory manager combines identical pages when it is out of frames
+MODEL_VERSION = 3

@@ -292,12 +292,19 @@ def draw_compact(
         box(b)
     out.append("\n")
     out.append("VMBus", TITLE)
-    for vsc, chan, vsp in pipes:
+    owner = None
+    for vsc, chan, vsp in pipes:  # grouped by partition, each named once: "A: netvsc═net═…"
         out.append(" ")
-        for i, n in enumerate((vsc, chan, vsp)):
+        partition, _, driver = vsc.partition(".")
+        if partition != owner:
+            owner = partition
+            out.append(f"{partition}: ", TITLE)
+        for i, (n, label) in enumerate(
+            ((vsc, driver), (chan, short(chan).removesuffix("-chan")), (vsp, short(vsp)))
+        ):
             if i:
                 out.append("═", IDLE)
-            node(n, short(n) if n != vsc else vsc.replace(".", ":"))
+            node(n, label)
     out.append("\n")
     box(hv)
     box(hardware)

@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from hvlab.model.core.events import EventKind
 from hvlab.model.core.layout import DEFAULT_LAYOUT
 from hvlab.model.core.protections import Protection
+from hvlab.model.guest.kernel import LIBRARY_BUILDS
 from hvlab.model.hypervisor import memory, partitions
 from hvlab.model.hypervisor.calls import CALLS
 from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode
@@ -30,7 +31,7 @@ ROOT, A, B = 1, 2, 3
 FRAMES = st.sampled_from(
     [0x00, 0x10, 0x21, 0x80, 0x88, 0xA7, 0xA8, 0xB0, 0xD8, 0xDF, 0xE0, 0x300, 0x3FF]
 )
-GPNS = st.sampled_from([0, 2, 3, 20, 31, 32, 40, 47, 50, 63, 64, 0x10, 0x300])
+GPNS = st.sampled_from([0, 2, 3, 20, 24, 31, 32, 40, 41, 47, 50, 63, 64, 0x10, 0x300])
 WORDS = st.one_of(
     st.sampled_from([0, 1, 2, 3, 4, 7, 0x10, 0x50, HV_PARTITION_ID_SELF, 0xCCCC_CCCC_CCCC_CCCC]),
     GPNS,
@@ -74,6 +75,20 @@ class Isolation(RuleBasedStateMachine):
             self.m.write(child, gpa, b"\x5a" * 8)
         else:
             self.m.read(child, gpa, 16)
+
+    @rule(
+        child=st.sampled_from([A, B]),
+        gpn=st.sampled_from([24, 25, 42]),
+        page=st.sampled_from(LIBRARY_BUILDS),
+        touch=st.sampled_from([32, 48, 50, 63]),
+    )
+    def guest_guesses_a_page_another_holds(self, child, gpn, page, touch):
+        """A guest builds a page it guesses another holds (a library build), asks for memory
+        (a touch above its RAM), and writes the page again: with pages combined across guests
+        a right guess waits for a copy-on-write, which the guest can time."""
+        self.m.write(child, gpn * PAGE_SIZE, page)
+        self.m.read(child, touch * PAGE_SIZE, 16)
+        self.m.write(child, gpn * PAGE_SIZE + 8, b"\x01")
 
     @rule(child=st.sampled_from([A, B]), gpn=GPNS, frames=st.lists(FRAMES, min_size=1, max_size=3))
     def root_maps_through_its_memory_manager(self, child, gpn, frames):

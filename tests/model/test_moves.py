@@ -56,7 +56,10 @@ def test_a_read_above_its_ram_is_an_unmapped_gpa_intercept_to_the_root():
     lab = moved("A: read 0x28000")
     kinds = [(e.kind, e.name) for e in move_events(lab)]
     assert any(k is EventKind.INTERCEPT for k, _ in kinds), kinds
-    assert reply(lab) == "no data: the access faulted"
+    intercept = next(e for e in move_events(lab) if e.kind is EventKind.INTERCEPT)
+    fault = next(e for e in move_events(lab) if e.name == "access-failed")
+    waited = fault.time - intercept.time  # the VP is suspended from the intercept to the fault
+    assert reply(lab) == f"no data: the access faulted (the VP waited {waited} ticks for the root)"
     assert lab.outcome.move(1).protection == "exclusive-guest-memory"
 
 

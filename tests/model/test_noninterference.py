@@ -4,7 +4,7 @@ import pytest
 
 from hvlab.lab import Lab
 
-B_SECRETS = {"B-secret": 1, "B-disk": 1}
+B_SECRETS = {"B-secret": 1, "B-disk": 1, "B-library": 1}
 
 
 def seen_by_a(lab: Lab) -> list[dict]:

@@ -9,7 +9,7 @@ from hvlab.model.hypervisor import memory, partitions
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.
-BOOT_SEED0_DIGEST = "7acb3964eb319f8272e4c5aad8d06a5ccfb12c0d85140619469f8dca01790401"
+BOOT_SEED0_DIGEST = "a9bedb0fc8011e84a8b0e16e478b05c815980fcd3aa8ef28014d56c6b0a27170"
 
 PROBES = ("guest-snoop", "hv-read", "privileged-hypercall", "hv-patch", "malformed-rep")
 # Which single protection, switched off, lets each probe through.
@@ -105,7 +105,8 @@ def test_each_probe_breaches_exactly_when_its_protection_is_off(off):
 def test_breach_evidence_names_canary_and_principal():
     outcome = Lab("memory-probe", Design.build("hyperv", ["exclusive-guest-memory"])).run()
     snoop = outcome.probe("guest-snoop")
-    assert (snoop.canary, snoop.principal, snoop.reason) == ("B-secret", "A", "read")
+    expected = ("B-library", "A", "copy-on-write timing")
+    assert (snoop.canary, snoop.principal, snoop.reason) == expected
     outcome = Lab("memory-probe", Design.build("hyperv", ["sdl-input-validation"])).run()
     rep = outcome.probe("malformed-rep")
     assert (rep.canary, rep.principal, rep.reason) == ("pool:B", "A", "write")

@@ -66,7 +66,7 @@ def test_installed_plugins_load_through_entry_points(installed):
         "--off",
         "exclusive-guest-memory",
     )
-    assert "page-peek              BREACHED: B-secret reached A" in run.stdout
+    assert "page-peek              BREACHED: B-library reached A" in run.stdout
 
 
 def test_the_scaffolds_own_test_passes(installed):

@@ -9,6 +9,7 @@ Store keys:
   ("canaries",) -> (name, ...)
   ("canary", name) -> (token, entitled principals, pfn)
   ("marker", pfn) -> (name, principals entitled to write)
+  ("page-canary", partition, gpn) -> (name, principals entitled to learn which page it holds)
 """
 
 from __future__ import annotations
@@ -43,6 +44,24 @@ def plant_secret(
 
 def plant_marker(store: Store, pfn: int, name: str, writers: tuple[str, ...]) -> None:
     store.set(("marker", pfn), (name, tuple(sorted(writers))))
+
+
+def plant_page(
+    store: Store, name: str, partition: str, gpn: int, entitled: tuple[str, ...]
+) -> None:
+    """A page whose contents are one of a few a guesser could try: which one is the secret."""
+    store.set(("page-canary", partition, gpn), (name, tuple(sorted(entitled))))
+
+
+def pages_learned(store: Store, principal: str, pages: tuple[tuple[str, int], ...]) -> list[str]:
+    """Names of the page canaries among `pages` ((partition, gpn) pairs whose page was combined
+    with one of `principal`'s) that `principal` is not entitled to learn."""
+    out = []
+    for partition, gpn in pages:
+        canary = store.get(("page-canary", partition, gpn))
+        if canary is not None and principal not in canary[1]:
+            out.append(canary[0])
+    return out
 
 
 def secrets_seen(store: Store, principal: str, data: bytes) -> list[str]:

@@ -25,6 +25,7 @@ from hvlab.model.core.ops import (  # the operations, named here too: programs i
     InjectDriver,
     Leak,
     LoadDriver,
+    PlantPage,
     PlantSecret,
     PortIo,
     RawHypercall,
@@ -36,8 +37,8 @@ from hvlab.model.core.ops import (  # the operations, named here too: programs i
 
 __all__ = [
     "Actor", "BeginProbe", "Call", "Do", "EndProbe", "Handle", "InjectDriver", "Leak",
-    "LoadDriver", "PlantSecret", "PortIo", "RawHypercall", "Read", "Run", "WaitUntil", "Write",
-    "WriteMsr", "execute", "plugin_actor", "run", "start",
+    "LoadDriver", "PlantPage", "PlantSecret", "PortIo", "RawHypercall", "Read", "Run",
+    "WaitUntil", "Write", "WriteMsr", "execute", "plugin_actor", "run", "start",
 ]  # fmt: skip
 
 # The engine runs any machine that has a store, an event log, `executors` (what each operation

@@ -48,6 +48,12 @@ GUEST_SIEFP_PAGE = 9  # the SynIC event flags page
 GUEST_RECEIVE_BUFFER = (10, 11)  # netvsc's receive buffer, shared with the switch by a GPADL
 GUEST_SEND_BUFFER = (17, 18)  # netvsc's send buffer (two sections of a page)
 GUEST_SECRET_PAGE = 20
+# Pages below this one are the kernel's pinned pages — overlays of the hypervisor's (the
+# hypercall page, SynIC pages), the hypercall input and output pages, VMBus rings and buffers
+# the root maps by GPADL: a memory manager never moves or combines them.
+GUEST_PINNED_PAGES = 20
+# A page of kernel code the root's worker loads: the same in every child.
+GUEST_KERNEL_TEXT_PAGE = 21
 DEFAULT_LAYOUT = Layout()
 
 
@@ -59,12 +65,13 @@ class ChildSpec:
     ram_pages: int
     pool_pages: int
     secret_gpa: int
+    library_gpa: int | None = None  # a page of a library build the guest loaded (a canary)
 
 
 CHILDREN = (
     ChildSpec("A", 32, 8, GUEST_SECRET_PAGE * PAGE_SIZE),
-    # B's secret sits above A's RAM, where a hot-added page of A could land on it.
-    ChildSpec("B", 48, 8, 40 * PAGE_SIZE),
+    # B's secret sits above A's RAM: a GPA A can name, though in A's map it is nothing.
+    ChildSpec("B", 48, 8, 40 * PAGE_SIZE, library_gpa=41 * PAGE_SIZE),
 )
 
 

@@ -60,6 +60,16 @@ class PlantSecret(NamedTuple):
     gpa: int
 
 
+class PlantPage(NamedTuple):
+    """The actor loads one of `choices` (a page's contents, one of a few a guesser could
+    try: which build of a library it runs) into its own page; the lab registers which one as a
+    canary only the actor, the root and the hypervisor may learn."""
+
+    name: str
+    gpa: int
+    choices: tuple[bytes, ...]
+
+
 class Do(NamedTuple):
     """Run `fn(machine)` as one operation (the root's own stack uses this)."""
 

@@ -225,35 +225,41 @@ class GuestMemory:
             self.check_write(on_behalf, frames, actor, {"spa": spa})
         return value
 
+    def _breach(self, actor: str, name: str, principal: str, how: str, path=(), **detail):
+        """One breach event: canary `detail["canary"]` reached `principal` by `how`."""
+        self.emit(
+            EventKind.BREACH,
+            actor,
+            name,
+            path=path or (node_of(principal),),
+            detail={"canary": detail.pop("canary"), "principal": principal, "how": how, **detail},
+        )
+
     def check_read(
         self, principal: str, value: bytes, actor: str, where: dict, path: tuple = ()
     ) -> None:
         """Breach events for every secret in what `principal` just read (`path`: how the bytes
         reached it, when more than its own node)."""
         for name in canaries.secrets_seen(self.store, principal, value):
-            self.emit(
-                EventKind.BREACH,
-                actor,
-                "secret-read",
-                path=path or (node_of(principal),),
-                detail={"canary": name, "principal": principal, "how": "read", **where},
-            )
+            self._breach(actor, "secret-read", principal, "read", path, canary=name, **where)
 
     def check_write(self, principal: str, pfns: tuple[int, ...], actor: str, where: dict) -> None:
         for name, pfn in canaries.markers_violated(self.store, principal, pfns):
-            self.emit(
-                EventKind.BREACH,
-                actor,
-                "marker-written",
-                path=(node_of(principal),),
-                detail={
-                    "canary": name,
-                    "principal": principal,
-                    "how": "write",
-                    "frame": pfn,
-                    **where,
-                },
+            self._breach(
+                actor, "marker-written", principal, "write", canary=name, frame=pfn, **where
             )
+
+    def check_combined(self, principal: str, actor: str, gpn: int, took: int) -> None:
+        """A write of `principal`'s just waited for a copy-on-write: its page had been combined
+        with the pages `vid.cow_shared` names. A write to a page of its own that takes that long
+        tells the guest that some page elsewhere holds the same bytes — a breach for each page
+        canary among them (the model counts the side channel; it does not time the guest)."""
+        shared = self.vid.cow_shared
+        for name in canaries.pages_learned(self.store, principal, shared):
+            where = {"gpa": gpn * PAGE_SIZE, "took": took,
+                     "with": ", ".join(f"{p} {g * PAGE_SIZE:#x}" for p, g in shared)}  # fmt: skip
+            self._breach(actor, "page-learned", principal, "copy-on-write timing", canary=name,
+                         **where)  # fmt: skip
 
     def _gpa_fault(self, pid, gpn, entry, write, actor) -> bool:
         """An access missed the second-level map or lacked the right. True if it was resolved."""
@@ -293,6 +299,7 @@ class GuestMemory:
             detail={**detail, "layout": intercepts.MEMORY_INTERCEPT.name, "bytes": body.hex()},
         )
         synic.post(self, parent, 0, 0, msg, body, actor=HYPERVISOR)
+        began = self.time
         resolved, protection = self.vid.handle_gpa_intercept(pid, gpn, entry, write)
         if resolved:
             self.emit(
@@ -302,6 +309,8 @@ class GuestMemory:
                 path=("root.vid", HYPERVISOR, node_of(principal)),
                 detail={"gpa": gpn * PAGE_SIZE, "retry": True},
             )
+            if self.vid.cow_shared:
+                self.check_combined(principal, actor, gpn, self.time - began)
             return True
         self.emit(
             EventKind.FAULT,

@@ -1,15 +1,16 @@
 """What each of the engine's operations does on the hypervisor's machine: a partition's loads
 and stores, its hypercalls (well-formed or raw), its MSR writes and port I/O, and planting a
-secret in its memory."""
+secret or a guessable page in its memory."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hvlab.model.core import engine
+from hvlab.model.core import canaries, engine
 from hvlab.model.core.engine import (
     Actor,
     Call,
+    PlantPage,
     PlantSecret,
     PortIo,
     RawHypercall,
@@ -17,6 +18,7 @@ from hvlab.model.core.engine import (
     Write,
     WriteMsr,
 )
+from hvlab.model.core.events import EventKind
 from hvlab.model.hypervisor.constants import PAGE_SIZE
 from hvlab.model.hypervisor.hypercalls import hypercall
 from hvlab.model.hypervisor.invoke import call
@@ -72,6 +74,32 @@ def plant_secret(m: Machine, actor: Actor, op: PlantSecret) -> bool:
     return True
 
 
+def plant_page(m: Machine, actor: Actor, op: PlantPage) -> bool:
+    """Load the choice the canary's token picks into the actor's page, and register it."""
+    token = m.new_token(op.name)
+    choice = token[0] % len(op.choices)
+    pid = actor.pid
+    if not m.write(pid, op.gpa, op.choices[choice], actor.name):
+        return False
+    owner = actor.partition
+    gpn = op.gpa // PAGE_SIZE
+    canaries.plant_page(m.store, op.name, owner, gpn, (owner, ROOT, HYPERVISOR))
+    m.emit(
+        EventKind.CANARY,
+        "lab",
+        "page",
+        path=(f"{owner}.kernel",),
+        detail={
+            "canary": op.name,
+            "partition": owner,
+            "gpa": op.gpa,
+            "frame": m.store.get(("slat", pid, gpn))[0],
+            "choice": f"{choice + 1} of {len(op.choices)}",
+        },
+    )
+    return True
+
+
 def _write(m, actor, op) -> bool:
     """A program's write. Inside a probe (or a move) the page is noted as written in its name:
     a VSP that later finds a packet there with no tag of the model's own ring writer acts
@@ -94,5 +122,6 @@ EXECUTORS: dict[type, Any] = {
     RawHypercall: _raw_hypercall,
     WriteMsr: lambda m, actor, op: m.write_msr(actor.pid, op.msr, op.value, actor.name),
     PlantSecret: plant_secret,
+    PlantPage: plant_page,
     PortIo: _port_io,
 }

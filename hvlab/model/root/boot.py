@@ -84,6 +84,7 @@ def root_boot(actor: Actor):
             return (yield Do(lambda mm: mm.vid.map_frames(p, 0, ram), "map guest RAM"))
 
         yield from with_pool(actor, pid, map_ram)
+        yield Do(lambda mm, p=pid: mm.vid.load_image(p), "load the guest's image")
         for port in (*devices.IDE_PORTS, *devices.IDE_CONTROL_PORTS):
             yield Call(
                 HvCallCode.INSTALL_INTERCEPT,

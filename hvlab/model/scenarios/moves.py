@@ -168,23 +168,50 @@ def _access(move: Move, actor: Actor, op, direct):
 
 def _run_read(move: Move, actor: Actor):
     gpa, size = move.args
+    since = yield Do(lambda m: len(m.events), "the clock")
     got = yield from _access(
         move, actor, Read(gpa, size), lambda m: m.read(HV_PID, gpa, size, actor.name)
     )
     if isinstance(got, str):
         return got
-    return f"{len(got)} bytes: {got.hex()}" if got is not None else "no data: the access faulted"
+    waited = yield Do(lambda m: _waited(m, since, actor.partition, gpa), "the clock")
+    return (f"{len(got)} bytes: {got.hex()}" if got is not None
+            else "no data: the access faulted") + waited  # fmt: skip
 
 
 def _run_write(move: Move, actor: Actor):
     gpa, value = move.args
     data = value.to_bytes(8, "little")
+    since = yield Do(lambda m: len(m.events), "the clock")
     ok = yield from _access(
         move, actor, Write(gpa, data), lambda m: m.write(HV_PID, gpa, data, actor.name)
     )
     if isinstance(ok, str):
         return ok
-    return "written" if ok else "not written: the access faulted"
+    waited = yield Do(lambda m: _waited(m, since, actor.partition, gpa), "the clock")
+    return ("written" if ok else "not written: the access faulted") + waited
+
+
+def _waited(m, since: int, partition: str, gpa: int) -> str:
+    """How long the access at `gpa` kept the partition's VP suspended, from event `since` on:
+    an intercept to its parent and back — the delay a guest can time with its reference
+    counter. '' for an access that took no intercept."""
+    page = gpa // PAGE_SIZE * PAGE_SIZE
+    began = None
+    for i in range(since, len(m.events)):
+        ev = m.events[i]
+        if ev.kind is not EventKind.INTERCEPT:
+            continue
+        d = ev.detail_dict()
+        if began is None and ev.path[:1] == (f"{partition}.kernel",) and d.get("gpa") == page:
+            began = ev
+        elif began is not None and ev.name == "resume" and d.get("gpa") == page:
+            return f" (the VP waited {ev.time - began.time} ticks for the root)"
+    if began is not None:  # refused: the fault ends the wait
+        return (
+            f" (the VP waited {m.events[len(m.events) - 1].time - began.time} ticks for the root)"
+        )
+    return ""
 
 
 def _driver_loaded(move: Move):

@@ -21,6 +21,7 @@ from hvlab.model.core.engine import (
     Write,
 )
 from hvlab.model.core.layout import CHILDREN, DEFAULT_LAYOUT, GUEST_INPUT_PAGE
+from hvlab.model.guest.kernel import LIBRARY_BUILDS
 from hvlab.model.hypervisor.constants import HV_PARTITION_ID_SELF, PAGE_SIZE, HvCallCode, MapFlags
 from hvlab.model.hypervisor.hypercalls import HypercallInput
 from hvlab.model.hypervisor.invoke import pack
@@ -46,8 +47,21 @@ def hv_patch(actor: Actor):
     yield Call(HvCallCode.WRITE_HYPERVISOR_MEMORY, pack(target, 0xCCCC_CCCC_CCCC_CCCC))
 
 
+# Where A builds its guesses of B's library page: free pages of its RAM, one per build.
+GUESS_PAGES = tuple(range(24, 24 + len(LIBRARY_BUILDS)))
+PRESSURE_GPA = A_SPEC.ram_pages * PAGE_SIZE  # the first GPA above A's RAM
+
+
 def guest_snoop(actor: Actor):
-    yield Read(B_SPEC.secret_gpa, 16)
+    """Page combining's side channel: A builds each page B might hold, makes the root short of
+    memory (a touch above its RAM asks for a page), then writes to each guess again. A guess
+    the memory manager combined with a page of B's waits for a copy-on-write — a write A can
+    time — and so tells A which build B runs."""
+    for gpn, page in zip(GUESS_PAGES, LIBRARY_BUILDS, strict=True):
+        yield Write(gpn * PAGE_SIZE, page)
+    yield Read(PRESSURE_GPA, 16)
+    for gpn in GUESS_PAGES:
+        yield Write(gpn * PAGE_SIZE + 8, b"\x01")
 
 
 def privileged_hypercall(actor: Actor):
@@ -89,7 +103,8 @@ PROBES = {
         Probe(
             "guest-snoop",
             "A",
-            "A touches a GPA above its RAM where B keeps its secret",
+            "A guesses which library build B runs: it builds each candidate page, makes the "
+            "root short of memory, and times a write to each guess",
             guest_snoop,
         ),
         Probe(
