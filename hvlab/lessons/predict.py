@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from hvlab.lessons.toml_reader import TableReader
 
+PHASES = ("entry", "validate", "dispatch", "complete")  # a hypercall's events, in order
+
 
 @dataclass(frozen=True)
 class Predict:
@@ -15,7 +17,8 @@ class Predict:
     explain: str = ""  # why it is so: shown once the run has shown the answer, never before
     # why each wrong choice is wrong, by index ("" for the answer), shown to whoever picked it
     wrong: tuple[str, ...] = ()
-    evidence: tuple[str, str | None] | None = None  # (kind, name): the event that shows it
+    # (kind, name, phase): the event that shows it; a hypercall's is its complete event
+    evidence: tuple[str, str | None, str | None] | None = None
 
     def why_not(self, chosen: int) -> str:
         return self.wrong[chosen] if chosen != self.answer and chosen < len(self.wrong) else ""
@@ -49,9 +52,14 @@ def read_predict(r: TableReader, known: dict | None, check_id) -> Predict:
     evidence = None
     if "evidence" in p.table:
         e = TableReader(p.path, p.text, p.where + "evidence: ", p.get("evidence", dict), p.anchor)
-        e.unknown(("kind", "name"))
+        e.unknown(("kind", "name", "phase"))
         kind = check_id(e, "kinds", e.get("kind", str, required=True), known)
-        evidence = (kind, e.get("name", str))
+        phase = e.get("phase", str)
+        if phase is not None and phase not in PHASES:
+            raise e.fail(f"unknown phase '{phase}' (valid: {', '.join(PHASES)})", "phase")
+        if phase is None and kind == "hypercall":
+            phase = "complete"  # a call's verdict: its status, what it did, in one event
+        evidence = (kind, e.get("name", str), phase)
     return Predict(
         p.get("prompt", str, required=True),
         choices,

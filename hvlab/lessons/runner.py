@@ -63,9 +63,13 @@ def evidence_step(predict, session: Session) -> int | None:
     first anywhere (None: not in this run)."""
     if predict is None or predict.evidence is None:
         return None
-    kind, name = predict.evidence
+    kind, name, phase = predict.evidence
     hits = [
-        e for e in session.lab.events if e.kind.value == kind and (name is None or e.name == name)
+        e
+        for e in session.lab.events
+        if e.kind.value == kind
+        and (name is None or e.name == name)
+        and (phase is None or e.phase.value == phase)
     ]
     last = f"move:{len(session.lab.moves)}" if session.lab.moves else None
     mine = [e for e in hits if last is not None and e.scope == last]
@@ -209,6 +213,6 @@ def play(lesson: Lesson, catalogue: Catalogue, replace_moves=None) -> tuple[bool
             return False, f"step {i + 1}: goal not reached ({step.goal.describe()})"
         evidence = step.predict.evidence if step.predict is not None else None
         if evidence is not None and evidence_step(step.predict, run.session) is None:
-            what = f"{evidence[0]} {evidence[1]}" if evidence[1] else evidence[0]
+            what = " ".join(part for part in evidence if part)
             return False, f"step {i + 1}: no event '{what}' (the evidence) in the run"
     return True, ""

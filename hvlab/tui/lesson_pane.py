@@ -89,9 +89,9 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
                 p.append(why_not + "\n")
             where = evidence_step(step.predict, run.session)
             if where is not None:
-                kind, name = step.predict.evidence
+                what = " ".join(part for part in step.predict.evidence if part)
                 p.append("  the event that shows it: ", style="bold")
-                p.append(f"step {where} ({kind}{' ' + name if name else ''}) — j {where}\n")
+                p.append(f"step {where} ({what}) — j {where}\n")
         parts.append(p)
         if seen and step.predict.explain:  # why: only once the run has shown what happened
             parts.append(Markdown(step.predict.explain))

@@ -158,6 +158,15 @@ BAD = {
         "unknown kind 'sparkle'",
         None,
     ),
+    "unknown-evidence-phase": (
+        GOOD.format(id="x").replace(
+            'solution = ["end"]',
+            'solution = ["end"]\npredict = { prompt = "?", choices = ["a", "b"], answer = 0, '
+            'evidence = { kind = "hypercall", phase = "reply" } }',
+        ),
+        "unknown phase 'reply' (valid: entry, validate, dispatch, complete)",
+        None,
+    ),
     "exercise-id": (
         GOOD.format(id="exercise-x"),
         "ids beginning 'exercise-' are the exercises'",

@@ -38,3 +38,32 @@ def test_the_learners_own_refused_call_reaches_it_and_undo_takes_it_away():
     assert run.goal_met()
     run.session.undo()
     assert not run.goal_met()
+
+
+def test_a_hypercalls_evidence_is_its_complete_event_unless_a_phase_is_named():
+    """A status question's evidence is where the status is: the call's complete event, not its
+    entry (which has none); a lesson may name another phase."""
+    from hvlab.lessons.predict import Predict
+    from hvlab.lessons.runner import evidence_step
+    from hvlab.session import RunSpec, Session
+
+    session = Session(RunSpec("boot"), load_catalogue([], echo=False))
+    first = next(e for e in session.lab.events if e.name == "HvCallCreatePartition")
+    for phase, expect in (("complete", "complete"), ("validate", "validate"), (None, "entry")):
+        p = Predict("?", ("a", "b"), 0, evidence=("hypercall", "HvCallCreatePartition", phase))
+        step = evidence_step(p, session)
+        ev = session.lab.events[step]
+        assert (ev.name, ev.phase.value) == ("HvCallCreatePartition", expect)
+        assert step >= first.step
+
+
+def test_a_shipped_hypercall_evidence_without_a_phase_reads_as_complete():
+    lessons, errors = load_lessons([bundled_dir()], known_ids(load_catalogue([], echo=False)))
+    assert not errors
+    calls = [
+        s.predict.evidence
+        for lesson in lessons
+        for s in lesson.steps
+        if s.predict is not None and s.predict.evidence and s.predict.evidence[0] == "hypercall"
+    ]
+    assert calls and all(phase == "complete" for _kind, _name, phase in calls)
