@@ -17,5 +17,6 @@ One package per layer of the machine, each importing only the ones below it (a t
 #   2  the real wire formats (TLFS hypercall blocks, VMBus channel messages, vstor, NVSP,
 #      RNDIS), the root's pool deposits, SynIC set-up, storvsc/netvsc handshakes
 #   3  the worker loads each child's kernel page, B loads a library page (a canary), and the
-#      root's memory manager combines identical pages when it is out of frames
+#      root's memory manager combines identical pages when it is out of frames; offers are drawn
+#      from the VMBus server to the guest they go to
 MODEL_VERSION = 3

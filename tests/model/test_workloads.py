@@ -9,7 +9,7 @@ from hvlab.model.hypervisor import memory, partitions
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.
-BOOT_SEED0_DIGEST = "a9bedb0fc8011e84a8b0e16e478b05c815980fcd3aa8ef28014d56c6b0a27170"
+BOOT_SEED0_DIGEST = "17097e4a7f0fc355a538a121ba9acdcb274d16e7246a2d94a34ed76b87acb720"
 
 PROBES = ("guest-snoop", "hv-read", "privileged-hypercall", "hv-patch", "malformed-rep")
 # Which single protection, switched off, lets each probe through.

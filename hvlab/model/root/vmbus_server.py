@@ -84,14 +84,20 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
     fields = read(payload)
     child = m.name(sender) if partitions.exists(m.store, sender) else f"partition {sender}"
 
-    def note(what: str, protection: str | None = None, **detail) -> None:
+    def note(what: str, protection: str | None = None, reply=None, **detail) -> None:
+        """An event of the server's: the child's message it handled, or (`reply`) a message of
+        its own it sends the child, drawn from the server to the child."""
+        if reply is None:
+            path, sent = (f"{child}.kernel", "hypervisor", SERVER), {"from": child}
+        else:
+            path, sent = (SERVER, "hypervisor", f"{child}.kernel"), {"to": child}
         m.emit(
             EventKind.VMBUS,
             SERVER,
             what,
             protection=protection,
-            path=(f"{child}.kernel", "hypervisor", SERVER),
-            detail={**message_detail(payload), "from": child, **detail},
+            path=path,
+            detail={**message_detail(reply or payload), **sent, **detail},
         )
 
     if kind in WATCHED:  # a plugin defense may refuse a GPADL or an open, as the server does
@@ -123,12 +129,7 @@ def handle(m: Machine, sender: int, payload: bytes) -> list[bytes]:
     if kind == ChannelMessage.REQUESTOFFERS:
         out = [_offer(m, sender, device) for device in Device]
         for offer, device in zip(out, Device, strict=True):
-            note(
-                "offer",
-                **message_detail(offer),
-                relid=relid_of(sender, device),
-                device=device.name.lower(),
-            )
+            note("offer", reply=offer, relid=relid_of(sender, device), device=device.name.lower())
         return [*out, message(ChannelMessage.ALLOFFERS_DELIVERED)]
     if kind in (ChannelMessage.GPADL_HEADER, ChannelMessage.GPADL_BODY):
         done = _gpadl_part(m, sender, kind, payload, fields)
