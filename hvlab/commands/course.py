@@ -47,7 +47,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     from hvlab.plugins import load_catalogue
 
     paths = [Path(p) for p in args.paths] or [bundled_dir()]
-    check_lesson_paths(paths, "check:")
+    try:
+        check_lesson_paths(paths, "check:")
+    except UsageError as exc:
+        if args.json:  # a JSON reader gets its object too; the one line still goes to stderr
+            doc = {"passed": False, "results": [], "errors": [str(exc)]}
+            json.dump(doc, sys.stdout, separators=(",", ":"))
+            sys.stdout.write("\n")
+        raise
     cat = load_catalogue(args.plugin, echo=False)
     results, errors = run_check(paths, cat, contracts=not args.no_contracts)
     errors = cat.errors + errors  # a plugin file that does not load is an unreadable input

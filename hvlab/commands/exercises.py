@@ -108,6 +108,10 @@ def _check(ex, path: Path, as_json: bool) -> int:
     try:
         report = check(ex, path, load_catalogue([], echo=False))
     except UnreadableExercise as exc:
+        if as_json:  # a JSON reader gets its object too; the one line still goes to stderr
+            doc = {"exercise": ex.id, "file": str(path), "passed": False, "unreadable": str(exc)}
+            json.dump(doc, sys.stdout, separators=(",", ":"))
+            sys.stdout.write("\n")
         raise UsageError(str(exc)) from None
     if as_json:
         doc = {

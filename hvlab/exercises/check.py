@@ -31,7 +31,11 @@ from hvlab.model.core.protections import Design
 from hvlab.plugins import site_handler
 from hvlab.userfiles import shown
 
-SKIPPED_WORKLOADS = ("busy",)  # a benchmark's long loop: the others cover its paths
+PARTS = ("must stop", "positive control", "edge cases", "unchanged", "error")  # in their order
+SKIPPED_WORKLOADS = (
+    "busy",  # a benchmark's long loop: the others cover its paths
+    "memory-probe",  # the attacks' probes, not legitimate work: must stop and unchanged judge them
+)
 
 
 @dataclass
@@ -58,11 +62,12 @@ class Report:
     def lines(self) -> list[str]:
         head = "PASS" if self.ok else ("ERROR" if self.error else "FAIL")
         out = [f"{head}  exercise {self.exercise.id}: {self.path}"]
-        out += [f"  ok    {line}" for line in self.passed]
-        out += [
-            f"  error {f.text}" if f.part == "error" else f"  FAIL  {f.part}: {f.text}"
+        parts = [(line.partition(":")[0], f"  ok    {line}") for line in self.passed]
+        parts += [
+            (f.part, f"  error {f.text}" if f.part == "error" else f"  FAIL  {f.part}: {f.text}")
             for f in self.findings
         ]
+        out += [line for _part, line in sorted(parts, key=lambda p: PARTS.index(p[0]))]
         if self.ok:
             out.append("  your check stops the attacks and keeps every workload working")
         elif not self.error and self.exercise.hints:
@@ -121,12 +126,17 @@ def check(exercise: Exercise, path: Path, cat) -> Report:
             slot=exercise.slot,
         )
     report = Report(exercise, path)
-    if (
-        _must_stop(report, exercise, trial, cat)
-        and _positive_control(report, trial, cat)
-        and _edge_cases(report, exercise, path, trial)
+    # Every part runs, so a failing check still says which parts hold; only an error of the
+    # learner's code (it raised, looped, answered with what is not an answer) stops it there.
+    for part in (
+        lambda: _must_stop(report, exercise, trial, cat),
+        lambda: _positive_control(report, trial, cat),
+        lambda: _edge_cases(report, exercise, path, trial),
+        lambda: _unchanged(report, exercise, trial, cat),
     ):
-        _unchanged(report, exercise, trial, cat)
+        part()
+        if report.error:
+            break
     return report
 
 

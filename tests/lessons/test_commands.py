@@ -53,6 +53,14 @@ def test_check_json_and_a_failing_lesson(tmp_path):
     doc = json.loads(bad.stdout)
     assert bad.returncode == 1 and doc["passed"] is False
     assert "reference solution fails: step 1" in doc["results"][0]["message"]
+    # a path that is not there: exit 2, one line on stderr, and still one JSON object
+    gone = hvlab("check", "--no-contracts", "--json", str(tmp_path / "gone.toml"))
+    assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "gone.toml" in gone.stderr
+    assert json.loads(gone.stdout) == {
+        "passed": False,
+        "results": [],
+        "errors": [f"check: {tmp_path / 'gone.toml'}: no such file or folder"],
+    }
 
 
 def test_new_lesson_refuses_bad_ids_and_existing_files(tmp_path):
