@@ -363,6 +363,7 @@ class LabScreen(ExerciseKeys, LessonKeys, LabFrame, Stepping):  # LabFrame first
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # the side-by-side view and the plugin source need room: the right side widens for them
         self.set_class(event.pane.id in ("compare", "plugins"), "-roomy")
+        self.set_class(event.pane.id == "protections", "-choosing")  # small screens: more rows
         self.call_after_refresh(self.label_tabs)  # the right column's width changed
         self.show()
 

@@ -133,3 +133,24 @@ async def test_the_diagram_is_drawn_at_the_width_the_layout_gives_it(catalogue):
         assert topo._drawn is not None and topo._drawn[4] == width
         drawn = topo.render()
         assert max(len(line) for line in str(drawn).splitlines()) <= width
+
+
+async def test_at_80_by_24_t_gives_the_protections_list_room(catalogue, runs):
+    """Choosing a protection in a small terminal: the diagram gives its rows to the list, so
+    several protections show at once (it showed two), and they come back on another tab."""
+    from hvlab.tui.protections import Protections
+    from hvlab.tui.topology import Topology
+
+    app = HvlabApp(catalogue, runs["boot"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one(Topology).display
+        await pilot.press("t")
+        await pilot.pause()
+        listing = screen.query_one(Protections)
+        assert not screen.query_one(Topology).display
+        assert listing.region.height >= 10, listing.region  # two rows a protection: 4 or more
+        await pilot.press("1")  # the Detail tab: the diagram is back
+        await pilot.pause()
+        assert screen.query_one(Topology).display
