@@ -274,9 +274,10 @@ class Session:
         recomputed; the cursor lands on the move's reply. A bad line raises SessionError and
         changes nothing."""
         try:
-            moves_parse(line)
+            move = moves_parse(line)
         except MoveError as exc:
             raise SessionError(str(exc)) from None
+        self._check_partitions(move)
         spec = replace(self.spec, moves=(*self.spec.moves, (self.cursor, line.strip())))
         new = run_lab(self.catalogue, spec, fork=self.lab, lazy=True, record=True)
         self._before_move.append(self.lab)
@@ -284,6 +285,29 @@ class Session:
         reply = self.reply(len(spec.moves))
         new.goto(reply.answered if reply.answered is not None else new.known_last)
         return reply
+
+    def _check_partitions(self, move) -> None:
+        """A move at a step where its guest (or a map's child) does not exist yet would do
+        nothing: refused before it is made, saying where the guest comes into being."""
+        needed = [move.partition] if move.is_child else []
+        if move.action == "map":
+            needed.append(move.args[0])
+        for name in needed:
+            if self.lab.state.get(("pid", name)) is not None:
+                continue
+            named = next(
+                (
+                    e.step
+                    for e in self.lab.events
+                    if e.name == "name-partition" and e.detail_dict().get("partition") == name
+                ),
+                None,
+            )
+            when = f"it is created at step {named}" if named is not None else "this run has none"
+            raise SessionError(
+                f"there is no partition {name} at step {self.cursor} ({when}): press e to go to "
+                "the end of the run, then make the move"
+            )
 
     def undo(self) -> MoveReply | None:
         """Take the last move back; returns it, or None when there is none."""

@@ -110,3 +110,19 @@ def test_filter_fields():
     assert {ev.actor.split(".")[0] for ev in lab.events if alternatives.matches(ev)} == {"A", "B"}
     word = TraceFilter.parse("HvCallPostMessage")
     assert all(ev.name == "HvCallPostMessage" for ev in lab.events if word.matches(ev))
+
+
+def test_a_move_before_its_guest_exists_is_refused_and_says_press_e(cat):
+    """At step -1 there is no guest A: the move would fork there and do nothing. It is refused
+    before it is made, naming where A is created and the key that gets there."""
+    session = Session(RunSpec("boot"), cat)
+    session.goto(-1)
+    for line in ("A: read 0x1000", "root: map A 0x30000 0xd8000 rw"):
+        with pytest.raises(
+            SessionError, match=r"no partition A at step -1 \(it is created at step \d+\): press e"
+        ):
+            session.do(line)
+    assert session.spec.moves == ()
+    session.goto(session.lab.last)
+    assert session.do("A: read 0x1000").describe()  # at the end it is made
+    assert len(session.spec.moves) == 1

@@ -243,7 +243,8 @@ def _must_stop(report: Report, exercise: Exercise, trial: Trial, cat) -> bool:
             why = f": {got.canary or 'a secret'} reached {got.principal or 'the attacker'}"
         else:
             why = f": {got.reason}" if got.reason else ""
-        more = f" (and {len(bad) - 1} more design(s))" if len(bad) > 1 else ""
+        others = len(bad) - 1
+        more = f", and in {others} other design{'s' if others > 1 else ''}" if others else ""
         report.findings.append(
             Finding("must stop", f"{name} {got.result} under {design_text(off)}{why}{more}")
         )

@@ -141,6 +141,10 @@ class LessonRun:
         if action.run:
             spec = RunSpec(action.run, action.attack, action.design, action.off, action.seed)
             self.session = Session(spec, self.catalogue)
+            goal = self.step.goal
+            if goal is not None and (goal.move or goal.judged):
+                # the learner's moves go after the workload's own: the run opens at its end
+                self.session.goto(self.session.lab.last)
             return
         if self.session is None:
             self.session = Session(RunSpec(), self.catalogue)

@@ -89,9 +89,17 @@ class Goal:
     breach: str | None = None
     judged: str | None = None  # one of JUDGED: the moves judged under every design
 
-    def describe(self) -> str:
+    def describe(self, reveal: bool = True) -> str:
+        """The goal in words. Before a prediction is committed (`reveal` False) it says what
+        to do, not what will come of it: "blocked by X" would answer the question."""
         if self.judged:
             return JUDGED[self.judged]
+        if not reveal:
+            if self.move:
+                return "make a move yourself (:) — what it must get shows once you predict"
+            if self.kind:
+                return "step (n) to the event the question is about"
+            return f"run attack {self.attack} to its outcome"
         if self.move:
             parts = []
             if self.kind:

@@ -102,7 +102,14 @@ class LessonKeys:
             self.entry().predictions[index] = choice
             self.save()
             # not right or wrong yet: the run shows it, and the pane says so once it has
-            self.tell(f"You predicted: {predict.choices[choice]}. Now step and see.")
+            goal = self.lesson.step.goal
+            if goal is None:
+                then = "The answer is in the lesson pane."
+            elif goal.move or goal.judged:
+                then = f"Now {goal.describe()}."
+            else:
+                then = f"Now step and see. Goal: {goal.describe()}."
+            self.tell(f"You predicted: {predict.choices[choice]}. {then}")
             self.lesson_updated()
 
         self.app.push_screen(Choose(predict.prompt, predict.choices), done)

@@ -30,7 +30,7 @@ def goal_line(run: LessonRun, pending: bool = False) -> Text:
         g.append("No goal on this step: read, step around, then ] for the next step.", style="dim")
         return g
     g.append("Goal: ", style="bold")
-    g.append(goal.describe())
+    g.append(goal.describe(reveal=not pending))
     if pending:
         g.append("  … commit your prediction first (p)", style="dim")
         return g
@@ -53,7 +53,8 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
     if step.title:
         head.append(f"  {step.title}", style="bold")
     pending = step.predict is not None and i not in entry.predictions
-    parts: list = [head, goal_line(run, pending), Markdown(step.narration.strip())]
+    parts: list = [head, goal_line(run, pending)]
+    narration = Markdown(step.narration.strip())
     if step.predict:
         p = Text()
         chosen = entry.predictions.get(i)
@@ -92,9 +93,15 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
                 what = " ".join(part for part in step.predict.evidence if part)
                 p.append("  the event that shows it: ", style="bold")
                 p.append(f"step {where} ({what}) — j {where}\n")
-        parts.append(p)
-        if seen and step.predict.explain:  # why: only once the run has shown what happened
-            parts.append(Markdown(step.predict.explain))
+        if seen:  # the verdict leads, where the eye is, then why; the narration was read
+            parts.append(p)
+            if step.predict.explain:  # why: only once the run has shown what happened
+                parts.append(Markdown(step.predict.explain))
+            parts.append(narration)
+        else:
+            parts += [narration, p]
+    else:
+        parts.append(narration)
     shown = entry.hints.get(i, 0)
     if step.hints:
         h = Text()

@@ -84,7 +84,7 @@ class NarrationScreen(LessonKeys, Stepping):
             choices = " ".join(f"{n}) {c}." for n, c in enumerate(step.predict.choices, 1))
             self.say(f"Predict: {step.predict.prompt} {choices} Press p to answer.")
         if step.goal is not None:
-            self.say(f"Goal: {step.goal.describe()}.")
+            self.say(f"Goal: {step.goal.describe(reveal=step.predict is None)}.")
 
     def say(self, line: str) -> None:
         self.lines.append(line)

@@ -65,6 +65,20 @@ def test_the_narration_does_not_give_the_answer_away(step):
     assert not given, f"says {given} before the prediction (the answer: {right!r})"
 
 
+@pytest.mark.parametrize("step", list(steps_with_predictions()))
+def test_the_goal_line_does_not_give_the_answer_away(step):
+    """The goal line is on screen before the commit too: until then it says what to do, not
+    what comes of it ("blocked by X" answers "what does the VID do?")."""
+    if step.goal is None:
+        return
+    shown = step.goal.describe(reveal=False)
+    for name in known_protections():
+        shown = shown.replace(name, "")
+    given = sorted(words(shown) & telling(step.predict))
+    assert not given, f"the goal line says {given} ({shown!r})"
+    assert "blocked" not in shown and "breach" not in shown
+
+
 def test_the_telling_words_are_found():
     """The check itself: a narration that says the answer fails."""
     from hvlab.lessons.schema import Predict

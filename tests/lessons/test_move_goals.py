@@ -67,3 +67,16 @@ def test_a_shipped_hypercall_evidence_without_a_phase_reads_as_complete():
         if s.predict is not None and s.predict.evidence and s.predict.evidence[0] == "hypercall"
     ]
     assert calls and all(phase == "complete" for _kind, _name, phase in calls)
+
+
+def test_a_step_whose_goal_needs_a_move_opens_its_run_at_the_end():
+    """Moves fork at the cursor: a fresh run at step -1 has no guests yet, so a move step's run
+    opens where the workload is done (a newcomer typed every move of lesson 04's step 3 at -1)."""
+    lessons, _ = load_lessons([bundled_dir()], known_ids(load_catalogue([], echo=False)))
+    lesson = next(x for x in lessons if x.id == "exclusive-guest-memory")
+    cat = load_catalogue([], echo=False)
+    for index, step in enumerate(lesson.steps):
+        if step.action is not None and step.action.run:
+            run = LessonRun(lesson, cat, step=index)
+            at_end = run.session.cursor == run.session.lab.last
+            assert at_end == bool(step.goal and step.goal.move), (index, run.session.cursor)

@@ -9,7 +9,7 @@ from hvlab.model.hypervisor import memory, partitions
 
 # The boot trace for seed 0. If a deliberate model change moves it, update it in that commit
 # and say why; an accidental change is exactly what this catches.
-BOOT_SEED0_DIGEST = "17097e4a7f0fc355a538a121ba9acdcb274d16e7246a2d94a34ed76b87acb720"
+BOOT_SEED0_DIGEST = "8bac8a5c712de0b9681acf113e3ee518c5d67fa4e3dd4b5e994d2611e0e7ea40"
 
 PROBES = ("guest-snoop", "hv-read", "privileged-hypercall", "hv-patch", "malformed-rep")
 # Which single protection, switched off, lets each probe through.

@@ -112,11 +112,14 @@ async def test_narration_mode_plays_a_lesson_in_plain_lines(catalogue, tmp_path)
         lines = screen.lines
         assert any(line.startswith("Lesson A tour") for line in lines)
         assert any(line.startswith("Predict: How does the root ask") for line in lines)
-        assert any(line.startswith("Goal: step to an event of kind 'hypercall'") for line in lines)
+        # before the commit the goal says what to do, not what comes of it
+        assert "Goal: step (n) to the event the question is about." in lines
+        assert not any("kind 'hypercall'" in line for line in lines)
         await pilot.press("n")
         assert lines[-1] == "First commit your prediction: press p."
         await pilot.press("p", "2", "h")
         assert lines[-2].startswith("You predicted: It calls HvCallCreatePartition")
+        assert "Goal: step to an event of kind 'hypercall'" in lines[-2]
         assert lines[-1].startswith("Hint 1 (nudge): ")
         for _ in range(14):
             await pilot.press("n")

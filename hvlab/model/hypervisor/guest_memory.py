@@ -256,7 +256,7 @@ class GuestMemory:
         canary among them (the model counts the side channel; it does not time the guest)."""
         shared = self.vid.cow_shared
         for name in canaries.pages_learned(self.store, principal, shared):
-            where = {"gpa": gpn * PAGE_SIZE, "took": took,
+            where = {"gpa": gpn * PAGE_SIZE, "took": f"{took} ticks",
                      "with": ", ".join(f"{p} {g * PAGE_SIZE:#x}" for p, g in shared)}  # fmt: skip
             self._breach(actor, "page-learned", principal, "copy-on-write timing", canary=name,
                          **where)  # fmt: skip

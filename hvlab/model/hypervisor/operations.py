@@ -95,6 +95,7 @@ def plant_page(m: Machine, actor: Actor, op: PlantPage) -> bool:
             "gpa": op.gpa,
             "frame": m.store.get(("slat", pid, gpn))[0],
             "choice": f"{choice + 1} of {len(op.choices)}",
+            "qword": f"{int.from_bytes(op.choices[choice][:8], 'little'):#x}",
         },
     )
     return True

@@ -207,14 +207,12 @@ class RootVid:
                 continue
             self.policy(
                 "combine-pages",
-                gpa=gpn * PAGE_SIZE,
-                partition=m.name(pid),
-                frame=keep,
-                pages=tuple(
+                pages=", ".join(
                     f"{m.name(p)} {g * PAGE_SIZE:#x}"
                     for p, g, _f in ((keep_pid, keep_gpn, keep), *moved)
                 ),
-                why="no free frame: back identical pages with one frame, read-only",
+                onto=keep,
+                why="no free frame: identical pages backed by one frame, read-only",
             )
             for other_pid, other_gpn, frame in moved:
                 call(m, ROOT_PID, HvCallCode.UNMAP_GPA_PAGES, pack(other_pid, other_gpn), [],
@@ -231,12 +229,10 @@ class RootVid:
             EXCLUSIVE,
             gpa=gpn * PAGE_SIZE,
             partition=m.name(pid),
-            frame=frame,
-            owner=memory.frame_owner(st, frame),
-            pages=tuple(f"{p} {g:#x}" for p, g, _f, _w in refused),
-            why=f"no free frame, and the pages it could combine are in different guests: "
-            f"{partition}'s page {gpa:#x} onto {memory.frame_owner(st, frame)}'s frame "
-            f"{frame:#x} is refused — {why}",
+            pages=", ".join(f"{p} {g:#x}" for p, g, _f, _w in refused),
+            onto=frame,
+            why=f"no free frame, and combining would put {partition}'s page {gpa:#x} on "
+            f"{memory.frame_owner(st, frame)}'s frame {frame:#x}: {why}",
         )
         return None
 
