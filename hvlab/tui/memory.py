@@ -91,7 +91,8 @@ def picture(data: Mapping) -> Picture:
         )
         (root if name == "root" else guests).append(grid)
     physical = Grid("physical frames (SPA), by owner", tuple(frames.get(i) for i in range(size)))
-    children = sorted({o.split(":", 1)[-1] for o in frames.values() if o and o not in OWNER_STYLES})
+    # the guests: owners and pools' owners, but not the root (whose own pool is pool:root)
+    children = sorted({o.split(":", 1)[-1] for o in frames.values() if o} - set(OWNER_STYLES))
     return Picture(
         [*guests, physical, *root], slat, {n: p for p, n in names.items()}, size, children
     )
@@ -189,7 +190,7 @@ class AddressSpaces(ScrollView, can_focus=True):
         rows of cells, and each stretch of two or more rows of one owner as one `run` row. The
         layout depends on the owners only, not on the marks (a step moves no row)."""
         pic = self._picture
-        rows: list[tuple] = [("legend",), ("legend2",), ("arrow",)]
+        rows: list[tuple] = [("legend",), ("pools",), ("legend2",), ("arrow",)]
         for i, grid in enumerate(pic.grids):
             rows.append(("text", grid.title, "bold"))
             cells, run = grid.cells, None  # run: [start, end, owner]
@@ -247,10 +248,14 @@ class AddressSpaces(ScrollView, can_focus=True):
         pic = self._picture
         if row[0] == "legend":
             segments = [Segment("legend ", self.style("bold"))]
-            owners = ["hypervisor", "root", *pic.children, *(f"pool:{c}" for c in pic.children)]
-            for owner in owners:
+            for owner in ("hypervisor", "root", *pic.children):
                 symbol, spec = owner_style(owner, pic.children)
                 segments += [Segment(symbol, self.style(spec)), Segment(f" {owner}  ")]
+        elif row[0] == "pools":  # pages deposited for the hypervisor's use, on whose behalf
+            segments = [Segment("pools  ", self.style("dim"))]
+            for name in ("root", *pic.children):  # the root's: for the partitions it creates
+                symbol, spec = owner_style(f"pool:{name}", pic.children)
+                segments += [Segment(symbol, self.style(spec)), Segment(f" {name}'s  ")]
         elif row[0] == "legend2":
             segments = [Segment("       "), Segment("· unmapped  ", self.style("dim"))]
             for (symbol, spec), what in ((TOUCHED, " touched  "), (REFUSED, " refused")):
