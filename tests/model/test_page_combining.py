@@ -95,3 +95,12 @@ def test_which_page_b_holds_reaches_a_only_through_the_policy_being_off():
     assert b_build(on_plain) != b_build(on_salted)
     assert replies(on_plain) == replies(on_salted)
     assert replies(guessing(OFF)) != replies(guessing(OFF, salts={"B-library": 1}))
+
+
+def test_the_breach_and_the_reply_give_the_same_wait():
+    """The oracle's `took` and the move's reply measure one thing: intercept to resume."""
+    lab = guessing(OFF)
+    breach = next(e for e in lab.events if e.name == "page-learned")
+    took = breach.detail_dict()["took"]
+    assert took.endswith(" ticks")
+    assert any(f"(the VP waited {took} for the root)" in r for r in replies(lab)), replies(lab)

@@ -298,8 +298,8 @@ class GuestMemory:
             path=(node_of(principal), HYPERVISOR, "root.vid"),
             detail={**detail, "layout": intercepts.MEMORY_INTERCEPT.name, "bytes": body.hex()},
         )
+        began = self.time  # the VP waits from the intercept to its resume
         synic.post(self, parent, 0, 0, msg, body, actor=HYPERVISOR)
-        began = self.time
         resolved, protection = self.vid.handle_gpa_intercept(pid, gpn, entry, write)
         if resolved:
             self.emit(
