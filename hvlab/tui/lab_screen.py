@@ -257,6 +257,7 @@ class LabScreen(ExerciseKeys, LessonKeys, LabFrame, Stepping):  # LabFrame first
         )
         last = self.session.spec.moves[-1][1].partition(":")[0] if self.session.spec.moves else "A"
         self.query_one(MoveLine).open(last, tuple(loaded), history)
+        self.add_class("-moving")  # a small screen gives the lesson's text the tabs' rows
 
     def action_offer_gpa(self) -> None:
         """y: the guest-physical address the current event touches, onto the move line as a
@@ -292,6 +293,7 @@ class LabScreen(ExerciseKeys, LessonKeys, LabFrame, Stepping):  # LabFrame first
         self.query_one("#lesson-scroll").scroll_end(animate=False)
 
     def on_move_line_closed(self, _message: MoveLine.Closed) -> None:
+        self.remove_class("-moving")
         self.query_one(Timeline).focus()
 
     def after_move(self, reply) -> None:

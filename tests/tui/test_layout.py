@@ -154,3 +154,26 @@ async def test_at_80_by_24_t_gives_the_protections_list_room(catalogue, runs):
         await pilot.press("1")  # the Detail tab: the diagram is back
         await pilot.pause()
         assert screen.query_one(Topology).display
+
+
+async def test_at_80_by_24_typing_a_move_leaves_the_steps_text_in_sight(catalogue):
+    """The move line covers the bottom rows: with a lesson open in a small terminal the tabs
+    give theirs up, so more of the step's text (what to type) shows above the line (one line
+    of it did), and they come back when the line closes."""
+    from hvlab.tui.move_line import MoveLine
+
+    lesson = first_lesson(catalogue)
+    app = HvlabApp(catalogue, lessons=[lesson], lesson=lesson, progress=Progress.in_memory())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("p", "2")  # the tour's first step asks first
+        await pilot.press("colon")
+        await pilot.pause()
+        line, pane = screen.query_one(MoveLine), screen.query_one("#lesson-scroll")
+        assert line.is_open
+        visible = min(pane.region.bottom, line.region.y) - pane.region.y
+        assert visible >= 8, (pane.region, line.region)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.query_one("#tabs").display
