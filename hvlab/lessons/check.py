@@ -76,7 +76,10 @@ _WORK: dict = {}  # what a forked checker reads: set before the pool forks
 
 
 def _check_one(i: int) -> Result:
-    return check_lesson(_WORK["lessons"][i], _WORK["cat"])
+    from hvlab.session import sharing_runs
+
+    with sharing_runs():  # a forked checker replays lessons only
+        return check_lesson(_WORK["lessons"][i], _WORK["cat"])
 
 
 def run_check(
@@ -97,7 +100,10 @@ def run_check(
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             results = pool.map(_check_one, range(len(lessons)), chunksize=1)
     else:
-        results = [check_lesson(lesson, cat) for lesson in lessons]
+        from hvlab.session import sharing_runs
+
+        with sharing_runs():
+            results = [check_lesson(lesson, cat) for lesson in lessons]
     if contracts:
         results += check_contracts(cat)
     return results, errors
