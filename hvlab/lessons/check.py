@@ -92,8 +92,11 @@ def run_check(
 
     from hvlab.lessons.schema import bundled_dir
 
-    shipped, _ = load_lessons([bundled_dir()], known_ids(cat))
-    lessons, errors = load_lessons(paths, known_ids(cat), {x.id for x in shipped})
+    shipped, shipped_errors = load_lessons([bundled_dir()], known_ids(cat))
+    if [Path(p).resolve() for p in paths] == [bundled_dir().resolve()]:
+        lessons, errors = shipped, shipped_errors  # the course itself: read it once
+    else:
+        lessons, errors = load_lessons(paths, known_ids(cat), {x.id for x in shipped})
     jobs = min(jobs, os.cpu_count() or 1, len(lessons))
     if jobs > 1:
         _WORK.update(lessons=lessons, cat=cat)
