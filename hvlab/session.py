@@ -6,10 +6,10 @@ every test reads one source of truth. No Textual here.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hvlab import shared_runs
 from hvlab.lab import Divergence, Lab, UnknownWorkloadError
 from hvlab.model.core.canaries import ProbeOutcome, move_verdict
 from hvlab.model.core.events import Event, EventKind
@@ -29,24 +29,6 @@ from hvlab.trace_filter import TraceFilter
 
 class SessionError(ValueError):
     """A request the session cannot carry out; the message is one line for the learner."""
-
-
-# `hvlab check` replays lesson steps one after another in one process, and most of them run one
-# of a few specs: there, and only there, a built run is handed on to the next session that asks
-# for the same spec (rewound; a session never holds it twice). A TUI session keeps its runs to
-# itself — it may show one beside another — so this stays None outside a check.
-RUN_CACHE: dict | None = None
-
-
-@contextlib.contextmanager
-def sharing_runs():
-    """While it lasts, sessions hand built runs on (see RUN_CACHE); `hvlab check` uses it."""
-    global RUN_CACHE
-    before, RUN_CACHE = RUN_CACHE, {}
-    try:
-        yield
-    finally:
-        RUN_CACHE = before
 
 
 @dataclass(frozen=True)
@@ -227,7 +209,7 @@ class Session:
         return design_for(spec, self.catalogue)
 
     def _build(self, spec: RunSpec) -> Lab:
-        cache = RUN_CACHE
+        cache = shared_runs.CACHE
         key = (spec, id(self.catalogue)) if cache is not None and not spec.moves else None
         lab = cache.get(key) if key is not None else None
         if lab is None or lab is getattr(self, "lab", None) or lab is self.baseline:

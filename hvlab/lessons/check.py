@@ -76,7 +76,7 @@ _WORK: dict = {}  # what a forked checker reads: set before the pool forks
 
 
 def _check_one(i: int) -> Result:
-    from hvlab.session import sharing_runs
+    from hvlab.shared_runs import sharing_runs
 
     with sharing_runs():  # a forked checker replays lessons only
         return check_lesson(_WORK["lessons"][i], _WORK["cat"])
@@ -103,7 +103,7 @@ def run_check(
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             results = pool.map(_check_one, range(len(lessons)), chunksize=1)
     else:
-        from hvlab.session import sharing_runs
+        from hvlab.shared_runs import sharing_runs
 
         with sharing_runs():
             results = [check_lesson(lesson, cat) for lesson in lessons]

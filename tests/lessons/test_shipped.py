@@ -47,14 +47,14 @@ def test_runs_handed_on_between_steps_give_the_same_verdicts(lesson):
     """hvlab check hands a built run on to the next step that asks for the same spec: each
     lesson's reference and known-bad moves play the same that way as with fresh runs (above),
     and the sharing ends with the check."""
-    from hvlab import session
+    from hvlab import shared_runs
 
-    with session.sharing_runs():
+    with shared_runs.sharing_runs():
         assert play(lesson, CAT) == (True, "")
         ok, why = play(lesson, CAT, lesson.known_bad)
-        assert session.RUN_CACHE  # runs were handed on
+        assert shared_runs.CACHE  # runs were handed on
     assert not ok and why.startswith(f"step {lesson.known_bad[0] + 1}: goal not reached")
-    assert session.RUN_CACHE is None
+    assert shared_runs.CACHE is None
 
 
 def test_a_lesson_without_known_bad_moves_fails_the_check():
