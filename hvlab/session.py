@@ -312,8 +312,8 @@ class Session:
             )
             when = f"it is created at step {named}" if named is not None else "this run has none"
             raise SessionError(
-                f"there is no partition {name} at step {self.cursor} ({when}): press e to go to "
-                "the end of the run, then make the move"
+                f"there is no partition {name} at step {self.cursor} ({when}): close this line "
+                "(Esc), press e to go to the end of the run, and make the move there"
             )
 
     def undo(self) -> MoveReply | None:

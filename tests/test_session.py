@@ -119,7 +119,9 @@ def test_a_move_before_its_guest_exists_is_refused_and_says_press_e(cat):
     session.goto(-1)
     for line in ("A: read 0x1000", "root: map A 0x30000 0xd8000 rw"):
         with pytest.raises(
-            SessionError, match=r"no partition A at step -1 \(it is created at step \d+\): press e"
+            SessionError,
+            match=r"no partition A at step -1 \(it is created at step \d+\): close this line "
+            r"\(Esc\), press e",
         ):
             session.do(line)
     assert session.spec.moves == ()

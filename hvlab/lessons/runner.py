@@ -153,6 +153,12 @@ class LessonRun:
             s.toggle(action.switch_off)
         elif action.switch_on and not s.design.is_on(action.switch_on):
             s.toggle(action.switch_on)
+        if action.switch_off or action.switch_on:
+            goal = self.step.goal
+            if goal is not None and (goal.move or goal.judged):
+                s.goto(s.lab.last)  # the learner's moves go after the workload's own
+            elif self.step.predict is not None:
+                s.goto(-1)  # a replay to predict: from its start, not where the last run ended
         elif action.jump:
             for ev in s.lab.events:
                 if ev.kind.value == action.jump and (action.name in (None, ev.name)):

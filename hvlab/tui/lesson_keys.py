@@ -48,6 +48,7 @@ class LessonKeys:
         if run.step.goal is not None and not run.goal_reached():
             return
         self._announced[run.index] = True
+        self.lesson_changed()  # back to the pane's top: the verdict leads there now
         predict = run.step.predict
         if predict is not None:
             chosen = self.entry().predictions.get(run.index, predict.answer)

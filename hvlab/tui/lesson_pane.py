@@ -84,15 +84,15 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
                 style="green" if right else "yellow",
             )
             p.append(f"{really}\n", style="bold")
+            where = evidence_step(step.predict, run.session)
+            if where is not None:  # the pointer first: it is short, and the pane may be
+                what = " ".join(part for part in step.predict.evidence if part)
+                p.append("  the event that shows it: ", style="bold")
+                p.append(f"step {where} ({what}) — j {where}\n")
             why_not = step.predict.why_not(chosen)
             if why_not:
                 p.append("  why not yours: ", style="bold yellow")
                 p.append(why_not + "\n")
-            where = evidence_step(step.predict, run.session)
-            if where is not None:
-                what = " ".join(part for part in step.predict.evidence if part)
-                p.append("  the event that shows it: ", style="bold")
-                p.append(f"step {where} ({what}) — j {where}\n")
         if seen:  # the verdict leads, where the eye is, then why; the narration was read
             parts.append(p)
             if step.predict.explain:  # why: only once the run has shown what happened

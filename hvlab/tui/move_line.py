@@ -24,6 +24,16 @@ from hvlab.model.scenarios.move_completion import complete
 PLACEHOLDER = "A: read 0x28000    tab completes · ↑/↓ history · help · undo · esc closes"
 
 
+def typed_over_prefill(line: str) -> str:
+    """The line opens holding "A: "; a learner who types a whole move after it, as a lesson
+    writes it ("A: write …"), means that move: "A: A: write …" is "A: write …"."""
+    head, sep, rest = line.partition(": ")
+    inner, sep2, _ = rest.partition(": ")
+    if sep and sep2 and head and inner and " " not in inner and " " not in head:
+        return rest
+    return line
+
+
 class MoveInput(Input):
     """An Input whose tab completes and whose ↑/↓ walk the history."""
 
@@ -100,7 +110,7 @@ class MoveLine(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        line = event.value.strip()
+        line = typed_over_prefill(event.value.strip())
         if not line:
             return
         what, text = self.submit(line)

@@ -80,3 +80,16 @@ def test_a_step_whose_goal_needs_a_move_opens_its_run_at_the_end():
             run = LessonRun(lesson, cat, step=index)
             at_end = run.session.cursor == run.session.lab.last
             assert at_end == bool(step.goal and step.goal.move), (index, run.session.cursor)
+
+
+def test_a_switch_step_that_asks_a_prediction_replays_from_the_start():
+    """Lesson 04's step 2 switches the policy off: landing where step 1's run ended showed the
+    new run's events — the answer — before the prediction."""
+    cat = load_catalogue([], echo=False)
+    lessons, _ = load_lessons([bundled_dir()], known_ids(cat))
+    lesson = next(x for x in lessons if x.id == "exclusive-guest-memory")
+    run = LessonRun(lesson, cat)
+    run.move("end")
+    run.enter(1)
+    assert run.step.action.switch_off and run.step.predict is not None
+    assert run.session.cursor == -1 and not run.session.design.is_on("exclusive-guest-memory")

@@ -169,3 +169,17 @@ async def test_y_offers_the_events_gpa_to_the_move_line(catalogue):
         await pilot.press("y")  # nothing touched before the first event: says so, opens nothing
         await pilot.pause()
         assert not app.screen.query_one(MoveLine).is_open
+
+
+def test_a_whole_move_typed_after_the_prefilled_principal_is_that_move():
+    """The line opens with "A: "; a lesson writes its moves whole ("A: write …"), and a learner
+    who types one after the prefill means it — but a frame's text may hold ": "."""
+    from hvlab.tui.move_line import typed_over_prefill
+
+    assert typed_over_prefill("A: A: write 0x18000 0x10400") == "A: write 0x18000 0x10400"
+    assert (
+        typed_over_prefill("A: root: map A 0x30000 0xd8000 rw") == "root: map A 0x30000 0xd8000 rw"
+    )
+    assert typed_over_prefill("A: root.driver:r: read 0x1000") == "root.driver:r: read 0x1000"
+    assert typed_over_prefill("A: write 0x18000 1") == "A: write 0x18000 1"
+    assert typed_over_prefill("A: send net B note: hi") == "A: send net B note: hi"
