@@ -15,6 +15,14 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
+def print_json(doc) -> None:
+    """One JSON object on stdout, compact, on a line of its own (what every --json prints)."""
+    import json
+
+    json.dump(doc, sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+
+
 def catalogue_from(args: argparse.Namespace):
     """Load plugins; each load error is one line on stderr, and the lab goes on without it."""
     from hvlab.plugins import load_catalogue

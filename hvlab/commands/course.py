@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from hvlab.commands.common import (
@@ -11,6 +10,7 @@ from hvlab.commands.common import (
     check_lesson_paths,
     lessons_and_progress,
     open_progress,
+    print_json,
     report_plugin_errors,
     write_output,
 )
@@ -52,8 +52,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except UsageError as exc:
         if args.json:  # a JSON reader gets its object too; the one line still goes to stderr
             doc = {"passed": False, "results": [], "errors": [str(exc)]}
-            json.dump(doc, sys.stdout, separators=(",", ":"))
-            sys.stdout.write("\n")
+            print_json(doc)
         raise
     cat = load_catalogue(args.plugin, echo=False)
     results, errors = run_check(paths, cat, contracts=not args.no_contracts)
@@ -66,8 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             "results": [r.to_json() for r in results],
             "errors": errors,
         }
-        json.dump(doc, sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
+        print_json(doc)
     else:
         for line in errors:
             print(f"hvlab: {line}", file=sys.stderr)

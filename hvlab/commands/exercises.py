@@ -4,13 +4,12 @@ judges it."""
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
 from pathlib import Path
 
-from hvlab.commands.common import UsageError, open_progress
+from hvlab.commands.common import UsageError, open_progress, print_json
 
 PASSED = "done"  # the progress status an exercise's entry gets when it passes
 WATCH_POLL = 0.3  # seconds between looks at the watched file
@@ -110,8 +109,7 @@ def _check(ex, path: Path, as_json: bool) -> int:
     except UnreadableExercise as exc:
         if as_json:  # a JSON reader gets its object too; the one line still goes to stderr
             doc = {"exercise": ex.id, "file": str(path), "passed": False, "unreadable": str(exc)}
-            json.dump(doc, sys.stdout, separators=(",", ":"))
-            sys.stdout.write("\n")
+            print_json(doc)
         raise UsageError(str(exc)) from None
     if as_json:
         doc = {
@@ -122,8 +120,7 @@ def _check(ex, path: Path, as_json: bool) -> int:
             "ok": report.passed,
             "findings": [{"part": f.part, "text": f.text} for f in report.findings],
         }
-        json.dump(doc, sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
+        print_json(doc)
     else:
         for line in report.lines():
             print(line)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from hvlab.commands.common import CORES, UsageError, catalogue_from, moves_from
+from hvlab.commands.common import CORES, UsageError, catalogue_from, moves_from, print_json
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -27,8 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     design, outcome = lab.design, lab.outcome
     if args.json:
-        json.dump(lab.to_json(), sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
+        print_json(lab.to_json())
     else:
         from hvlab.render import move_lines, outcome_lines, trace_lines
 
@@ -55,8 +53,7 @@ def _every_design(cat, spec, as_json: bool) -> int:
     except SessionError as exc:
         raise UsageError(str(exc)) from None
     if as_json:
-        json.dump(judgement.to_json(), sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
+        print_json(judgement.to_json())
     else:
         for line in judgement.lines():
             print(line)
@@ -89,8 +86,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             "attacks": [r.to_json() for r in rows],
             "mismatches": [r.attack for r in rows if not r.matches],
         }
-        json.dump(doc, sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
+        print_json(doc)
     else:
         fmt = contract_text
         for r in rows:

@@ -12,6 +12,7 @@ from hvlab.lessons.course import load_lessons
 from hvlab.lessons.runner import known_ids, play
 from hvlab.lessons.schema import Lesson
 from hvlab.plugins import Catalogue
+from hvlab.shared_runs import sharing_runs
 from hvlab.userfiles import printable
 
 
@@ -76,8 +77,6 @@ _WORK: dict = {}  # what a forked checker reads: set before the pool forks
 
 
 def _check_one(i: int) -> Result:
-    from hvlab.shared_runs import sharing_runs
-
     with sharing_runs():  # a forked checker replays lessons only
         return check_lesson(_WORK["lessons"][i], _WORK["cat"])
 
@@ -103,8 +102,6 @@ def run_check(
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             results = pool.map(_check_one, range(len(lessons)), chunksize=1)
     else:
-        from hvlab.shared_runs import sharing_runs
-
         with sharing_runs():
             results = [check_lesson(lesson, cat) for lesson in lessons]
     if contracts:

@@ -20,6 +20,10 @@ class Predict:
     # (kind, name, phase): the event that shows it; a hypercall's is its complete event
     evidence: tuple[str, str | None, str | None] | None = None
 
+    def evidence_text(self) -> str:
+        """The evidence as a learner reads it: "hypercall HvCallMapGpaPages complete"."""
+        return " ".join(part for part in self.evidence or () if part)
+
     def why_not(self, chosen: int) -> str:
         return self.wrong[chosen] if chosen != self.answer and chosen < len(self.wrong) else ""
 

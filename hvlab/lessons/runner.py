@@ -141,10 +141,7 @@ class LessonRun:
         if action.run:
             spec = RunSpec(action.run, action.attack, action.design, action.off, action.seed)
             self.session = Session(spec, self.catalogue)
-            goal = self.step.goal
-            if goal is not None and (goal.move or goal.judged):
-                # the learner's moves go after the workload's own: the run opens at its end
-                self.session.goto(self.session.lab.last)
+            self._place_cursor(switched=False)
             return
         if self.session is None:
             self.session = Session(RunSpec(), self.catalogue)
@@ -154,16 +151,22 @@ class LessonRun:
         elif action.switch_on and not s.design.is_on(action.switch_on):
             s.toggle(action.switch_on)
         if action.switch_off or action.switch_on:
-            goal = self.step.goal
-            if goal is not None and (goal.move or goal.judged):
-                s.goto(s.lab.last)  # the learner's moves go after the workload's own
-            elif self.step.predict is not None:
-                s.goto(-1)  # a replay to predict: from its start, not where the last run ended
+            self._place_cursor(switched=True)
         elif action.jump:
             for ev in s.lab.events:
                 if ev.kind.value == action.jump and (action.name in (None, ev.name)):
                     s.goto(ev.step)
                     break
+
+    def _place_cursor(self, switched: bool) -> None:
+        """Where a step's new run opens: at its end when the goal needs the learner's moves
+        (they go after the workload's own; at step -1 no guest exists yet); at its start when a
+        switched replay asks a prediction (not where the last run ended, past the answer)."""
+        goal, s = self.step.goal, self.session
+        if goal is not None and goal.needs_moves:
+            s.goto(s.lab.last)
+        elif switched and self.step.predict is not None:
+            s.goto(-1)
 
     def move(self, move: str) -> None:
         """One learner move, as written in solutions: end, step [N], back [N], next-decision,
@@ -223,6 +226,6 @@ def play(lesson: Lesson, catalogue: Catalogue, replace_moves=None) -> tuple[bool
             return False, f"step {i + 1}: goal not reached ({step.goal.describe()})"
         evidence = step.predict.evidence if step.predict is not None else None
         if evidence is not None and evidence_step(step.predict, run.session) is None:
-            what = " ".join(part for part in evidence if part)
+            what = step.predict.evidence_text()
             return False, f"step {i + 1}: no event '{what}' (the evidence) in the run"
     return True, ""

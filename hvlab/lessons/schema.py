@@ -89,6 +89,11 @@ class Goal:
     breach: str | None = None
     judged: str | None = None  # one of JUDGED: the moves judged under every design
 
+    @property
+    def needs_moves(self) -> bool:
+        """Reached only by the learner's own moves (or their judgement), not by watching."""
+        return self.move or self.judged is not None
+
     def describe(self, reveal: bool = True) -> str:
         """The goal in words. Before a prediction is committed (`reveal` False) it says what
         to do, not what will come of it: "blocked by X" would answer the question."""

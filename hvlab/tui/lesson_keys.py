@@ -106,7 +106,7 @@ class LessonKeys:
             goal = self.lesson.step.goal
             if goal is None:
                 then = "The answer is in the lesson pane."
-            elif goal.move or goal.judged:
+            elif goal.needs_moves:
                 then = f"Now {goal.describe()}."
             else:
                 then = f"Now step and see. Goal: {goal.describe()}."

@@ -85,10 +85,9 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
             )
             p.append(f"{really}\n", style="bold")
             where = evidence_step(step.predict, run.session)
-            if where is not None:  # the pointer first: it is short, and the pane may be
-                what = " ".join(part for part in step.predict.evidence if part)
+            if where is not None:  # the pointer first: it is short, and the pane may be short
                 p.append("  the event that shows it: ", style="bold")
-                p.append(f"step {where} ({what}) — j {where}\n")
+                p.append(f"step {where} ({step.predict.evidence_text()}) — j {where}\n")
             why_not = step.predict.why_not(chosen)
             if why_not:
                 p.append("  why not yours: ", style="bold yellow")
