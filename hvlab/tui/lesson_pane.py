@@ -68,10 +68,13 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
         )
         p.append("Predict: ", style="bold magenta")
         p.append(step.predict.prompt + "\n")
+        choices = Text()
         for n, choice in enumerate(step.predict.choices):
             mark = "●" if chosen == n else "○"
             style = "green" if seen and n == step.predict.answer else ""
-            p.append(f"  {mark} {n + 1}) {choice}\n", style=style)
+            choices.append(f"  {mark} {n + 1}) {choice}\n", style=style)
+        if not seen:  # before the answer, the choices; after it, the verdict comes first
+            p.append_text(choices)
         if chosen is None:
             p.append("  press p to commit your prediction; stepping waits for it\n", style="italic")
         elif not seen:
@@ -92,6 +95,7 @@ def lesson_view(run: LessonRun, entry: LessonProgress, number: str) -> Group:
             if why_not:
                 p.append("  why not yours: ", style="bold yellow")
                 p.append(why_not + "\n")
+            p.append_text(choices)
         if seen:  # the verdict leads, where the eye is, then why; the narration was read
             parts.append(p)
             if step.predict.explain:  # why: only once the run has shown what happened
